@@ -1,0 +1,131 @@
+"""The one command line: `sharpeye up | check-registry | footage | simulate | ingest | api | status | onvif`.
+
+Each command imports its implementation lazily so `sharpeye --help` and `check-registry` stay
+fast and do not need the media stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sharpeye.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+footage_app = typer.Typer(no_args_is_help=True, help="Real footage for the simulated fleet.")
+onvif_app = typer.Typer(no_args_is_help=True, help="ONVIF discovery and device queries.")
+app.add_typer(footage_app, name="footage")
+app.add_typer(onvif_app, name="onvif")
+
+
+@app.command("check-registry")
+def check_registry(
+    file: Annotated[Path, typer.Argument(help="Registry YAML to validate.")],
+) -> None:
+    """Validate a camera registry; every error names file:line and the key path."""
+    from sharpeye.registry.check import check_registry as run
+
+    raise typer.Exit(run(file))
+
+
+@footage_app.command("prepare")
+def footage_prepare(
+    force: Annotated[bool, typer.Option(help="Re-encode even if the clips exist.")] = False,
+) -> None:
+    """Fetch real clips (Debian opencv-doc) and encode them with a fixed GOP for the fleet."""
+    from sharpeye.simulate.footage import prepare
+
+    prepare(get_settings().data_dir, force=force)
+
+
+@app.command("simulate")
+def simulate(
+    registry: Annotated[
+        Path | None, typer.Option(help="Serve every camera of this registry that points here.")
+    ] = None,
+    cameras: Annotated[int, typer.Option(help="Extra cameras /sim/<clip>/camNNNN.")] = 0,
+    clip: Annotated[str, typer.Option(help="Clip for the extra cameras.")] = "vtest-720p",
+    rtsp_port: Annotated[int | None, typer.Option(help="RTSP port.")] = None,
+    onvif_port: Annotated[int | None, typer.Option(help="First ONVIF device port.")] = None,
+) -> None:
+    """Run a simulated fleet: a real RTSP server with real footage, some cameras also ONVIF."""
+    from sharpeye.simulate.fleet import run_fleet
+
+    s = get_settings()
+    run_fleet(
+        data_dir=s.data_dir,
+        registry=registry,
+        extra_cameras=cameras,
+        clip=clip,
+        rtsp_port=rtsp_port or s.sim_rtsp_port,
+        onvif_port=onvif_port or s.sim_onvif_port,
+    )
+
+
+@app.command("ingest")
+def ingest() -> None:
+    """Run an ingest worker for the registry's cameras, publishing health to Redis."""
+    from ingest.worker import run_worker
+
+    run_worker(get_settings())
+
+
+@app.command("api")
+def api() -> None:
+    """Run the command API (and the wall's static files)."""
+    from command_api.server import serve
+
+    serve(get_settings())
+
+
+@app.command("status")
+def status(
+    watch: Annotated[bool, typer.Option(help="Refresh every second.")] = False,
+) -> None:
+    """Show each camera's health as a table."""
+    from sharpeye.status import show_status
+
+    raise typer.Exit(show_status(get_settings(), watch=watch))
+
+
+@app.command("up")
+def up(
+    simulate: Annotated[bool, typer.Option(help="Start the simulated fleet too.")] = True,
+) -> None:
+    """Run the whole platform on one node with embedded defaults."""
+    from sharpeye.up import run_up
+
+    raise typer.Exit(run_up(get_settings(), simulate=simulate))
+
+
+@onvif_app.command("discover")
+def onvif_discover(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for ProbeMatches.")] = 3.0,
+) -> None:
+    """WS-Discovery on the local network: list ONVIF devices that answer."""
+    from ingest.onvif.cli import discover
+
+    raise typer.Exit(discover(timeout))
+
+
+@onvif_app.command("probe")
+def onvif_probe(
+    host: Annotated[str, typer.Argument()],
+    port: Annotated[int, typer.Argument()] = 80,
+    username_env: Annotated[str | None, typer.Option(help="Env var holding the user.")] = None,
+    password_env: Annotated[str | None, typer.Option(help="Env var holding the password.")] = None,
+) -> None:
+    """Ask one ONVIF device for its information, profiles and stream URIs."""
+    from ingest.onvif.cli import probe
+
+    raise typer.Exit(probe(host, port, username_env, password_env))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Per-camera health, published by ingest workers and read by the API and `sharpeye status`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CameraState(StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    # Frames arrive but something is wrong: low fps, decode errors, a missing keyframe.
+    DEGRADED = "degraded"
+    OFFLINE = "offline"
+    DISABLED = "disabled"
+
+
+class CameraHealth(BaseModel):
+    """One camera's health as seen by the worker that owns it. Never carries credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera_id: str
+    node_id: str = Field(description="The ingest worker's node that owns this camera.")
+    state: CameraState
+    fps: float = Field(0.0, ge=0, description="Frames per second over the last window.")
+    bitrate_kbps: float = Field(0.0, ge=0, description="Video bitrate over the last window.")
+    keyframe_interval_s: float | None = Field(
+        None, ge=0, description="Seconds between the last two keyframes."
+    )
+    last_frame_age_s: float | None = Field(
+        None, ge=0, description="Seconds since the last complete frame; None before the first."
+    )
+    decode_errors: int = Field(0, ge=0)
+    reconnects: int = Field(0, ge=0)
+    frames_total: int = Field(0, ge=0)
+    frames_decoded: int = Field(0, ge=0)
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    last_error: str | None = Field(None, description="Last error, credentials redacted.")
+    updated_at: float = Field(description="Unix time of this report.")

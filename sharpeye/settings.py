@@ -1,0 +1,61 @@
+"""Process settings, read from the environment (and `.env`), one object per process.
+
+Empty `REDIS_URL` / `DATABASE_URL` select the embedded defaults of a single node: a Redis
+server the platform starts and owns, and a SQLite file under the data directory.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    registry: Path = Field(
+        default=Path("camera_registry.yaml"),
+        validation_alias="SHARPEYE_REGISTRY",
+        description="Camera registry file (YAML).",
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        validation_alias="SHARPEYE_DATA_DIR",
+        description="Where footage, the embedded Redis socket, SQLite and logs live.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="External Redis; empty starts an embedded one.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL; empty uses SQLite in the data directory.",
+    )
+    secrets_file: Path | None = Field(
+        default=None,
+        validation_alias="SHARPEYE_SECRETS_FILE",
+        description="YAML/`.env`-style file of camera credentials referenced by the registry.",
+    )
+    api_host: str = Field(default="127.0.0.1", validation_alias="SHARPEYE_API_HOST")
+    api_port: int = Field(default=8080, validation_alias="SHARPEYE_API_PORT", ge=1, le=65535)
+    node_id: str = Field(default="node-1", validation_alias="SHARPEYE_NODE_ID")
+    sim_rtsp_port: int = Field(default=8554, validation_alias="SHARPEYE_SIM_RTSP_PORT")
+    sim_onvif_port: int = Field(default=8000, validation_alias="SHARPEYE_SIM_ONVIF_PORT")
+
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'sharpeye.db').resolve()}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.sqlite_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

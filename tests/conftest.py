@@ -1,0 +1,3 @@
+"""Shared fixtures: real peers started by the tests themselves (see each plugin module)."""
+
+pytest_plugins = ["tests.fixtures_fleet", "tests.fixtures_redis"]
