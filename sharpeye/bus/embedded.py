@@ -1,0 +1,241 @@
+"""The node's own Redis: a Debian `redis-server` child that lives exactly as long as its owner.
+
+One process per node (`sharpeye up`) owns it and writes its URL to `data_dir/run/redis.url`;
+the node's other processes (ingest, api, `sharpeye status`) find it there when `REDIS_URL` is
+unset (see `sharpeye.bus.connect`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+log = logging.getLogger(__name__)
+
+URL_FILE_NAME = "redis.url"
+DEBIAN_REDIS_SERVER = "/usr/bin/redis-server"
+_PR_SET_PDEATHSIG = 1
+# A free port can be taken by someone else between our probe and redis binding it.
+_BIND_ATTEMPTS = 5
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded Redis could not be started; the message says why and what to do."""
+
+
+def run_dir(data_dir: Path) -> Path:
+    """Where a node keeps its runtime files (Redis URL file, Redis log)."""
+    return data_dir / "run"
+
+
+def url_file(data_dir: Path) -> Path:
+    return run_dir(data_dir) / URL_FILE_NAME
+
+
+def find_redis_server() -> str:
+    # Debian's path too: PATH may be minimal under systemd or in a container entrypoint.
+    path = shutil.which("redis-server") or shutil.which(DEBIAN_REDIS_SERVER)
+    if path is None:
+        raise EmbeddedRedisError(
+            "redis-server not found: the embedded bus needs Debian's redis-server; "
+            "run `scripts/install-system.sh` (or `make system`), or set REDIS_URL "
+            "to an external Redis"
+        )
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """preexec_fn: ask the kernel to SIGTERM the child when the thread that forked it exits.
+
+    So a crashed or SIGKILLed owner never leaves an orphan Redis holding a port.
+    """
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # The owner may already have died between fork and prctl: then we were re-parented.
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """A private `redis-server` on 127.0.0.1, without persistence (health and live events only).
+
+    Use as a context manager, or call `start()` / `stop()`. The child gets PR_SET_PDEATHSIG,
+    which fires when the *thread* that started it exits: start it from the owner's main
+    thread (or a thread that lives as long as the owner).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        write_url_file: bool = True,
+        startup_timeout_s: float = 10.0,
+        binary: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self._requested_port = port
+        self.write_url_file = write_url_file
+        self.startup_timeout_s = startup_timeout_s
+        self._binary = binary
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._port: int | None = None
+
+    @property
+    def url(self) -> str:
+        if self._port is None:
+            raise EmbeddedRedisError("embedded Redis is not running: call start() first")
+        return f"redis://{self.host}:{self._port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def log_file(self) -> Path:
+        return run_dir(self.data_dir) / "redis.log"
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> str:
+        """Start redis-server and wait until it answers PING; returns its URL."""
+        if self.is_running():
+            return self.url
+        binary = self._binary or find_redis_server()
+        run_dir(self.data_dir).mkdir(parents=True, exist_ok=True)
+        attempts = 1 if self._requested_port is not None else _BIND_ATTEMPTS
+        last_error = ""
+        for _ in range(attempts):
+            port = self._requested_port or free_port(self.host)
+            proc = self._spawn(binary, port)
+            error = self._wait_ready(proc, port)
+            if error is None:
+                self._proc, self._port = proc, port
+                if self.write_url_file:
+                    self._write_url_file()
+                log.info("embedded Redis pid %d on %s", proc.pid, self.url)
+                return self.url
+            _terminate(proc, timeout_s=2.0)
+            last_error = error
+        raise EmbeddedRedisError(f"embedded Redis did not start: {last_error}")
+
+    def _spawn(self, binary: str, port: int) -> subprocess.Popen[bytes]:
+        args = [
+            binary,
+            "--bind", self.host,
+            "--port", str(port),
+            # Health and live events only: nothing to persist, nothing to fsync.
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--dir", str(run_dir(self.data_dir).resolve()),
+            "--logfile", str(self.log_file.resolve()),
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        # Errors before redis has parsed --logfile (a bad argument) go to stderr: keep them
+        # in the same file rather than in a pipe nobody drains.
+        with self.log_file.open("ab") as out:
+            return subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                preexec_fn=_die_with_parent,
+                # Own process group: Ctrl-C reaches the owner, which stops Redis last, in order.
+                process_group=0,
+            )
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], port: int) -> str | None:
+        """None once our Redis answers, else why it did not (exit status, log tail)."""
+        deadline = time.monotonic() + self.startup_timeout_s
+        client = redis.Redis(host=self.host, port=port, socket_connect_timeout=0.5)
+        try:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    return f"redis-server exited with {proc.returncode}: {self._diagnostics()}"
+                try:
+                    # Not just PING: another server already on this port would answer too.
+                    if client.info("server").get("process_id") == proc.pid:
+                        return None
+                except redis.RedisError:
+                    pass
+                time.sleep(0.02)
+        finally:
+            client.close()
+        return f"no PING answer on {self.host}:{port} after {self.startup_timeout_s:.0f} s"
+
+    def _diagnostics(self) -> str:
+        log_tail = ""
+        with contextlib.suppress(OSError):
+            log_tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+        return log_tail.strip() or f"no output (see {self.log_file})"
+
+    def _write_url_file(self) -> None:
+        target = url_file(self.data_dir)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(self.url + "\n")
+        # Atomic: a reader never sees a half-written URL.
+        tmp.replace(target)
+
+    def _remove_url_file(self) -> None:
+        target = url_file(self.data_dir)
+        with contextlib.suppress(OSError):
+            # Another owner may have replaced it since; only remove our own.
+            if target.read_text().strip() == self.url:
+                target.unlink()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout_s`; idempotent."""
+        proc = self._proc
+        if proc is None:
+            return
+        if self.write_url_file and self._port is not None:
+            self._remove_url_file()
+        _terminate(proc, timeout_s)
+        self._proc = None
+        self._port = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("redis-server pid %d ignored SIGTERM; killing it", proc.pid)
+            proc.kill()
+            proc.wait()

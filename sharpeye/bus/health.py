@@ -1,0 +1,128 @@
+"""The health contract on Redis: one hash of latest reports, one channel of state changes.
+
+Ingest workers write `HEALTH_KEY` (camera_id -> `CameraHealth` JSON) every few seconds and
+publish on `HEALTH_CHANNEL` when a camera's state changes (for live walls). Readers (API,
+`sharpeye status`) must judge staleness themselves: a worker that dies stops reporting but
+its last "online" stays in the hash, so `effective_state` turns old reports into offline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+import redis
+import redis.asyncio
+from pydantic import ValidationError
+
+from sharpeye.contracts.health import CameraHealth, CameraState
+
+log = logging.getLogger(__name__)
+
+HEALTH_KEY = "sharpeye:health"
+HEALTH_CHANNEL = "sharpeye:health:changes"
+# Workers report every 1-2 s; several missed reports mean the worker (or its node) is gone.
+STALE_AFTER_S = 10.0
+# Shown for cameras no worker has reported on yet; not a CameraState (nobody reports it).
+UNKNOWN = "unknown"
+
+
+async def publish_health(
+    r: redis.asyncio.Redis,
+    items: Sequence[CameraHealth],
+    changed: Sequence[CameraHealth] = (),
+) -> None:
+    """Store the latest reports and announce state changes, in one round trip."""
+    if not items and not changed:
+        return
+    pipe = r.pipeline(transaction=False)
+    if items:
+        pipe.hset(HEALTH_KEY, mapping={h.camera_id: h.model_dump_json() for h in items})
+    for h in changed:
+        pipe.publish(HEALTH_CHANNEL, h.model_dump_json())
+    await pipe.execute()
+
+
+async def read_health(
+    r: redis.asyncio.Redis, camera_ids: Sequence[str] | None = None
+) -> dict[str, CameraHealth]:
+    """Latest report per camera (all, or only `camera_ids`: one HMGET, for a page of a wall)."""
+    if camera_ids is None:
+        return _parse_all(await r.hgetall(HEALTH_KEY))
+    if not camera_ids:
+        return {}
+    values = await r.hmget(HEALTH_KEY, list(camera_ids))
+    return _parse_all(zip(camera_ids, values, strict=True))
+
+
+def read_health_sync(
+    r: redis.Redis, camera_ids: Sequence[str] | None = None
+) -> dict[str, CameraHealth]:
+    """The blocking variant of `read_health`."""
+    if camera_ids is None:
+        return _parse_all(r.hgetall(HEALTH_KEY))
+    if not camera_ids:
+        return {}
+    values = r.hmget(HEALTH_KEY, list(camera_ids))
+    return _parse_all(zip(camera_ids, values, strict=True))
+
+
+async def remove_health(r: redis.asyncio.Redis, camera_ids: Iterable[str]) -> None:
+    """Forget cameras removed from the registry, so walls stop listing them."""
+    ids = list(camera_ids)
+    if ids:
+        await r.hdel(HEALTH_KEY, *ids)
+
+
+def parse_health(raw: str | bytes) -> CameraHealth:
+    return CameraHealth.model_validate_json(raw)
+
+
+def _parse_all(
+    pairs: Mapping[bytes | str, bytes | str] | Iterable[tuple[str, bytes | str | None]],
+) -> dict[str, CameraHealth]:
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+    out: dict[str, CameraHealth] = {}
+    for key, raw in items:
+        if raw is None:
+            continue
+        camera_id = key.decode() if isinstance(key, bytes) else key
+        try:
+            out[camera_id] = parse_health(raw)
+        except ValidationError as e:
+            # One worker on another version must not blank the whole wall: skip it, loudly.
+            log.warning("ignoring malformed health report for camera %r: %s", camera_id, e)
+    return out
+
+
+def is_stale(h: CameraHealth, now: float, stale_after_s: float = STALE_AFTER_S) -> bool:
+    # A report from the future (clock skew between nodes) counts as fresh.
+    return now - h.updated_at > stale_after_s
+
+
+def effective_state(
+    h: CameraHealth, now: float, stale_after_s: float = STALE_AFTER_S
+) -> CameraState:
+    """The state a reader should show: a stale report means the worker died, so offline."""
+    if h.state is CameraState.DISABLED:
+        return h.state
+    if is_stale(h, now, stale_after_s):
+        return CameraState.OFFLINE
+    return h.state
+
+
+def stale_reason(h: CameraHealth, now: float, stale_after_s: float = STALE_AFTER_S) -> str | None:
+    """Why `effective_state` overrode the reported state, or None if it did not."""
+    if h.state is CameraState.DISABLED or not is_stale(h, now, stale_after_s):
+        return None
+    return (
+        f"no health report for {now - h.updated_at:.0f} s "
+        f"(ingest worker on {h.node_id} stopped?); last reported {h.state.value}"
+    )
+
+
+def current_frame_age(h: CameraHealth, now: float) -> float | None:
+    """The last frame's age now, not when the report was written."""
+    if h.last_frame_age_s is None:
+        return None
+    return h.last_frame_age_s + max(0.0, now - h.updated_at)
