@@ -1,0 +1,1 @@
+"""Camera ingest: RTSP sessions, health, frame sampling and ONVIF."""

@@ -1,0 +1,308 @@
+"""The ingest engine: many camera sessions on a few reader threads.
+
+Connecting is slow and blocking (DNS, TCP, RTSP round trips), so it runs on a small
+connector pool; playing sockets are handed to a reader thread that polls all of its
+cameras, reads them in bulk every `poll_s` and walks their RTP (see `ingest.rtsp`).
+Decoding runs on a separate pool only for cameras whose analytics profile asks for frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from ingest.backoff import Backoff
+from ingest.decode import Decoder
+from ingest.frames import SampledFrame
+from ingest.rtsp.depacketize import Assembler
+from ingest.rtsp.errors import RtspError, redact_url
+from ingest.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
+from ingest.rtsp.stream import Stream
+from ingest.session import Session
+from ingest.spec import StreamSpec
+from sharpeye.contracts.health import CameraHealth
+
+log = logging.getLogger(__name__)
+
+
+class _Reader(threading.Thread):
+    def __init__(self, engine: IngestEngine, index: int) -> None:
+        super().__init__(name=f"ingest-reader-{index}", daemon=True)
+        self.engine = engine
+        self.sel = selectors.DefaultSelector()
+        self.inbox: deque[tuple[Session, int, PlayingSession]] = deque()
+        self.closing: deque[tuple[Session, str | None]] = deque()
+        self.sessions: set[Session] = set()
+
+    def run(self) -> None:
+        eng = self.engine
+        poll = eng.poll_s
+        next_tick = 0.0
+        while not eng._stop.is_set():
+            t0 = time.monotonic()
+            while self.inbox:
+                item = self.inbox.popleft()
+                try:
+                    self._attach(*item)
+                except Exception:  # one camera's failure must not stop the others
+                    log.exception("camera %s: attach failed", item[0].spec.camera_id)
+                    _quiet_close(item[2].sock)
+                    self._close(item[0], "internal error while attaching (see log)")
+            while self.closing:
+                sess, reason = self.closing.popleft()
+                self._close(sess, reason, teardown=reason is None)
+            for key, _ in self.sel.select(timeout=poll):
+                sess = key.data
+                stream = sess.stream
+                if stream is None:
+                    continue
+                try:
+                    data = stream.session.sock.recv(262144)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    self._close(sess, f"read failed: {exc.strerror or exc}")
+                    continue
+                if not data:
+                    self._close(sess, "connection closed by the camera")
+                    continue
+                try:
+                    stream.feed(data, time.monotonic())
+                except Exception:  # a parser bug on odd input: drop this connection only
+                    log.exception("camera %s: stream parse failed", sess.spec.camera_id)
+                    self._close(sess, "unparseable stream (see log)")
+            now = time.monotonic()
+            if now >= next_tick:
+                self._housekeeping(now)
+                next_tick = now + 0.25
+            # Reading in bulk is what makes hundreds of cameras cheap: let data accumulate.
+            spare = poll - (time.monotonic() - t0)
+            if spare > 0:
+                time.sleep(spare)
+        for sess in list(self.sessions):
+            self._close(sess, None, teardown=True)
+        self.sel.close()
+
+    def _attach(self, sess: Session, generation: int, ps: PlayingSession) -> None:
+        if generation != sess.generation or sess.spec.camera_id not in self.engine._sessions:
+            _quiet_close(ps.sock)
+            return
+        eng = self.engine
+        mode = sess.spec.sampling
+        assembler: Assembler | None = None
+        if mode != "off":
+            decoder = Decoder(
+                sess.spec.camera_id,
+                ps.track.codec,
+                eng._decode_pool,
+                sess.slot,
+                keyframes_only=mode == "keyframes",
+                fps=sess.spec.fps if mode == "fps" else None,
+                parameter_sets=ps.track.parameter_sets,
+            )
+            sess.decoder = decoder
+            assembler = Assembler(
+                ps.track.codec, decoder.submit, keyframes_only=mode == "keyframes"
+            )
+        stream = Stream(ps, assembler)
+        ps.sock.setblocking(False)
+        sess.stream = stream
+        sess.codec = ps.track.codec
+        sess.connecting = False
+        if sess.ever_connected:
+            sess.reconnects += 1
+        sess.ever_connected = True
+        self.sessions.add(sess)
+        self.sel.register(ps.sock, selectors.EVENT_READ, sess)
+        if ps.leftover:
+            stream.feed(ps.leftover, time.monotonic())
+
+    def _close(self, sess: Session, reason: str | None, teardown: bool = False) -> None:
+        stream = sess.stream
+        if stream is not None:
+            sock = stream.session.sock
+            try:
+                self.sel.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            if teardown:
+                try:
+                    sock.send(teardown_request(stream.session))
+                except OSError:
+                    pass
+            _quiet_close(sock)
+            sess.retire_stream()
+        self.sessions.discard(sess)
+        if reason is not None:
+            sess.last_error = reason
+            sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
+            log.warning(
+                "camera %s offline: %s (retry in %.1f s)",
+                sess.spec.camera_id,
+                reason,
+                sess.next_attempt - time.monotonic(),
+            )
+
+    def _housekeeping(self, now: float) -> None:
+        eng = self.engine
+        for sess in list(self.sessions):
+            s = sess.stream
+            if s is None:
+                continue
+            sess.tick(now)
+            if now - s.last_data_at > eng.stall_s:
+                self._close(sess, f"no data for {now - s.last_data_at:.1f} s")
+                continue
+            since_frame = now - (s.last_frame_at or s.session_started)
+            if since_frame > 2 * eng.stall_s:
+                self._close(sess, f"no complete frame for {since_frame:.1f} s")
+                continue
+            if s.last_frame_at is not None and sess.backoff.attempts:
+                sess.backoff.reset()
+            if now - s.last_keepalive > s.session.timeout_s / 2:
+                s.last_keepalive = now
+                try:
+                    s.session.sock.send(keepalive_request(s.session))
+                except OSError:
+                    pass
+
+
+class IngestEngine:
+    def __init__(
+        self,
+        node_id: str = "node-1",
+        readers: int = 1,
+        poll_s: float = 0.02,
+        stall_s: float = 3.0,
+        connect_timeout_s: float = 5.0,
+        backoff_max_s: float = 15.0,
+        connect_workers: int = 16,
+        decode_workers: int | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.poll_s = poll_s
+        self.stall_s = stall_s
+        self.connect_timeout_s = connect_timeout_s
+        self.backoff_max_s = backoff_max_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+        self._owner: dict[str, _Reader] = {}
+        self._readers = [_Reader(self, i) for i in range(max(1, readers))]
+        self._connect_pool = ThreadPoolExecutor(
+            connect_workers, thread_name_prefix="ingest-connect"
+        )
+        self._decode_pool = ThreadPoolExecutor(
+            decode_workers or os.cpu_count() or 2, thread_name_prefix="ingest-decode"
+        )
+        self._scheduler = threading.Thread(
+            target=self._schedule, name="ingest-scheduler", daemon=True
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        for r in self._readers:
+            r.start()
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for r in self._readers:
+            r.join(timeout=5)
+        self._scheduler.join(timeout=5)
+        self._connect_pool.shutdown(wait=False, cancel_futures=True)
+        self._decode_pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> IngestEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- fleet -----------------------------------------------------------------------
+    def add(self, spec: StreamSpec) -> None:
+        with self._lock:
+            if spec.camera_id in self._sessions:
+                raise ValueError(f"camera {spec.camera_id} is already ingested")
+            reader = min(self._readers, key=lambda r: len(r.sessions))
+            sess = Session(spec, Backoff(max_s=self.backoff_max_s))
+            self._sessions[spec.camera_id] = sess
+            self._owner[spec.camera_id] = reader
+
+    def remove(self, camera_id: str) -> None:
+        with self._lock:
+            sess = self._sessions.pop(camera_id, None)
+            reader = self._owner.pop(camera_id, None)
+        if sess is not None and reader is not None:
+            sess.generation += 1
+            reader.closing.append((sess, None))
+
+    def update(self, spec: StreamSpec) -> None:
+        """Apply a changed registry entry: same spec is a no-op, else reconnect."""
+        current = self._sessions.get(spec.camera_id)
+        if current is not None and current.spec == spec:
+            return
+        self.remove(spec.camera_id)
+        self.add(spec)
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return list(self._sessions)
+
+    def health(self) -> dict[str, CameraHealth]:
+        now = time.monotonic()
+        return {cid: s.health(self.node_id, now) for cid, s in list(self._sessions.items())}
+
+    def latest_frame(self, camera_id: str) -> SampledFrame | None:
+        return self._sessions[camera_id].slot.latest()
+
+    def wait_frame(
+        self, camera_id: str, after_seq: int = 0, timeout: float = 5.0
+    ) -> SampledFrame | None:
+        return self._sessions[camera_id].slot.wait_newer(after_seq, timeout)
+
+    # -- connecting ------------------------------------------------------------------
+    def _schedule(self) -> None:
+        while not self._stop.wait(0.1):
+            now = time.monotonic()
+            for cid, sess in list(self._sessions.items()):
+                if sess.stream is None and not sess.connecting and sess.next_attempt <= now:
+                    sess.connecting = True
+                    self._connect_pool.submit(self._connect, cid, sess, sess.generation)
+
+    def _connect(self, camera_id: str, sess: Session, generation: int) -> None:
+        spec = sess.spec
+        try:
+            ps = open_session(spec.url, spec.username, spec.password, self.connect_timeout_s)
+        except RtspError as exc:
+            sess.connecting = False
+            sess.last_error = str(exc)
+            sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
+            log.warning("camera %s: %s", camera_id, exc)
+            return
+        except Exception as exc:  # a bug must not stop the camera from retrying
+            sess.connecting = False
+            sess.last_error = f"{redact_url(spec.url)}: unexpected {type(exc).__name__}"
+            sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
+            log.exception("camera %s: connect failed", camera_id)
+            return
+        reader = self._owner.get(camera_id)
+        if reader is None or generation != sess.generation or self._stop.is_set():
+            _quiet_close(ps.sock)
+            sess.connecting = False
+            return
+        reader.inbox.append((sess, generation, ps))
+
+
+def _quiet_close(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass

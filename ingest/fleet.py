@@ -1,0 +1,155 @@
+"""The registry's cameras as ingest streams: credentials resolved, ONVIF URLs filled in.
+
+A camera that cannot be set up (missing secret, ONVIF device down) is reported offline
+with the reason; it never stops the other cameras.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.backoff import Backoff
+from ingest.engine import IngestEngine
+from ingest.spec import StreamSpec
+from sharpeye.contracts.health import CameraHealth, CameraState
+from sharpeye.registry import Camera, Registry
+from sharpeye.registry.credentials import resolve_credentials
+from sharpeye.registry.errors import CredentialError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    """A camera not (yet) handed to the engine, and why."""
+
+    camera: Camera
+    reason: str | None
+    state: CameraState
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=1.0, max_s=60.0))
+    task: asyncio.Task[None] | None = None
+
+
+class Fleet:
+    def __init__(self, engine: IngestEngine, node_id: str, secrets_file: Path | None) -> None:
+        self.engine = engine
+        self.node_id = node_id
+        self.secrets_file = secrets_file
+        self._cameras: dict[str, Camera] = {}
+        self._pending: dict[str, _Pending] = {}
+
+    @property
+    def camera_ids(self) -> set[str]:
+        return set(self._cameras)
+
+    def apply(self, registry: Registry) -> tuple[set[str], set[str]]:
+        """Bring the engine in line with the registry; returns (added/changed, removed) ids."""
+        wanted = {c.id: c for c in registry.cameras}
+        removed = set(self._cameras) - set(wanted)
+        for cid in removed:
+            self._drop(cid)
+        touched: set[str] = set()
+        for cid, cam in wanted.items():
+            if self._cameras.get(cid) == cam:
+                continue
+            self._drop(cid)
+            self._cameras[cid] = cam
+            self._start(cam)
+            touched.add(cid)
+        return touched, removed
+
+    def close(self) -> None:
+        for cid in list(self._cameras):
+            self._drop(cid)
+
+    def health(self) -> dict[str, CameraHealth]:
+        out = self.engine.health()
+        now = time.time()
+        for cid, p in self._pending.items():
+            out[cid] = CameraHealth(
+                camera_id=cid,
+                node_id=self.node_id,
+                state=p.state,
+                last_error=p.reason,
+                updated_at=now,
+            )
+        return out
+
+    def _drop(self, cid: str) -> None:
+        self._cameras.pop(cid, None)
+        p = self._pending.pop(cid, None)
+        if p is not None and p.task is not None:
+            p.task.cancel()
+        if cid in self.engine.camera_ids:
+            self.engine.remove(cid)
+
+    def _start(self, cam: Camera) -> None:
+        if not cam.enabled:
+            self._pending[cam.id] = _Pending(cam, None, CameraState.DISABLED)
+            return
+        try:
+            username, password = self._credentials(cam)
+        except CredentialError as exc:
+            self._pending[cam.id] = _Pending(cam, str(exc), CameraState.OFFLINE)
+            log.error("camera %s: %s", cam.id, exc)
+            return
+        if cam.streams is not None:
+            self.engine.add(self._spec(cam, cam.streams.main, username, password))
+            return
+        pending = _Pending(cam, "asking the ONVIF device for stream URLs", CameraState.CONNECTING)
+        self._pending[cam.id] = pending
+        pending.task = asyncio.get_running_loop().create_task(self._resolve_onvif(pending))
+
+    def _credentials(self, cam: Camera) -> tuple[str | None, str | None]:
+        if cam.credentials is None:
+            return None, None
+        creds = resolve_credentials(cam.credentials, self.secrets_file)
+        return creds.username, creds.password
+
+    def _spec(
+        self, cam: Camera, url: str, username: str | None, password: str | None
+    ) -> StreamSpec:
+        s = cam.analytics.sampling
+        return StreamSpec(
+            camera_id=cam.id,
+            url=url,
+            username=username,
+            password=password,
+            sampling=s.mode,
+            fps=s.fps,
+        )
+
+    async def _resolve_onvif(self, pending: _Pending) -> None:
+        from ingest.onvif.client import fill_stream_urls
+        from ingest.onvif.errors import OnvifError
+
+        cam = pending.camera
+        assert cam.onvif is not None
+        while True:
+            try:
+                user = pwd = None
+                if cam.onvif.credentials is not None:
+                    creds = resolve_credentials(cam.onvif.credentials, self.secrets_file)
+                    user, pwd = creds.username, creds.password
+                main, _sub = await fill_stream_urls(
+                    cam.onvif.host, cam.onvif.port, user or "", pwd or "", cam.onvif.profile
+                )
+            except (OnvifError, CredentialError) as exc:
+                pending.reason = str(exc)
+                pending.state = CameraState.OFFLINE
+                delay = pending.backoff.next_delay()
+                log.warning("camera %s: %s (retry in %.0f s)", cam.id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            break
+        # RTSP credentials default to the ONVIF login: cameras share one account.
+        username, password = self._credentials(cam)
+        if username is None and cam.onvif.credentials is not None:
+            username, password = user, pwd
+        self._pending.pop(cam.id, None)
+        self.engine.add(self._spec(cam, main, username, password))
+        log.info("camera %s: stream URL from ONVIF device %s", cam.id, cam.onvif.host)

@@ -1,0 +1,33 @@
+"""RTSP session errors; messages never carry credentials (URLs are redacted)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """The URL without userinfo, safe for logs and health reports."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class RtspError(Exception):
+    """A camera session failed; the message says what and where, without secrets."""
+
+
+class RtspAuthError(RtspError):
+    """The camera refused our credentials (or needs some and we have none)."""
+
+
+class RtspProtocolError(RtspError):
+    """The peer answered something we cannot use (bad status, no H.264/H.265 track, …)."""
+
+
+class RtspUnsupportedCodec(RtspProtocolError):
+    """The stream's codec is neither H.264 nor H.265."""

@@ -1,0 +1,252 @@
+"""Blocking RTSP set-up: DESCRIBE → SETUP (RTP over the RTSP TCP connection) → PLAY.
+
+Runs on a connector thread with a deadline; the connected socket is then handed to a
+reader thread that polls it with many others (`ingest.rtsp.reader`).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ingest.rtsp.auth import Authorizer
+from ingest.rtsp.errors import RtspAuthError, RtspError, RtspProtocolError, redact_url
+from ingest.rtsp.sdp import VideoTrack, parse_video_track
+
+USER_AGENT = "Sharpeye/0.1"
+MAX_HEADER = 64 * 1024
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: dict[str, list[str]]
+    body: bytes
+
+    def header(self, name: str, default: str = "") -> str:
+        values = self.headers.get(name.lower())
+        return values[0] if values else default
+
+
+@dataclass
+class PlayingSession:
+    """A session in PLAY state, ready for the reader."""
+
+    sock: socket.socket
+    url: str  # without credentials
+    track: VideoTrack
+    session_id: str
+    timeout_s: float
+    rtp_channel: int
+    leftover: bytes  # interleaved data that arrived with the PLAY answer
+    authorizer: Authorizer | None
+    cseq: int
+
+
+def parse_response_head(head: bytes) -> tuple[int, str, dict[str, list[str]]]:
+    lines = head.decode("utf-8", "replace").split("\r\n")
+    proto, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not proto.startswith("RTSP/") or not code.isdigit():
+        raise RtspProtocolError(f"not an RTSP answer: {lines[0][:80]!r}")
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, _, value = line.partition(":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return int(code), reason, headers
+
+
+def strip_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    parts = urlsplit(url)
+    clean = redact_url(url)
+    return clean, parts.username, parts.password
+
+
+class _Conn:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buf = b""
+        self.cseq = 0
+
+    def _recv(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed by the camera")
+        self.buf += chunk
+
+    def request(
+        self, method: str, uri: str, headers: dict[str, str], auth: Authorizer | None
+    ) -> Response:
+        self.cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self.cseq}", f"User-Agent: {USER_AGENT}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if auth is not None and (value := auth.header(method, uri)) is not None:
+            lines.append(f"Authorization: {value}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return self.read_response()
+
+    def read_response(self) -> Response:
+        while True:
+            # Interleaved RTP may precede the answer (PLAY on a live session): skip it.
+            while self.buf.startswith(b"$"):
+                if len(self.buf) < 4:
+                    self._recv()
+                    continue
+                size = 4 + int.from_bytes(self.buf[2:4], "big")
+                while len(self.buf) < size:
+                    self._recv()
+                self.buf = self.buf[size:]
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if len(self.buf) > MAX_HEADER:
+                raise RtspProtocolError("RTSP answer header too large")
+            self._recv()
+        status, reason, headers = parse_response_head(self.buf[:end])
+        length = int((headers.get("content-length") or ["0"])[0] or 0)
+        total = end + 4 + length
+        while len(self.buf) < total:
+            self._recv()
+        body = self.buf[end + 4 : total]
+        self.buf = self.buf[total:]
+        return Response(status, reason, headers, body)
+
+
+def open_session(
+    url: str,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 5.0,
+) -> PlayingSession:
+    """Connect and start playing the video track over interleaved TCP.
+
+    Credentials may come inline in the URL (some ONVIF devices return them) or apart;
+    either way they never appear in errors or the returned URL.
+    """
+    clean, url_user, url_password = strip_userinfo(url)
+    username = username if username is not None else url_user
+    password = password if password is not None else url_password
+    parts = urlsplit(clean)
+    if parts.scheme not in ("rtsp",):
+        raise RtspProtocolError(f"{clean}: only rtsp:// is supported here")
+    host, port = parts.hostname or "", parts.port or 554
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise RtspError(f"{clean}: cannot connect ({exc.strerror or exc})") from exc
+    try:
+        return _negotiate(_Conn(sock, deadline), clean, username, password)
+    except TimeoutError as exc:
+        sock.close()
+        raise RtspError(f"{clean}: no answer within {timeout:.0f} s") from exc
+    except (ConnectionError, OSError) as exc:
+        sock.close()
+        raise RtspError(f"{clean}: {exc}") from exc
+    except RtspError:
+        sock.close()
+        raise
+
+
+def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None) -> PlayingSession:
+    auth = Authorizer(username, password or "") if username is not None else None
+
+    def call(method: str, uri: str, headers: dict[str, str]) -> Response:
+        resp = conn.request(method, uri, headers, auth)
+        if resp.status == 401:
+            if auth is None:
+                raise RtspAuthError(f"{url}: the camera requires credentials and none are set")
+            if auth.ready and not _stale(resp):
+                raise RtspAuthError(f"{url}: the camera refused the credentials (401)")
+            if not auth.accept(resp.headers.get("www-authenticate", [])):
+                raise RtspAuthError(f"{url}: no supported authentication scheme offered")
+            resp = conn.request(method, uri, headers, auth)
+            if resp.status == 401:
+                raise RtspAuthError(f"{url}: the camera refused the credentials (401)")
+        if resp.status != 200:
+            raise RtspProtocolError(f"{url}: {method} answered {resp.status} {resp.reason}")
+        return resp
+
+    desc = call("DESCRIBE", url, {"Accept": "application/sdp"})
+    base = desc.header("content-base") or desc.header("content-location") or url
+    track = parse_video_track(desc.body.decode("utf-8", "replace"), base)
+    setup = call("SETUP", track.control_url, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+    session_value = setup.header("session")
+    if not session_value:
+        raise RtspProtocolError(f"{url}: SETUP answer has no Session header")
+    session_id, _, params = session_value.partition(";")
+    timeout_s = 60.0
+    for p in params.split(";"):
+        k, _, v = p.strip().partition("=")
+        if k.lower() == "timeout" and v.isdigit():
+            timeout_s = float(v)
+    channel = 0
+    for p in setup.header("transport").split(";"):
+        k, _, v = p.strip().partition("=")
+        if k == "interleaved":
+            channel = int(v.split("-")[0])
+    play_uri = base if base else url
+    call("PLAY", play_uri, {"Session": session_id, "Range": "npt=0.000-"})
+    leftover, conn.buf = conn.buf, b""
+    conn.sock.settimeout(None)
+    return PlayingSession(
+        sock=conn.sock,
+        url=url,
+        track=track,
+        session_id=session_id,
+        timeout_s=timeout_s,
+        rtp_channel=channel,
+        leftover=leftover,
+        authorizer=auth,
+        cseq=conn.cseq,
+    )
+
+
+def _stale(resp: Response) -> bool:
+    return any("stale=true" in v.lower() for v in resp.headers.get("www-authenticate", []))
+
+
+def keepalive_request(session: PlayingSession) -> bytes:
+    """GET_PARAMETER keeps the RTSP session alive (we send no RTCP receiver reports)."""
+    session.cseq += 1
+    lines = [
+        f"GET_PARAMETER {session.url} RTSP/1.0",
+        f"CSeq: {session.cseq}",
+        f"User-Agent: {USER_AGENT}",
+        f"Session: {session.session_id}",
+    ]
+    if session.authorizer and (h := session.authorizer.header("GET_PARAMETER", session.url)):
+        lines.append(f"Authorization: {h}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def teardown_request(session: PlayingSession) -> bytes:
+    session.cseq += 1
+    lines = [
+        f"TEARDOWN {session.url} RTSP/1.0",
+        f"CSeq: {session.cseq}",
+        f"User-Agent: {USER_AGENT}",
+        f"Session: {session.session_id}",
+    ]
+    if session.authorizer and (h := session.authorizer.header("TEARDOWN", session.url)):
+        lines.append(f"Authorization: {h}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+__all__ = [
+    "PlayingSession",
+    "Response",
+    "keepalive_request",
+    "open_session",
+    "teardown_request",
+]

@@ -1,0 +1,134 @@
+"""One camera's life in the engine: connection, counters across reconnects, health."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ingest.backoff import Backoff
+from ingest.decode import Decoder
+from ingest.frames import FrameSlot
+from ingest.rtsp.stream import Stream
+from ingest.spec import StreamSpec
+from sharpeye.contracts.health import CameraHealth, CameraState
+
+ERROR_WINDOW_S = 10.0  # errors this recent make a camera "degraded"
+FRAME_LATE_S = 2.0  # no frame for this long, while connected: "degraded"
+
+
+@dataclass
+class _Window:
+    at: float = 0.0
+    frames: int = 0
+    bytes: int = 0
+    errors: int = 0
+
+
+@dataclass(eq=False)
+class Session:
+    spec: StreamSpec
+    backoff: Backoff
+    slot: FrameSlot = field(default_factory=FrameSlot)
+    stream: Stream | None = None
+    decoder: Decoder | None = None
+    connecting: bool = False
+    ever_connected: bool = False
+    next_attempt: float = 0.0
+    generation: int = 0
+    reconnects: int = 0
+    last_error: str | None = None
+    codec: str | None = None
+    # Totals of closed connections (the live stream's counters are added on read).
+    frames_base: int = 0
+    decoded_base: int = 0
+    errors_base: int = 0
+    fps: float = 0.0
+    kbps: float = 0.0
+    last_error_at: float = -1e9
+    last_frame_at: float | None = None  # monotonic, survives reconnects
+    keyframe_interval_s: float | None = None
+    _win: _Window = field(default_factory=_Window)
+
+    def errors_total(self) -> int:
+        live = 0
+        if self.stream is not None:
+            live += self.stream.stream_errors
+            asm = self.stream.assembler
+            live += asm.lost if asm is not None else 0
+        if self.decoder is not None:
+            live += self.decoder.decode_errors
+        return self.errors_base + live
+
+    def frames_total(self) -> int:
+        return self.frames_base + (self.stream.frames_total if self.stream else 0)
+
+    def decoded_total(self) -> int:
+        return self.decoded_base + (self.decoder.frames_decoded if self.decoder else 0)
+
+    def retire_stream(self) -> None:
+        """Fold the closing connection's counters into the totals."""
+        self.errors_base = self.errors_total()
+        self.frames_base = self.frames_total()
+        self.decoded_base = self.decoded_total()
+        if self.stream is not None:
+            self.last_frame_at = self.stream.last_frame_at or self.last_frame_at
+        if self.decoder is not None:
+            self.decoder.close()
+        self.stream = None
+        self.decoder = None
+        self.fps = self.kbps = 0.0
+
+    def tick(self, now: float) -> None:
+        """Update the rates over the last window (called about once a second)."""
+        w = self._win
+        s = self.stream
+        frames = self.frames_total()
+        nbytes = s.bytes_total if s is not None else 0
+        errors = self.errors_total()
+        if s is not None:
+            self.last_frame_at = s.last_frame_at or self.last_frame_at
+            self.keyframe_interval_s = s.keyframe_interval_s or self.keyframe_interval_s
+        dt = now - w.at
+        if w.at and dt > 0 and s is not None:
+            self.fps = max(0, frames - w.frames) / dt
+            self.kbps = max(0, nbytes - w.bytes) * 8 / 1000 / dt if nbytes >= w.bytes else 0.0
+        if errors > w.errors:
+            self.last_error_at = now
+        self._win = _Window(now, frames, nbytes, errors)
+
+    def state(self, now: float) -> CameraState:
+        if self.stream is None:
+            return CameraState.CONNECTING if not self.ever_connected else CameraState.OFFLINE
+        if self.stream.last_frame_at is None:
+            return CameraState.CONNECTING
+        if now - self.stream.last_frame_at > FRAME_LATE_S:
+            return CameraState.DEGRADED
+        if now - self.last_error_at < ERROR_WINDOW_S:
+            return CameraState.DEGRADED
+        return CameraState.ONLINE
+
+    def health(self, node_id: str, now: float) -> CameraHealth:
+        state = self.state(now)
+        if state == CameraState.CONNECTING and self.last_error and not self.connecting:
+            state = CameraState.OFFLINE  # never reached: say so, with the reason
+        d = self.decoder
+        return CameraHealth(
+            camera_id=self.spec.camera_id,
+            node_id=node_id,
+            state=state,
+            fps=round(self.fps, 2),
+            bitrate_kbps=round(self.kbps, 1),
+            keyframe_interval_s=self.keyframe_interval_s,
+            last_frame_age_s=(
+                round(now - self.last_frame_at, 3) if self.last_frame_at is not None else None
+            ),
+            decode_errors=self.errors_total(),
+            reconnects=self.reconnects,
+            frames_total=self.frames_total(),
+            frames_decoded=self.decoded_total(),
+            codec=self.codec,
+            width=d.width if d else None,
+            height=d.height if d else None,
+            last_error=self.last_error,
+            updated_at=time.time(),
+        )

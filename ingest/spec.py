@@ -1,0 +1,22 @@
+"""What an ingest engine is asked to pull: one entry per camera."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SamplingMode = Literal["off", "keyframes", "fps"]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    camera_id: str
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never shown
+    sampling: SamplingMode = "off"
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sampling == "fps" and not self.fps:
+            raise ValueError(f"camera {self.camera_id}: sampling 'fps' needs fps > 0")
