@@ -13,8 +13,10 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Executor
+from typing import cast
 
 import av
+from av.video.codeccontext import VideoCodecContext
 
 from ingest.frames import FrameSlot, SampledFrame
 from ingest.rtsp.depacketize import AccessUnit
@@ -39,7 +41,7 @@ class Decoder:
         self._slot = slot
         self._keyframes_only = keyframes_only
         self._period = 1.0 / fps if fps else 0.0
-        self._ctx = av.CodecContext.create(codec, "r")
+        self._ctx = cast(VideoCodecContext, av.CodecContext.create(codec, "r"))
         if keyframes_only:
             # Belt and braces: only keyframes reach us, and the decoder skips any other.
             self._ctx.skip_frame = "NONKEY"

@@ -8,6 +8,7 @@ Decoding runs on a separate pool only for cameras whose analytics profile asks f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -127,15 +128,11 @@ class _Reader(threading.Thread):
         stream = sess.stream
         if stream is not None:
             sock = stream.session.sock
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(sock)
-            except (KeyError, ValueError):
-                pass
             if teardown:
-                try:
+                with contextlib.suppress(OSError):
                     sock.send(teardown_request(stream.session))
-                except OSError:
-                    pass
             _quiet_close(sock)
             sess.retire_stream()
         self.sessions.discard(sess)
@@ -167,10 +164,8 @@ class _Reader(threading.Thread):
                 sess.backoff.reset()
             if now - s.last_keepalive > s.session.timeout_s / 2:
                 s.last_keepalive = now
-                try:
+                with contextlib.suppress(OSError):
                     s.session.sock.send(keepalive_request(s.session))
-                except OSError:
-                    pass
 
 
 class IngestEngine:
@@ -302,7 +297,5 @@ class IngestEngine:
 
 
 def _quiet_close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass

@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sharpeye.registry.credentials import resolve_credentials
+
 from ingest.backoff import Backoff
 from ingest.engine import IngestEngine
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
-from sharpeye.registry.credentials import resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
 log = logging.getLogger(__name__)

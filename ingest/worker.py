@@ -7,10 +7,13 @@ invalid one is logged and ignored (the cameras keep running on the last good reg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import time
+
+from sharpeye.registry.watch import RegistryDiff, RegistryWatcher
 
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
@@ -19,7 +22,6 @@ from sharpeye.bus.health import publish_health, remove_health
 from sharpeye.contracts.health import CameraState
 from sharpeye.logs import configure_logging
 from sharpeye.registry import Registry, RegistryError, load_registry
-from sharpeye.registry.watch import RegistryDiff, RegistryWatcher
 from sharpeye.settings import Settings
 
 log = logging.getLogger("sharpeye.ingest")
@@ -79,10 +81,8 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             for h in changed:
                 states[h.camera_id] = h.state
             await publish_health(r, list(reports.values()), changed)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PUBLISH_EVERY_S)
-            except TimeoutError:
-                pass
     finally:
         watcher.stop()
         fleet.close()

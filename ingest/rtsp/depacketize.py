@@ -66,9 +66,9 @@ class Assembler:
             if payload:
                 self._add(payload)
         if marker:
-            if self._nals and not self._skip and not self._broken:
-                if self._key or not self._keyframes_only:
-                    self._emit(AccessUnit(b"".join(START + n for n in self._nals), self._key, ts))
+            complete = self._nals and not self._skip and not self._broken
+            if complete and (self._key or not self._keyframes_only):
+                self._emit(AccessUnit(b"".join(START + n for n in self._nals), self._key, ts))
             self._nals = []
             self._key = self._skip = self._broken = False
 

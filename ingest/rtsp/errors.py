@@ -29,5 +29,5 @@ class RtspProtocolError(RtspError):
     """The peer answered something we cannot use (bad status, no H.264/H.265 track, …)."""
 
 
-class RtspUnsupportedCodec(RtspProtocolError):
+class RtspUnsupportedCodecError(RtspProtocolError):
     """The stream's codec is neither H.264 nor H.265."""

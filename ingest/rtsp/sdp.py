@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from ingest.rtsp.errors import RtspProtocolError, RtspUnsupportedCodec
+from ingest.rtsp.errors import RtspProtocolError, RtspUnsupportedCodecError
 
 SUPPORTED = {"H264": "h264", "H265": "hevc"}
 
@@ -81,7 +81,9 @@ def parse_video_track(sdp: str, base_url: str) -> VideoTrack:
                 framerate=float(fr) if isinstance(fr, str) else None,
             )
     if seen:
-        raise RtspUnsupportedCodec(f"video codec {', '.join(seen)} not supported (H.264/H.265)")
+        raise RtspUnsupportedCodecError(
+            f"video codec {', '.join(seen)} not supported (H.264/H.265)"
+        )
     raise RtspProtocolError("the stream's SDP has no video track")
 
 

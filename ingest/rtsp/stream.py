@@ -67,9 +67,8 @@ class Stream:
                     h = i + 4
                     b0 = buf[h]
                     off = 12 + 4 * (b0 & 0x0F)
-                    if b0 & 0x10:  # header extension
-                        if h + off + 4 <= end:
-                            off += 4 + 4 * ((buf[h + off + 2] << 8) | buf[h + off + 3])
+                    if b0 & 0x10 and h + off + 4 <= end:  # header extension
+                        off += 4 + 4 * ((buf[h + off + 2] << 8) | buf[h + off + 3])
                     if h + off < end:
                         if kind(view[h + off : end]) == 2:
                             self._au_key = True

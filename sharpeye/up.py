@@ -1,0 +1,116 @@
+"""`sharpeye up`: the whole platform on one node with embedded defaults.
+
+Order: validate the registry (refuse to start on errors) → footage → Redis (embedded unless
+REDIS_URL) → simulated fleet → ingest worker → command API. Children that die are
+restarted with backoff; Ctrl-C stops everything, children first.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from sharpeye.bus.embedded import EmbeddedRedis
+from sharpeye.logs import configure_logging
+from sharpeye.registry import RegistryError, load_registry
+from sharpeye.settings import Settings
+from sharpeye.supervise import Child, child_env, sharpeye_argv
+
+log = logging.getLogger("sharpeye.up")
+# The demo registry references these; the simulated fleet and ingest must agree on them.
+DEMO_SECRETS = {
+    "SHARPEYE_SIM_RTSP_PASSWORD": "sim-secret",
+    "SHARPEYE_SIM_ONVIF_PASSWORD": "sim-onvif",
+}
+
+
+def run_up(settings: Settings, simulate: bool = True) -> int:
+    configure_logging()
+    try:
+        registry = load_registry(settings.registry)
+    except RegistryError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"up: refusing to start: fix {settings.registry} (see above)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"up: cannot read the registry {settings.registry}: {exc}", file=sys.stderr)
+        return 2
+    print(f"== registry {settings.registry}: {len(registry.cameras)} cameras", flush=True)
+    data = settings.data_dir
+    logs = data / "logs"
+    redis: EmbeddedRedis | None = None
+    env_extra: dict[str, str] = {}
+    if simulate:
+        from sharpeye.simulate.footage import prepare
+
+        prepare(data)
+        import os
+
+        for key, value in DEMO_SECRETS.items():
+            env_extra[key] = os.environ.get(key, value)
+    if settings.redis_url:
+        env_extra["REDIS_URL"] = settings.redis_url
+    else:
+        print("== starting embedded Redis (no REDIS_URL set)", flush=True)
+        redis = EmbeddedRedis(data)
+        env_extra["REDIS_URL"] = redis.start()
+    env = child_env(env_extra)
+    children: list[Child] = []
+    if simulate:
+        children.append(
+            Child(
+                "fleet",
+                sharpeye_argv("simulate", "--registry", str(settings.registry)),
+                env,
+                logs,
+                ready=lambda line: "fleet ready" in line,
+            )
+        )
+    children.append(Child("ingest", sharpeye_argv("ingest"), env, logs))
+    children.append(
+        Child("api", sharpeye_argv("api"), env, logs, ready=lambda line: "API on" in line)
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for child in children:
+            print(f"== starting {child.name} (log: {child.log_path})", flush=True)
+            child.start()
+            if not child.wait_ready(120):
+                print(f"up: {child.name} failed to start:\n{child.tail()}", file=sys.stderr)
+                return 1
+        url = f"http://{settings.api_host}:{settings.api_port}/"
+        print(f"== Sharpeye is up. Wall: {url}  API docs: {url}docs", flush=True)
+        print("== `sharpeye status` shows camera health; Ctrl-C stops everything", flush=True)
+        _supervise(children, stop)
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+        if redis is not None:
+            redis.stop()
+        print("== stopped", flush=True)
+
+
+def _supervise(children: list[Child], stop: threading.Event) -> None:
+    delays = {c.name: 1.0 for c in children}
+    while not stop.wait(1.0):
+        for child in children:
+            if child.alive():
+                continue
+            code = child.proc.returncode if child.proc else None
+            log.error("%s exited (%s); restarting in %.0f s", child.name, code, delays[child.name])
+            if stop.wait(delays[child.name]):
+                return
+            delays[child.name] = min(delays[child.name] * 2, 30.0)
+            child.restarts += 1
+            child.start()
