@@ -15,9 +15,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # line 0: about the file as a whole (unreadable), not any line in it.
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
         if self.key:
-            return f"{self.file}:{self.line}: {self.key}: {self.message}"
-        return f"{self.file}:{self.line}: {self.message}"
+            return f"{where}: {self.key}: {self.message}"
+        return f"{where}: {self.message}"
 
 
 class RegistryError(Exception):

@@ -17,6 +17,7 @@ from sharpeye.registry.schema import (
     Camera,
     CameraGroup,
     Department,
+    District,
     Grant,
     Registry,
 )
@@ -169,6 +170,7 @@ def _partial_cross_checks(data: dict[str, Any], errors: list[ErrorDetails]) -> F
         ]
     partial = Registry.model_construct(
         version=1,
+        district=District.model_construct(id="", name=""),
         departments=sections["departments"],
         groups=sections["groups"],
         cameras=sections["cameras"],
@@ -183,5 +185,5 @@ def _placeholder(model: type[BaseModel], item: Any, index: int) -> BaseModel:
     if model is Grant:
         return Grant.model_construct(department=_NOWHERE, groups=[])
     if model is Department:
-        return Department.model_construct(id=item_id, parent=None)
+        return Department.model_construct(id=item_id, name="", kind="other", parent=None)
     return model.model_construct(id=item_id, department=_NOWHERE)
