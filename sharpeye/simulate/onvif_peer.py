@@ -1,17 +1,16 @@
 """Simulated ONVIF cameras: real SOAP device + media services on 127.0.0.1, built on ipycam.
 
 ipycam's `ONVIFService` answers the SOAP operations and checks the WS-Security UsernameToken
-digest; its HTTP handler parses the request. We never call `IPCamera.start()` (it would open a
-camera pipeline and multicast on the real network): each device here is one `ThreadingHTTPServer`
-on a loopback port, and WS-Discovery is answered only when a caller asks for it explicitly
-(the tests do, inside a private network namespace).
+digest; its HTTP handler parses requests. We never call `IPCamera.start()` (it opens a camera
+pipeline and multicasts on the real network): each device is one `ThreadingHTTPServer` on a
+loopback port; WS-Discovery is answered only on request, inside a private network namespace.
 
-Where ipycam's canned answers are wrong for a client we correct them in `_SimOnvifService`:
-profiles carry the H.264 configuration, GetStreamUri returns the URI configured per profile
-token (the fleet's RTSP paths), faults carry SOAP 1.2 codes (`ter:NotAuthorized` for a bad
-password), GetSystemDateAndTime is pre-auth as the ONVIF core spec requires (clients read the
-device clock before signing), PTZ is not advertised (no PTZ here), and the ProbeMatch gets its
-`<d:ProbeMatches>` wrapper so WS-Discovery clients can parse it.
+`_SimOnvifService` corrects the canned answers a client relies on: profiles carry the H.264
+configuration, GetStreamUri returns the URI configured per profile token (the fleet's RTSP
+paths), faults carry SOAP 1.2 codes (`ter:NotAuthorized` for a bad password),
+GetSystemDateAndTime is pre-auth as the ONVIF core spec requires (clients read the device clock
+before signing), no PTZ is advertised (there is none), and the ProbeMatch gets its
+`ProbeMatches` action and wrapper so WS-Discovery clients (`wsdiscovery` too) accept it.
 """
 
 from __future__ import annotations
@@ -54,12 +53,9 @@ _SUPPORTED = frozenset((
 
 _FAULT = """<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
-            xmlns:ter="http://www.onvif.org/ver10/error">
-<s:Body><s:Fault>
+ xmlns:ter="http://www.onvif.org/ver10/error"><s:Body><s:Fault>
 <s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>{subcode}</s:Value></s:Subcode></s:Code>
-<s:Reason><s:Text xml:lang="en">{reason}</s:Text></s:Reason>
-</s:Fault></s:Body>
-</s:Envelope>"""
+<s:Reason><s:Text xml:lang="en">{reason}</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"""
 
 _CAPABILITIES = """<tds:GetCapabilitiesResponse><tds:Capabilities>
 <tt:Device><tt:XAddr>{device}</tt:XAddr>
@@ -150,19 +146,18 @@ class _SimOnvifService(ONVIFService):  # type: ignore[misc]  # ipycam ships no t
             onvif_port=port,
             username=device.username,
             password=device.password,
-            main_width=device.main_size[0],
-            main_height=device.main_size[1],
-            main_fps=device.main_fps,
-            sub_width=device.sub_size[0],
-            sub_height=device.sub_size[1],
-            sub_fps=device.sub_fps,
-        )
+        )  # stream sizes are not needed: the profiles are rendered from `device` below
         super().__init__(config)
         self.device = device
+        # WS-Discovery 2005/04: the action is .../ProbeMatches and the matches are wrapped.
         probe = self._templates["probe_match"]
         if "ProbeMatches" not in probe:
-            probe = probe.replace("<d:ProbeMatch>", "<d:ProbeMatches><d:ProbeMatch>")
-            probe = probe.replace("</d:ProbeMatch>", "</d:ProbeMatch></d:ProbeMatches>")
+            for old, fixed in (
+                ("/discovery/ProbeMatch<", "/discovery/ProbeMatches<"),
+                ("<d:ProbeMatch>", "<d:ProbeMatches><d:ProbeMatch>"),
+                ("</d:ProbeMatch>", "</d:ProbeMatch></d:ProbeMatches>"),
+            ):
+                probe = probe.replace(old, fixed)
             self._templates["probe_match"] = probe
 
     def _url(self, service: str) -> str:

@@ -1,0 +1,34 @@
+"""ONVIF: ask cameras for their identity and stream URIs, and find them with WS-Discovery."""
+
+from ingest.onvif.client import (
+    DeviceReport,
+    ProfileReport,
+    choose_streams,
+    fill_stream_urls,
+    probe_device,
+    strip_credentials,
+)
+from ingest.onvif.discovery import DiscoveredDevice, discover
+from ingest.onvif.errors import (
+    OnvifAuthError,
+    OnvifError,
+    OnvifFault,
+    OnvifProfileError,
+    OnvifUnreachable,
+)
+
+__all__ = [
+    "DeviceReport",
+    "DiscoveredDevice",
+    "OnvifAuthError",
+    "OnvifError",
+    "OnvifFault",
+    "OnvifProfileError",
+    "OnvifUnreachable",
+    "ProfileReport",
+    "choose_streams",
+    "discover",
+    "fill_stream_urls",
+    "probe_device",
+    "strip_credentials",
+]
