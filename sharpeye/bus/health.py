@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 import redis
 import redis.asyncio
@@ -24,7 +25,7 @@ HEALTH_CHANNEL = "sharpeye:health:changes"
 # Workers report every 1-2 s; several missed reports mean the worker (or its node) is gone.
 STALE_AFTER_S = 10.0
 # Shown for cameras no worker has reported on yet; not a CameraState (nobody reports it).
-UNKNOWN = "unknown"
+UNKNOWN: Final = "unknown"
 
 
 async def publish_health(

@@ -1,0 +1,1 @@
+"""The command API (FastAPI): camera catalog and health views; serves the wall UI."""

@@ -1,0 +1,1 @@
+"""One router per resource; `command_api.app` includes them."""
