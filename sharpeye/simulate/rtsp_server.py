@@ -1,0 +1,284 @@
+"""The simulated fleet's RTSP server: GStreamer's gst-rtsp-server serving looped real footage.
+
+Cost model (see REFERENCE.md, "RTSP camera peer"): one `ffmpeg -re -stream_loop -1 ... -c:v copy
+-f rtp` publisher per clip sends RTP to loopback UDP; the server runs one shared media pipeline
+per (clip, access) pair, depayloading and re-payloading that feed, and every mount path of that
+clip is served from it. So hundreds of cameras cost about as much as a handful of clips.
+
+Needs Debian's gi (python3-gi, gir1.2-gst-rtsp-server-1.0); this module is excluded from mypy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+RTP_CAPS = "application/x-rtp,media=video,encoding-name=H264,payload=96,clock-rate=90000"
+ROLE_USER = "user"
+ROLE_ANONYMOUS = "anonymous"
+PR_SET_PDEATHSIG = 1
+# Keyframes of a 4 Mb/s 1080p clip arrive as a burst of a few hundred packets: the default
+# 208 KiB socket buffer can drop some, which shows up downstream as decode errors.
+UDP_RCVBUF = 4 * 1024 * 1024
+
+
+def log(msg: str) -> None:
+    print(f"sim-rtsp: {msg}", file=sys.stderr, flush=True)
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec_fn: the child gets SIGTERM when this (forking) thread dies, even on SIGKILL."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    prctl = libc.prctl  # looked up before fork: the child runs as little Python as possible
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _udp_socket() -> tuple[Gio.Socket, int]:
+    """A loopback UDP socket bound now, so the port cannot be taken between choice and use."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, 33, UDP_RCVBUF)  # SO_RCVBUFFORCE: root may exceed rmem_max
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    return Gio.Socket.new_from_fd(s.detach()), port
+
+
+class ClipFactory(GstRtspServer.RTSPMediaFactory):
+    """Serves one clip's RTP feed; every mount path using this factory shares one pipeline."""
+
+    def __init__(self, key: str, sock: Gio.Socket) -> None:
+        super().__init__()
+        self._key = key
+        self._socket = sock
+        self.set_shared(True)
+
+    def do_gen_key(self, url: GstRtsp.RTSPUrl) -> str:
+        # The default key is the URL; a constant makes all paths share the media.
+        return self._key
+
+    def do_create_element(self, url: GstRtsp.RTSPUrl) -> Gst.Element:
+        # close-socket=false: the socket outlives each media so the port never changes.
+        bin_ = Gst.parse_launch(
+            f'( udpsrc name=src close-socket=false caps="{RTP_CAPS}" ! rtph264depay '
+            "! h264parse ! rtph264pay config-interval=1 name=pay0 pt=96 )"
+        )
+        bin_.get_by_name("src").set_property("socket", self._socket)
+        return bin_
+
+
+@dataclass
+class Publisher:
+    clip: str
+    path: Path
+    ports: list[int]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def command(self) -> list[str]:
+        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re"]
+        cmd += ["-stream_loop", "-1", "-i", str(self.path)]
+        for port in self.ports:  # one process feeds every variant (open, secure) of the clip
+            cmd += ["-map", "0:v:0", "-an", "-c:v", "copy", "-f", "rtp"]
+            cmd += [f"rtp://127.0.0.1:{port}?pkt_size=1400"]
+        return cmd
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # the SDP ffmpeg prints is not needed
+            preexec_fn=_die_with_parent(),
+        )
+        self.started_at = time.monotonic()
+
+    def stop(self, grace: float = 3.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class Mount:
+    path: str  # /sim/<name>/<id> (open) or /secure/<name>/<id> (needs credentials)
+    clip: str  # the clip served there (the fleet resolves aliases such as <clip>-360p)
+
+    @property
+    def secure(self) -> bool:
+        return self.path.startswith("/secure/")
+
+
+class FleetAuth(GstRtspServer.RTSPAuth):
+    """Answers 401 with a challenge for /secure paths, as a real camera does.
+
+    The stock behaviour with a default (anonymous) token is to answer 404 for a factory the
+    anonymous role may not access, so clients never learn that credentials would help.
+    """
+
+    def do_authenticate(self, ctx: GstRtspServer.RTSPContext) -> bool:
+        if not GstRtspServer.RTSPAuth.do_authenticate(self, ctx):
+            return False
+        uri = ctx.uri
+        if uri is None or not (uri.abspath or "").startswith("/secure/"):
+            return True
+        # Missing or wrong credentials leave the default token: refuse, so a 401 goes out.
+        token = ctx.token
+        return token is not None and token.get_string("media.factory.role") == ROLE_USER
+
+
+def _permissions(*roles: str) -> GstRtspServer.RTSPPermissions:
+    perms = GstRtspServer.RTSPPermissions.new()
+    for role in roles:
+        perms.add_permission_for_role(role, "media.factory.access", True)
+        perms.add_permission_for_role(role, "media.factory.construct", True)
+    return perms
+
+
+def _token(role: str) -> GstRtspServer.RTSPToken:
+    token = GstRtspServer.RTSPToken.new()
+    token.set_string("media.factory.role", role)
+    return token
+
+
+def _offer_basic_and_digest(auth: GstRtspServer.RTSPAuth) -> None:
+    """Offer both schemes, as many cameras do; the default offers Basic only.
+
+    The C API takes a bit mask but its GI type is a plain enum, so PyGObject refuses
+    BASIC | DIGEST: call the C function directly. Fall back to Digest, what cameras mostly use.
+    """
+    both = int(GstRtsp.RTSPAuthMethod.BASIC) | int(GstRtsp.RTSPAuthMethod.DIGEST)
+    try:
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.restype = ctypes.c_void_p
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        lib = ctypes.CDLL("libgstrtspserver-1.0.so.0")
+        lib.gst_rtsp_auth_set_supported_methods.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.gst_rtsp_auth_get_supported_methods.argtypes = [ctypes.c_void_p]
+        pointer = get_pointer(auth.__gpointer__, None)
+        lib.gst_rtsp_auth_set_supported_methods(pointer, both)
+        if lib.gst_rtsp_auth_get_supported_methods(pointer) == both:
+            return
+    except (OSError, AttributeError, ValueError) as exc:
+        log(f"cannot offer Basic and Digest together ({exc}); offering Digest only")
+    auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+
+
+class FleetServer:
+    """An RTSP server on 127.0.0.1:port serving `mounts` (path -> clip) from `clips` (files)."""
+
+    def __init__(
+        self,
+        port: int,
+        mounts: Mapping[str, str],
+        clips: Mapping[str, Path],
+        user: str,
+        password: str,
+    ) -> None:
+        Gst.init(None)
+        self.port = port
+        self.mounts = [Mount(path, clip) for path, clip in mounts.items()]
+        unknown = sorted({m.clip for m in self.mounts} - set(clips))
+        if unknown:
+            raise ValueError(f"unknown clips {unknown}; known: {sorted(clips)}")
+        self.loop = GLib.MainLoop()
+        self.server = GstRtspServer.RTSPServer()
+        self.server.set_address("127.0.0.1")
+        self.server.set_service(str(port))
+        # The default listen backlog of 5 drops SYNs when hundreds of clients connect at once.
+        self.server.set_backlog(1024)
+        # Each client needs a pool thread; fewer would serialise DESCRIBEs and opens time out.
+        self.server.get_thread_pool().set_max_threads(len(self.mounts) + 4)
+        self._setup_auth(user, password)
+        self.factories: dict[tuple[str, bool], ClipFactory] = {}
+        self.publishers: dict[str, Publisher] = {}
+        points = self.server.get_mount_points()
+        for m in self.mounts:
+            variant = (m.clip, m.secure)
+            if variant not in self.factories:
+                sock, udp_port = _udp_socket()
+                factory = ClipFactory(f"{m.clip}:{'secure' if m.secure else 'open'}", sock)
+                roles = (ROLE_USER,) if m.secure else (ROLE_USER, ROLE_ANONYMOUS)
+                factory.set_permissions(_permissions(*roles))
+                self.factories[variant] = factory
+                pub = self.publishers.setdefault(m.clip, Publisher(m.clip, clips[m.clip], []))
+                pub.ports.append(udp_port)
+            points.add_factory(m.path, self.factories[variant])
+
+    def _setup_auth(self, user: str, password: str) -> None:
+        auth = FleetAuth()
+        # Requests without credentials get the anonymous role: /sim paths allow it, /secure not.
+        auth.set_default_token(_token(ROLE_ANONYMOUS))
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), _token(ROLE_USER))
+        auth.add_digest(user, password, _token(ROLE_USER))
+        _offer_basic_and_digest(auth)
+        self.server.set_auth(auth)
+
+    def _watch_publishers(self) -> bool:
+        for pub in self.publishers.values():
+            if pub.proc is not None and pub.proc.poll() is not None:
+                log(f"publisher for {pub.clip} exited ({pub.proc.returncode}); restarting")
+                pub.restarts += 1
+                pub.start()
+        return True  # keep the GLib timeout
+
+    def _quit(self, signame: str) -> bool:
+        log(f"{signame}: stopping")
+        self.loop.quit()
+        return False
+
+    def run(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve until SIGINT/SIGTERM; publishers are stopped on the way out."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self._quit, sig.name)
+        if self.server.attach(None) == 0:
+            raise OSError(f"cannot listen on 127.0.0.1:{self.port} (port in use?)")
+        try:
+            for pub in self.publishers.values():
+                pub.start()
+            GLib.timeout_add_seconds(1, self._watch_publishers)
+            # Clean up sessions of clients that vanished without TEARDOWN.
+            GLib.timeout_add_seconds(2, self._cleanup_sessions)
+            print(
+                f"== fleet ready: {len(self.mounts)} cameras on rtsp://127.0.0.1:{self.port}",
+                flush=True,
+            )
+            if ready is not None:
+                ready()
+            self.loop.run()
+        finally:
+            for pub in self.publishers.values():
+                pub.stop()
+
+    def _cleanup_sessions(self) -> bool:
+        self.server.get_session_pool().cleanup()
+        return True
