@@ -331,8 +331,8 @@ def start_onvif_devices(
             if discovery and cfg.host != "127.0.0.1":
                 raise ValueError("WS-Discovery is only simulated for devices on 127.0.0.1")
             server = _DeviceServer(cfg)
-            thread = threading.Thread(
-                target=server.serve_forever, name=f"onvif-{cfg.name}", daemon=True
+            thread = threading.Thread(  # short poll: stop() waits for one poll interval
+                target=server.serve_forever, args=(0.05,), name=f"onvif-{cfg.name}", daemon=True
             )
             thread.start()
             dev = RunningDevice(cfg, server, thread)
