@@ -18,16 +18,19 @@ import sharpeye
 from command_api.deps import RegistryHolder, Runtime
 from command_api.routers import cameras, health
 from sharpeye.bus.connect import connect, redact_url, resolve_redis_url
-from sharpeye.registry.errors import RegistryError
-from sharpeye.registry.loader import load_registry
+from sharpeye.registry import (
+    Registry,
+    RegistryDiff,
+    RegistryError,
+    RegistryWatcher,
+    load_registry,
+)
 from sharpeye.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 WALL_UI_DIR = Path(__file__).resolve().parent.parent / "wall_ui"
 REGISTRY_POLL_S = 1.0
-# An editor may write a file in several steps; wait for it to stop changing before parsing.
-_SETTLE_S = 0.2
 
 DESCRIPTION = """
 The command centre's API: the camera catalog with live health (from the ingest workers'
@@ -47,18 +50,6 @@ class ApiStartupError(RuntimeError):
     """The API cannot start: the message names the file or peer and what to do."""
 
 
-FileStamp = tuple[int, int, int]
-
-
-def _stamp(path: Path) -> FileStamp | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    # Inode too: editors that save by rename can keep mtime and size.
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 def load_initial_registry(path: Path) -> RegistryHolder:
     """The registry at startup; unlike a reload, errors here stop the API."""
     try:
@@ -74,44 +65,29 @@ def load_initial_registry(path: Path) -> RegistryHolder:
     return RegistryHolder(path=path, registry=registry, loaded_at=time.time())
 
 
-async def watch_registry(holder: RegistryHolder, poll_s: float = REGISTRY_POLL_S) -> None:
-    """Reload the registry when its file changes; keep the last good one on a bad edit."""
-    seen = _stamp(holder.path)
-    while True:
-        await asyncio.sleep(poll_s)
-        stamp = _stamp(holder.path)
-        if stamp == seen:
-            continue
-        await asyncio.sleep(_SETTLE_S)
-        if _stamp(holder.path) != stamp:
-            continue  # still being written; look again next round
-        # Remember the stamp from before the read: a write during it triggers another reload.
-        seen = stamp
-        await _reload(holder, stamp)
+def _follow(holder: RegistryHolder, poll_s: float) -> RegistryWatcher:
+    """A watcher that swaps edits into `holder`, keeping the last good registry on errors."""
 
+    def on_change(registry: Registry, diff: RegistryDiff) -> None:
+        holder.registry = registry
+        holder.loaded_at = time.time()
+        holder.reload_error = None
+        log.info(
+            "registry reloaded from %s: %d cameras (%d added, %d removed, %d changed)",
+            holder.path,
+            len(registry.cameras),
+            len(diff.added),
+            len(diff.removed),
+            len(diff.changed),
+        )
 
-async def _reload(holder: RegistryHolder, stamp: FileStamp | None) -> None:
-    path = holder.path
-    if stamp is None:
-        holder.reload_error = f"{path}: file is missing; serving the last good registry"
-        log.warning("%s", holder.reload_error)
-        return
-    try:
-        # Off the loop: a city's registry takes a while to parse and validate.
-        registry = await asyncio.to_thread(load_registry, path)
-    except (RegistryError, OSError) as e:
-        holder.reload_error = f"{e}\n(serving the registry loaded before this edit)"
-        log.warning("registry edit rejected, keeping the last good one:\n%s", e)
-        return
-    except Exception:
-        # A bug in the loader must not end hot reload for the life of the process.
-        holder.reload_error = f"{path}: internal error while loading (see the API log)"
-        log.exception("registry reload failed unexpectedly")
-        return
-    holder.registry = registry
-    holder.loaded_at = time.time()
-    holder.reload_error = None
-    log.info("registry reloaded from %s: %d cameras", path, len(registry.cameras))
+    def on_error(error: RegistryError) -> None:
+        holder.reload_error = f"{error}\n(serving the registry loaded before this edit)"
+        log.warning("registry edit rejected, keeping the last good one:\n%s", error)
+
+    return RegistryWatcher(
+        holder.path, on_change, on_error, interval=poll_s, initial=holder.registry
+    )
 
 
 def create_app(
@@ -130,8 +106,9 @@ def create_app(
             registry=holder,
             redis_url_redacted=redact_url(resolve_redis_url(app_settings)),
         )
+        stop_watching = asyncio.Event()
         watcher = asyncio.create_task(
-            watch_registry(holder, registry_poll_s), name="registry-watcher"
+            _follow(holder, registry_poll_s).run(stop_watching), name="registry-watcher"
         )
         log.info(
             "API ready: %d cameras from %s", len(holder.registry.cameras), app_settings.registry
@@ -139,6 +116,8 @@ def create_app(
         try:
             yield
         finally:
+            stop_watching.set()
+            # A reload in progress runs in a thread; do not wait for a big registry to parse.
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher

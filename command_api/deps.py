@@ -13,7 +13,7 @@ from typing import Annotated
 import redis.asyncio
 from fastapi import Depends, HTTPException, Request, status
 
-from sharpeye.registry.schema import Registry
+from sharpeye.registry import Registry
 from sharpeye.settings import Settings
 
 

@@ -21,7 +21,7 @@ from sharpeye.bus.health import (
     stale_reason,
 )
 from sharpeye.contracts.health import CameraHealth, CameraState
-from sharpeye.registry.schema import Camera, Registry
+from sharpeye.registry import Camera, Registry
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
