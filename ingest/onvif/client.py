@@ -15,8 +15,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import zeep.exceptions
-from onvif import ONVIFCamera
-from onvif.exceptions import ONVIFError, ONVIFTimeoutError
 
 from ingest.onvif.errors import (
     OnvifAuthError,
@@ -25,6 +23,22 @@ from ingest.onvif.errors import (
     OnvifProfileError,
     OnvifUnreachable,
 )
+
+
+def _import_onvif() -> tuple[Any, type[Exception], type[Exception]]:
+    # onvif.client calls logging.basicConfig(level=INFO) at import: that would give the root
+    # logger a stderr handler before the platform configures its own (JSON) logging, which
+    # basicConfig would then silently skip. Undo it.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from onvif import ONVIFCamera
+    from onvif.exceptions import ONVIFError, ONVIFTimeoutError
+
+    root.handlers[:], root.level = handlers, level
+    return ONVIFCamera, ONVIFError, ONVIFTimeoutError
+
+
+ONVIFCamera, ONVIFError, ONVIFTimeoutError = _import_onvif()
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +169,7 @@ def choose_streams(report: DeviceReport, profile: str | None = None) -> tuple[st
     return main.stream_uri, sub.stream_uri if sub else None
 
 
-async def _probe(cam: ONVIFCamera, host: str, port: int) -> DeviceReport:
+async def _probe(cam: Any, host: str, port: int) -> DeviceReport:
     await cam.update_xaddrs()
     devicemgmt = await cam.create_devicemgmt_service()
     info = await devicemgmt.GetDeviceInformation()
@@ -307,7 +321,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-async def _close(cam: ONVIFCamera) -> None:
+async def _close(cam: Any) -> None:
     try:
         await cam.close()
     except Exception as exc:  # closing must not mask the real outcome

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -127,3 +129,11 @@ async def test_client_uses_the_given_address_not_the_advertised_xaddrs() -> None
 async def test_errors_share_one_base_class(closed_port: int) -> None:
     with pytest.raises(OnvifError):
         await probe_device(HOST, closed_port, USER, PASSWORD, timeout=1)
+
+
+def test_importing_the_client_leaves_root_logging_alone() -> None:
+    # onvif-zeep-async calls logging.basicConfig() at import; the client must undo that.
+    code = "import logging, ingest.onvif.client as c; r = logging.getLogger(); "
+    code += "print(len(r.handlers), r.level)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", str(logging.WARNING)]
