@@ -16,6 +16,8 @@ from concurrent.futures import Executor
 from typing import cast
 
 import av
+import numpy as np
+import numpy.typing as npt
 from av.video.codeccontext import VideoCodecContext
 
 from ingest.frames import FrameSlot, SampledFrame
@@ -132,7 +134,7 @@ class Decoder:
                     base += self._period
                 self._next_pts = base
             self._seq += 1
-            image = frame.to_ndarray(format="bgr24")
+            image = cast("npt.NDArray[np.uint8]", frame.to_ndarray(format="bgr24"))
             self._slot.put(
                 SampledFrame(
                     camera_id=self.camera_id,
