@@ -134,12 +134,14 @@ async def fill_stream_urls(
     timeout: float = 5.0,  # noqa: ASYNC109  (passed on to probe_device)
 ) -> tuple[str, str | None]:
     """(main, sub) stream URIs: the named profile as main, or the highest-resolution one; the
-    lowest-resolution profile smaller than main as sub (None if there is none)."""
+    lowest-resolution profile smaller than main as sub (None if there is none). Raises what
+    probe_device raises, and OnvifProfileError for a token the device does not have."""
     report = await probe_device(host, port, username, password, timeout)
     return choose_streams(report, profile)
 
 
 def choose_streams(report: DeviceReport, profile: str | None = None) -> tuple[str, str | None]:
+    """`fill_stream_urls`' choice, on a report already in hand."""
     usable = [p for p in report.profiles if p.stream_uri]
     where = f"ONVIF device {report.host}:{report.port}"
     if not usable:
