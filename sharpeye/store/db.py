@@ -5,15 +5,20 @@ Models (alarms, users, audit, ...) subclass `Base`; nothing here knows about the
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from sharpeye.settings import Settings
+from sharpeye.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    # Alembic is only needed to migrate: keep it out of every process that opens the store.
+    from alembic.config import Config as AlembicConfig
 
 # Stable constraint names, so later Alembic migrations can drop/alter them on both dialects.
 NAMING_CONVENTION = {
@@ -86,3 +91,41 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(settings: Settings) -> AlembicConfig:
+    """Alembic's config for the store, built in code: no alembic.ini to keep in sync."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["settings"] = settings
+    return config
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """Bring the database schema to `revision` (startup of the node, or a deploy step)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(settings), revision)
+
+
+def make_revision(message: str, settings: Settings | None = None) -> None:
+    """Autogenerate a migration from the models against the current database (developers)."""
+    from alembic import command
+
+    config = alembic_config(settings or get_settings())
+    ruff = Path(sys.executable).parent / "ruff"
+    if ruff.exists():
+        # Generated files must pass `make lint` as they are: drop unused imports, format.
+        config.set_section_option("post_write_hooks", "hooks", "fix, format")
+        for name, args in (("fix", "check --fix --quiet"), ("format", "format --quiet")):
+            config.set_section_option("post_write_hooks", f"{name}.type", "exec")
+            config.set_section_option("post_write_hooks", f"{name}.executable", str(ruff))
+            config.set_section_option(
+                "post_write_hooks", f"{name}.options", f"{args} REVISION_SCRIPT_FILENAME"
+            )
+    command.revision(config, message, autogenerate=True)

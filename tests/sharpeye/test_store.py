@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, ForeignKey, String, select, text
+from sqlalchemy import Engine, ForeignKey, String, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -19,6 +19,7 @@ from sharpeye.store.db import (
     create_engine_for,
     session_factory,
     session_scope,
+    upgrade_database,
 )
 
 POSTGRES_URL = os.environ.get("SHARPEYE_TEST_POSTGRES_URL")
@@ -125,3 +126,14 @@ def test_bad_url_is_a_clear_error(tmp_path: Path) -> None:
         create_engine_for(
             Settings.model_validate({"SHARPEYE_DATA_DIR": tmp_path, "DATABASE_URL": "not a url"})
         )
+
+
+def test_migrations_run_on_an_empty_database(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"SHARPEYE_DATA_DIR": tmp_path, "DATABASE_URL": None})
+    upgrade_database(settings)
+    eng = create_engine_for(settings)
+    try:
+        with eng.connect() as c:
+            assert "alembic_version" in inspect(c).get_table_names()
+    finally:
+        eng.dispose()
