@@ -7,7 +7,7 @@ from sharpeye.bus.connect import (
     redact_url,
     resolve_redis_url,
 )
-from sharpeye.bus.embedded import EmbeddedRedis, EmbeddedRedisError
+from sharpeye.bus.embedded import EmbeddedRedis, EmbeddedRedisError, running_url
 from sharpeye.bus.health import (
     HEALTH_CHANNEL,
     HEALTH_KEY,
@@ -33,4 +33,5 @@ __all__ = [
     "redact_url",
     "remove_health",
     "resolve_redis_url",
+    "running_url",
 ]

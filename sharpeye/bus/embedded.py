@@ -43,6 +43,27 @@ def url_file(data_dir: Path) -> Path:
     return run_dir(data_dir) / URL_FILE_NAME
 
 
+def running_url(data_dir: Path) -> str | None:
+    """The URL of this data dir's embedded Redis if one answers, else None.
+
+    For `sharpeye up`: a second owner on the same node would hijack the URL file.
+    A file left by a crashed owner (its Redis died with it) reads as None.
+    """
+    try:
+        url = url_file(data_dir).read_text().strip()
+    except OSError:
+        return None
+    if not url:
+        return None
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return url if client.ping() else None
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+
+
 def find_redis_server() -> str:
     # Debian's path too: PATH may be minimal under systemd or in a container entrypoint.
     path = shutil.which("redis-server") or shutil.which(DEBIAN_REDIS_SERVER)

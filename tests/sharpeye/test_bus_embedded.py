@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from sharpeye.bus.connect import RedisUnavailableError, connect_sync, resolve_redis_url
-from sharpeye.bus.embedded import EmbeddedRedis, EmbeddedRedisError, url_file
+from sharpeye.bus.embedded import EmbeddedRedis, EmbeddedRedisError, running_url, url_file
 from sharpeye.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -63,6 +63,16 @@ def test_writes_url_file_and_removes_it_on_stop(tmp_path: Path) -> None:
         assert client.ping()
         client.close()
     assert not url_file(tmp_path).exists()
+
+
+def test_running_url_sees_a_live_owner_only(tmp_path: Path) -> None:
+    assert running_url(tmp_path) is None
+    with EmbeddedRedis(tmp_path) as server:
+        assert running_url(tmp_path) == server.url
+        url = server.url
+    # A URL file left behind by a crashed owner points at nothing.
+    url_file(tmp_path).write_text(url + "\n")
+    assert running_url(tmp_path) is None
 
 
 def test_no_persistence(tmp_path: Path) -> None:
