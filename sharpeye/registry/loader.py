@@ -14,26 +14,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from sharpeye.registry.errors import Problem, RegistryError
-from sharpeye.registry.schema import (
-    DEFER_CROSS_CHECKS,
-    Camera,
-    CameraGroup,
-    Department,
-    District,
-    Grant,
-    Registry,
-)
-from sharpeye.registry.verify import Found, Loc, format_loc, verify_all
+from sharpeye.registry.partial import partial_cross_checks
+from sharpeye.registry.schema import DEFER_CROSS_CHECKS, Registry
+from sharpeye.registry.verify import Loc, format_loc, verify_all
 from sharpeye.registry.yaml_source import Document, compose_document
-
-_SECTIONS: dict[str, type[BaseModel]] = {
-    "departments": Department,
-    "groups": CameraGroup,
-    "cameras": Camera,
-    "grants": Grant,
-}
-# Stands in for a reference of an invalid item; matches no real id (ids cannot hold NUL).
-_NOWHERE = "\0invalid"
 
 
 def load_registry(path: Path) -> Registry:
@@ -111,7 +95,7 @@ def _parse(text: str, source: str) -> Registry:
         # No input in the details: an invalid URL may hold a password.
         errors = exc.errors(include_url=False, include_input=False)
         problems += [_schema_problem(doc, source, err) for err in errors]
-        found = _partial_cross_checks(doc.data, errors)
+        found = partial_cross_checks(doc.data, errors)
     problems += [Problem(source, doc.line_of(loc), _label(doc.data, loc), m) for loc, m in found]
 
     if problems or registry is None:
@@ -179,47 +163,3 @@ def _find_model(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
-
-
-def _partial_cross_checks(data: dict[str, Any], errors: list[ErrorDetails]) -> Found:
-    """Cross checks on a registry whose items partly failed validation.
-
-    Invalid items are replaced by placeholders that keep their raw id, so references to them
-    raise no second, misleading "unknown" problem, and any problem found in a placeholder is
-    dropped (its real problem is already reported).
-    """
-    bad: dict[str, set[int]] = {name: set() for name in _SECTIONS}
-    for err in errors:
-        loc = err["loc"]
-        if loc and loc[0] in _SECTIONS:
-            if len(loc) < 2 or not isinstance(loc[1], int):
-                return []  # a whole section is unusable: every reference check would misfire
-            bad[str(loc[0])].add(loc[1])
-    sections: dict[str, list[Any]] = {}
-    for name, model in _SECTIONS.items():
-        raw = data.get(name, [])
-        if not isinstance(raw, list):
-            return []
-        sections[name] = [
-            _placeholder(model, item, i) if i in bad[name] else model.model_validate(item)
-            for i, item in enumerate(raw)
-        ]
-    partial = Registry.model_construct(
-        version=1,
-        district=District.model_construct(id="", name=""),
-        departments=sections["departments"],
-        groups=sections["groups"],
-        cameras=sections["cameras"],
-        grants=sections["grants"],
-    )
-    return [(loc, m) for loc, m in verify_all(partial) if loc[1] not in bad[str(loc[0])]]
-
-
-def _placeholder(model: type[BaseModel], item: Any, index: int) -> BaseModel:
-    raw_id = item.get("id") if isinstance(item, dict) else None
-    item_id = raw_id if isinstance(raw_id, str) else f"{_NOWHERE}-{index}"
-    if model is Grant:
-        return Grant.model_construct(department=_NOWHERE, groups=[])
-    if model is Department:
-        return Department.model_construct(id=item_id, name="", kind="other", parent=None)
-    return model.model_construct(id=item_id, department=_NOWHERE)

@@ -9,7 +9,7 @@ of them at once with line numbers.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
@@ -254,6 +254,16 @@ class Grant(RegistryModel):
         default=None, description="End of the grant, with a timezone (2026-06-30T23:59:59+08:00)."
     )
     note: str = Field(default="", description="Why the grant exists (case number, agreement).")
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def need_timezone(cls, value: Any) -> Any:
+        # A bare date or local time is ambiguous across a district's servers and browsers.
+        if isinstance(value, date) and (not isinstance(value, datetime) or value.tzinfo is None):
+            raise registry_error(
+                "give a date and time with a timezone, e.g. 2026-06-30T23:59:59+08:00"
+            )
+        return value
 
     def active(self, now: datetime) -> bool:
         return self.expires is None or now < self.expires
