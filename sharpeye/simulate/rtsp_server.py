@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ PR_SET_PDEATHSIG = 1
 # Keyframes of a 4 Mb/s 1080p clip arrive as a burst of a few hundred packets: the default
 # 208 KiB socket buffer can drop some, which shows up downstream as decode errors.
 UDP_RCVBUF = 4 * 1024 * 1024
+# Each media needs its publisher up and a first keyframe (2 s GOP): seconds, not tens.
+READY_TIMEOUT_S = 30.0
 
 
 def log(msg: str) -> None:
@@ -88,6 +91,66 @@ class ClipFactory(GstRtspServer.RTSPMediaFactory):
         )
         bin_.get_by_name("src").set_property("socket", self._socket)
         return bin_
+
+
+class Keeper:
+    """An in-process viewer (rtspsrc ! fakesink over TCP) that keeps one shared media playing.
+
+    gst-rtsp-server pauses a shared media when its last viewer leaves and unprepares it when
+    the last session goes. A paused udpsrc stops reading its socket; the kernel then keeps the
+    oldest packets and the next viewer gets a burst of stale video with squashed timestamps,
+    and a rebuilt media makes the next DESCRIBE wait for a keyframe. One permanent viewer per
+    media keeps it live like a real camera, for the price of one loopback TCP stream.
+    """
+
+    def __init__(self, url: str, user: str | None, password: str | None) -> None:
+        self.url = url
+        self.user = user
+        self.password = password
+        self.ready = threading.Event()
+        self.pipeline: Gst.Element | None = None
+        self.stopping = False
+
+    def start(self) -> bool:
+        pipeline = Gst.parse_launch(
+            "rtspsrc name=src protocols=tcp latency=0 ! fakesink name=sink sync=false async=false"
+        )
+        src = pipeline.get_by_name("src")
+        src.set_property("location", self.url)
+        if self.user is not None:
+            src.set_property("user-id", self.user)
+            src.set_property("user-pw", self.password)
+        sink_pad = pipeline.get_by_name("sink").get_static_pad("sink")
+        sink_pad.add_probe(Gst.PadProbeType.BUFFER, self._first_buffer)
+        bus = pipeline.get_bus()
+        bus.add_signal_watch()
+        bus.connect("message::error", self._on_failure)
+        bus.connect("message::eos", self._on_failure)
+        self.pipeline = pipeline
+        pipeline.set_state(Gst.State.PLAYING)
+        return False  # also used as a one-shot GLib timeout
+
+    def _first_buffer(self, pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        self.ready.set()
+        return Gst.PadProbeReturn.REMOVE
+
+    def _on_failure(self, bus: Gst.Bus, message: Gst.Message) -> None:
+        if self.stopping:
+            return
+        detail = (
+            message.parse_error()[0].message if message.type == Gst.MessageType.ERROR else "EOS"
+        )
+        log(f"keeper for {self.url} failed ({detail}); restarting in 1 s")
+        self.stop()
+        self.stopping = False
+        GLib.timeout_add_seconds(1, self.start)
+
+    def stop(self) -> None:
+        self.stopping = True
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:
+            pipeline.get_bus().remove_signal_watch()
+            pipeline.set_state(Gst.State.NULL)
 
 
 @dataclass
@@ -233,6 +296,19 @@ class FleetServer:
                 pub = self.publishers.setdefault(m.clip, Publisher(m.clip, clips[m.clip], []))
                 pub.ports.append(udp_port)
             points.add_factory(m.path, self.factories[variant])
+        first = {}  # one mount path per media: where its keeper watches
+        for m in self.mounts:
+            first.setdefault((m.clip, m.secure), m.path)
+        self.keepers = [
+            Keeper(
+                f"rtsp://127.0.0.1:{port}{path}",
+                user if secure else None,
+                password if secure else None,
+            )
+            for (_, secure), path in first.items()
+        ]
+        self.failure: str | None = None
+        self._started = 0.0
 
     def _setup_auth(self, user: str, password: str) -> None:
         auth = FleetAuth()
@@ -256,7 +332,7 @@ class FleetServer:
         self.loop.quit()
         return False
 
-    def run(self, ready: Callable[[], None] | None = None) -> None:
+    def run(self) -> None:
         """Serve until SIGINT/SIGTERM; publishers are stopped on the way out."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self._quit, sig.name)
@@ -265,19 +341,37 @@ class FleetServer:
         try:
             for pub in self.publishers.values():
                 pub.start()
+            for keeper in self.keepers:
+                keeper.start()
+            self._started = time.monotonic()
+            GLib.timeout_add(100, self._announce_when_live)
             GLib.timeout_add_seconds(1, self._watch_publishers)
-            # Clean up sessions of clients that vanished without TEARDOWN.
+            # Sessions of clients that vanished without TEARDOWN would otherwise linger.
             GLib.timeout_add_seconds(2, self._cleanup_sessions)
+            self.loop.run()
+        finally:
+            for keeper in self.keepers:
+                keeper.stop()
+            for pub in self.publishers.values():
+                pub.stop()
+        if self.failure:
+            raise RuntimeError(self.failure)
+
+    def _announce_when_live(self) -> bool:
+        """Print the ready line once every media delivers video (a keyframe within a GOP)."""
+        waiting = [k.url for k in self.keepers if not k.ready.is_set()]
+        if not waiting:
             print(
                 f"== fleet ready: {len(self.mounts)} cameras on rtsp://127.0.0.1:{self.port}",
                 flush=True,
             )
-            if ready is not None:
-                ready()
-            self.loop.run()
-        finally:
-            for pub in self.publishers.values():
-                pub.stop()
+            return False
+        if time.monotonic() - self._started > READY_TIMEOUT_S:
+            self.failure = f"no video after {READY_TIMEOUT_S:.0f} s from {', '.join(waiting)}"
+            log(self.failure)
+            self.loop.quit()
+            return False
+        return True
 
     def _cleanup_sessions(self) -> bool:
         self.server.get_session_pool().cleanup()
