@@ -78,6 +78,8 @@ def polygon_problem(points: Sequence[Point]) -> str | None:
         return f"a polygon needs at least 3 points, got {len(points)}"
     if len(set(points)) != len(points):
         return "polygon repeats a point"
+    if all(_orientation(points[0], points[1], p) == 0 for p in points[2:]):
+        return "polygon has zero area (all points on one line)"
     crossing = self_intersection(points)
     if crossing is not None:
         i, j = crossing
@@ -86,5 +88,5 @@ def polygon_problem(points: Sequence[Point]) -> str | None:
             f"polygon is self-intersecting: edge {i}->{(i + 1) % n} crosses edge {j}->{(j + 1) % n}"
         )
     if polygon_area(points) < MIN_AREA:
-        return "polygon has zero area (points are collinear)"
+        return "polygon has zero area"
     return None

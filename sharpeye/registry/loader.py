@@ -78,6 +78,8 @@ def _parse(text: str, source: str) -> Registry:
         # Only the problem text: PyYAML's full message may quote the offending line verbatim,
         # and that line may hold a password.
         message = f"YAML syntax error: {exc.problem or exc.context or 'unreadable'}"
+        if exc.problem and exc.context and exc.context_mark:
+            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise RegistryError([Problem(source, line, "", message)]) from None
     except yaml.YAMLError:
         raise RegistryError([Problem(source, 1, "", "YAML syntax error")]) from None
@@ -127,7 +129,8 @@ def _schema_problem(doc: Document, source: str, err: ErrorDetails) -> Problem:
     if kind == "extra_forbidden":
         message = _unknown_key_message(loc)
     elif kind == "missing":
-        message = "required key is missing"
+        # An int position is a short tuple, e.g. a point [x] without its y.
+        message = "value missing here" if isinstance(loc[-1], int) else "required key is missing"
     else:
         message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return Problem(source, doc.line_of(loc), _label(doc.data, loc), message)

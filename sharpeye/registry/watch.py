@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,16 @@ def diff_registries(old: Registry | None, new: Registry) -> RegistryDiff:
     )
 
 
+# Seconds after which an unchanged (mtime, size, inode, ctime) is trusted to mean no edit.
+_SETTLED_S = 2.0
+_UNREADABLE = (-1,)
+
+
+def _signature(stat: os.stat_result) -> tuple[int, ...]:
+    # The inode changes when an editor saves by writing a new file and renaming it over.
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
+
+
 OnChange = Callable[[Registry, RegistryDiff], None]
 OnError = Callable[[RegistryError], None]
 # What one poll found: nothing, a new registry with its diff, or an error to report.
@@ -76,7 +88,7 @@ class RegistryWatcher:
         self.on_error = on_error
         self.interval = interval
         self._current = initial
-        self._signature: tuple[int, int] | None = None
+        self._signature: tuple[int, ...] | None = None
         self._digest: bytes | None = None
         self._failing = False
         self._lock = threading.Lock()
@@ -96,13 +108,15 @@ class RegistryWatcher:
         with self._lock:
             try:
                 stat = self.path.stat()
-                signature = (stat.st_mtime_ns, stat.st_size)
-                if signature == self._signature:
+                signature = _signature(stat)
+                # Two saves within one mtime tick can leave the same signature; while the
+                # file is that fresh, hash it anyway (as git does for "racily clean" files).
+                settled = time.time() - stat.st_mtime > _SETTLED_S
+                if signature == self._signature and settled:
                     return None
                 raw = self.path.read_bytes()
                 # A save still in progress changes the file under us; look again next poll.
-                after = self.path.stat()
-                if (after.st_mtime_ns, after.st_size) != signature:
+                if _signature(self.path.stat()) != signature:
                     return None
             except OSError as exc:
                 return self._read_failed(exc)
@@ -130,9 +144,9 @@ class RegistryWatcher:
     def _read_failed(self, exc: OSError) -> _Outcome:
         # Report a missing or unreadable file once, not every poll; the next readable
         # version is then always re-validated.
-        if self._signature == (-1, -1):
+        if self._signature == _UNREADABLE:
             return None
-        self._signature = (-1, -1)
+        self._signature = _UNREADABLE
         self._digest = None
         self._failing = True
         reason = exc.strerror or type(exc).__name__
