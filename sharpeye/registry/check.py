@@ -29,17 +29,22 @@ def check_registry(path: Path, *, out: Console | None = None, err: Console | Non
         registry = _load_with_spinner(path, err)
     except RegistryError as exc:
         for problem in exc.problems:
-            err.print(str(problem), markup=False, style="red")
+            err.print(str(problem), markup=False, soft_wrap=True, style="red")
         count = len(exc.problems)
-        err.print(f"{path}: {count} problem{'s' if count != 1 else ''}", markup=False)
+        err.print(
+            f"{path}: {count} problem{'s' if count != 1 else ''}", markup=False, soft_wrap=True
+        )
         return EXIT_INVALID
     except OSError as exc:
-        err.print(f"{path}: cannot read: {exc.strerror or exc}", markup=False, style="red")
+        err.print(
+            f"{path}: cannot read: {exc.strerror or exc}", markup=False, soft_wrap=True, style="red"
+        )
         return EXIT_UNREADABLE
     out.print(
         f"OK: {len(registry.departments)} departments, {len(registry.groups)} groups, "
         f"{len(registry.cameras)} cameras, {len(registry.grants)} grants",
         markup=False,
+        soft_wrap=True,
     )
     return EXIT_OK
 
