@@ -1,4 +1,6 @@
-"""The one command line: `sharpeye up | check-registry | footage | simulate | ingest | api | status | onvif`.
+"""The one command line of Sharpeye.
+
+Commands: up, check-registry, footage, simulate, ingest, api, status, onvif.
 
 Each command imports its implementation lazily so `sharpeye --help` and `check-registry` stay
 fast and do not need the media stack.

@@ -14,9 +14,9 @@ m=video 0 RTP/AVP 96
 c=IN IP4 0.0.0.0
 a=rtpmap:96 H264/90000
 a=framerate:25
-a=fmtp:96 packetization-mode=1;profile-level-id=42c01f;sprop-parameter-sets=Z0LAH9oBQBbsBEAAAAMAQAAADIPGDKg=,aM48gA==
+a=fmtp:96 packetization-mode=1;profile-level-id=42c01f;{sprop}
 a=control:stream=0
-"""
+""".format(sprop="sprop-parameter-sets=Z0LAH9oBQBbsBEAAAAMAQAAADIPGDKg=,aM48gA==")
 
 
 def test_gstreamer_sdp_gives_h264_track_with_parameter_sets() -> None:
