@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,11 @@ def test_shipped_registry_loads() -> None:
     assert registry.camera("forest-lookout-2").analytics.sampling.mode == "off"
     # Police sees every camera through its grant.
     assert registry.visible_camera_ids("police") == set(registry.cameras_by_id)
+    # City management's Golden Week grant on the scenic spots runs out.
+    during = datetime(2027, 10, 1, tzinfo=UTC)
+    after = datetime(2027, 10, 9, tzinfo=UTC)
+    assert "scenic-lakeside" in registry.visible_camera_ids("city_management", during)
+    assert "scenic-lakeside" not in registry.visible_camera_ids("city_management", after)
 
 
 def test_valid_minimal_file() -> None:
