@@ -78,7 +78,9 @@ DepartmentKind = Literal[
 class RegistryModel(BaseModel):
     """Base of every section: unknown keys are errors (a typo must not silently do nothing)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a rejected URL or credentials block may hold a password, and a
+    # ValidationError's text would otherwise quote it.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class District(RegistryModel):
