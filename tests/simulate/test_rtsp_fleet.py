@@ -1,0 +1,368 @@
+"""The simulated fleet against real clients: PyAV/FFmpeg and a raw RTSP/TCP client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import av.logging
+import pytest
+
+from tests.fixtures_fleet import Fleet, cpu_seconds, stop_and_check
+
+pytestmark = pytest.mark.integration
+OPTS = {"rtsp_transport": "tcp", "analyzeduration": "100000"}
+REGISTRY = """\
+version: 1
+cameras:
+  - id: lobby
+    streams:
+      main: rtsp://127.0.0.1:{port}/sim/vtest-1080p/lobby
+      sub: rtsp://127.0.0.1:{port}/sim/tree-720p-360p/lobby
+  - id: vault
+    streams: {{main: "rtsp://127.0.0.1:{port}/secure/vtest-720p/vault"}}
+  - id: broken
+    streams: {{main: "rtsp://localhost:{port}/sim/corrupt-720p/broken"}}
+  - id: elsewhere
+    streams: {{main: "rtsp://127.0.0.1:1/sim/vtest-720p/elsewhere"}}
+  - id: unknown-clip
+    streams: {{main: "rtsp://127.0.0.1:{port}/sim/no-such-clip/x"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def sim(footage: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """20 extra cameras plus 4 registry paths (the registry needs the port: chosen first)."""
+    registry = tmp_path_factory.mktemp("fleet") / "registry.yaml"
+    fleet = Fleet(cameras=20, registry=registry)
+    registry.write_text(REGISTRY.format(port=fleet.port))
+    pytest.importorskip("gi")
+    fleet.start()
+    yield fleet
+    stop_and_check(fleet)
+
+
+@dataclass
+class Reading:
+    url: str
+    pts: list[float] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)  # packet indexes of keyframes
+    sizes: set[tuple[int, int]] = field(default_factory=set)
+    decoded: int = 0
+
+
+def read(url: str, keyframes: int = 3, decode: bool = True, limit_s: float = 15.0) -> Reading:
+    """Read until `keyframes` keyframes were seen (so keyframes-1 whole GOPs in between)."""
+    r = Reading(url)
+    with av.open(url, options=OPTS, timeout=10) as c:
+        stream = c.streams.video[0]
+        assert stream.time_base is not None
+        deadline = time.monotonic() + limit_s
+        for pkt in c.demux(stream):
+            if pkt.pts is None:
+                continue
+            if pkt.is_keyframe:
+                r.keys.append(len(r.pts))
+            r.pts.append(float(pkt.pts * stream.time_base))
+            if decode and r.keys:  # a live join starts mid-GOP: decode from a keyframe on
+                for frame in pkt.decode():
+                    r.sizes.add((frame.width, frame.height))
+                    r.decoded += 1
+            if len(r.keys) >= keyframes or time.monotonic() > deadline:
+                break
+    return r
+
+
+def check_live(r: Reading, keyframes: int = 3) -> None:
+    assert len(r.keys) >= keyframes, f"{r.url}: keyframes at {r.keys} of {len(r.pts)} packets"
+    gops = [b - a for a, b in zip(r.keys, r.keys[1:], strict=False)]
+    assert gops and all(g == 50 for g in gops), f"{r.url}: GOPs {gops}"
+    steps = [b - a for a, b in zip(r.pts, r.pts[1:], strict=False)]
+    assert all(s > 0 for s in steps), f"{r.url}: PTS not increasing"
+    assert statistics.mean(steps) == pytest.approx(0.04, rel=0.05)  # 25 fps
+    assert max(steps) < 0.2, f"{r.url}: a {max(steps):.2f} s hole"
+
+
+def test_ready_line_counts_registry_and_extra_cameras(sim: Fleet) -> None:
+    # lobby main+sub, vault, broken: 4 from the registry (the others point elsewhere) + 20
+    assert f"== fleet ready: 24 cameras on rtsp://127.0.0.1:{sim.port}" in sim.output
+    assert "unknown clip 'no-such-clip'" in sim.output
+
+
+def test_parallel_readers_get_live_video_across_gops(sim: Fleet) -> None:
+    paths = {
+        "/sim/vtest-720p/cam0001": (1280, 720),
+        "/sim/vtest-720p/cam0020": (1280, 720),
+        "/sim/vtest-720p/cam0007": (1280, 720),
+        "/sim/vtest-1080p/lobby": (1920, 1080),
+        "/sim/tree-720p-360p/lobby": (640, 360),  # the registry's sub-stream alias
+    }
+    with ThreadPoolExecutor(len(paths)) as pool:
+        readings = list(pool.map(read, [sim.url(p) for p in paths]))
+    for r, size in zip(readings, paths.values(), strict=True):
+        check_live(r)
+        assert r.sizes == {size}
+        assert r.decoded >= 100
+
+
+def _decode_errors(url: str, seconds: float) -> tuple[int, list[str]]:
+    """Frames decoded from the first keyframe on, and FFmpeg's error-level log lines."""
+    old = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    frames = 0
+    try:
+        with av.logging.Capture(local=False) as logs, av.open(url, options=OPTS, timeout=10) as c:
+            stream = c.streams.video[0]
+            started, deadline = False, time.monotonic() + seconds
+            for pkt in c.demux(stream):
+                started = started or pkt.is_keyframe
+                if started:
+                    frames += len(pkt.decode())
+                if time.monotonic() > deadline:
+                    break
+    finally:
+        av.logging.set_level(old)
+    return frames, [msg for _, _, msg in logs]
+
+
+def test_clean_stream_decodes_without_errors(sim: Fleet) -> None:
+    """The 1080p keyframe bursts (~350 KB) cross the publisher's UDP hop without loss."""
+    frames, errors = _decode_errors(sim.url("/sim/vtest-1080p/lobby"), 6.0)
+    assert frames >= 90
+    assert errors == []
+
+
+def test_corrupt_clip_is_served_and_decodes_with_errors(sim: Fleet) -> None:
+    frames, errors = _decode_errors(sim.url("/sim/corrupt-720p/broken"), 6.0)
+    assert frames >= 90  # still served and mostly decodable
+    assert errors, "the corrupt clip decoded cleanly"
+
+
+# -- raw RTSP: status codes and headers, and a cheap reader for load ------------------------
+
+
+async def _request(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    url: str,
+    cseq: int,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, list[str]], bytes]:
+    lines = [f"{method} {url} RTSP/1.0", f"CSeq: {cseq}", "User-Agent: sharpeye-test"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    # Once a stream is set up, media may arrive before the reply: skip interleaved frames.
+    while (first := await reader.readexactly(1)) == b"$":
+        size = int.from_bytes((await reader.readexactly(3))[1:], "big")
+        await reader.readexactly(size)
+    status = int((first + await reader.readline()).split()[1])
+    got: dict[str, list[str]] = {}
+    while (line := (await reader.readline()).decode().strip()) != "":
+        key, _, value = line.partition(":")
+        got.setdefault(key.strip().lower(), []).append(value.strip())
+    body = await reader.readexactly(int(got.get("content-length", ["0"])[0]))
+    return status, got, body
+
+
+async def describe(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, list[str]], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        url = f"rtsp://127.0.0.1:{port}{path}"
+        return await _request(reader, writer, "DESCRIBE", url, 1, headers)
+    finally:
+        writer.close()
+
+
+def test_unknown_path_is_not_found(sim: Fleet) -> None:
+    status, _, _ = asyncio.run(describe(sim.port, "/sim/vtest-720p/cam9999"))
+    assert status == 404
+
+
+def test_secure_path_challenges_and_accepts_basic_and_digest(sim: Fleet) -> None:
+    status, headers, _ = asyncio.run(describe(sim.port, "/secure/vtest-720p/vault"))
+    assert status == 401
+    schemes = {h.split()[0] for h in headers["www-authenticate"]}
+    assert schemes == {"Basic", "Digest"}
+    token = base64.b64encode(f"{sim.user}:{sim.password}".encode()).decode()
+    status, _, sdp = asyncio.run(
+        describe(sim.port, "/secure/vtest-720p/vault", {"Authorization": f"Basic {token}"})
+    )
+    assert status == 200 and b"H264/90000" in sdp
+    wrong = base64.b64encode(f"{sim.user}:nope".encode()).decode()
+    status, _, _ = asyncio.run(
+        describe(sim.port, "/secure/vtest-720p/vault", {"Authorization": f"Basic {wrong}"})
+    )
+    assert status == 401
+
+
+def test_secure_path_with_pyav(sim: Fleet) -> None:
+    with pytest.raises(av.error.HTTPUnauthorizedError):
+        av.open(sim.url("/secure/vtest-720p/vault"), options=OPTS, timeout=10)
+    with pytest.raises(av.error.HTTPUnauthorizedError):
+        av.open(sim.url("/secure/vtest-720p/vault", sim.user, "wrong"), options=OPTS, timeout=10)
+    r = read(sim.url("/secure/vtest-720p/vault", sim.user, sim.password), keyframes=2)
+    check_live(r, keyframes=2)
+    # Credentials are not needed (nor refused) on open paths.
+    check_live(read(sim.url("/sim/vtest-720p/cam0002", sim.user, "any"), keyframes=2), 2)
+
+
+class RawViewer:
+    """DESCRIBE/SETUP/PLAY over RTSP-interleaved TCP, then count bytes: near-zero client CPU."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.url = f"rtsp://127.0.0.1:{port}{path}"
+        self.port = port
+        self.bytes = 0
+        self.playing = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            status, headers, sdp = await _request(reader, writer, "DESCRIBE", self.url, 1)
+            assert status == 200, f"DESCRIBE {self.url}: {status}"
+            base = headers.get("content-base", [self.url + "/"])[0]
+            control = next(
+                line.split(":", 1)[1]
+                for line in sdp.decode().splitlines()
+                if line.startswith("a=control:") and line != "a=control:*"
+            )
+            transport = {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+            status, headers, _ = await _request(
+                reader, writer, "SETUP", base.rstrip("/") + "/" + control, 2, transport
+            )
+            assert status == 200, f"SETUP {self.url}: {status}"
+            session = headers["session"][0].split(";")[0]
+            status, _, _ = await _request(reader, writer, "PLAY", self.url, 3, {"Session": session})
+            assert status == 200, f"PLAY {self.url}: {status}"
+            self.playing.set()
+            while not stop.is_set():
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                self.bytes += len(chunk)
+        finally:
+            writer.close()
+
+
+@pytest.mark.slow
+def test_500_mount_paths_open_in_parallel(fleet_factory: Callable[..., Fleet]) -> None:
+    fleet = fleet_factory(cameras=500, clip="vtest-360p")
+
+    async def describe_all() -> list[tuple[int, float]]:
+        gate = asyncio.Semaphore(50)
+
+        async def one(path: str) -> tuple[int, float]:
+            async with gate:
+                t0 = time.monotonic()
+                status, _, sdp = await asyncio.wait_for(describe(fleet.port, path), 10)
+                assert b"H264" in sdp
+                return status, time.monotonic() - t0
+
+        return await asyncio.gather(*(one(p) for p in fleet.camera_paths))
+
+    t0 = time.monotonic()
+    results = asyncio.run(describe_all())
+    elapsed = time.monotonic() - t0
+    assert [s for s, _ in results] == [200] * 500
+    slowest = max(d for _, d in results)
+    print(f"\n500 DESCRIBEs, 50 at a time: {elapsed:.2f} s total, slowest {slowest:.2f} s")
+
+    # 100 concurrent PLAY sessions on different paths, all receiving video.
+    async def play_many() -> list[int]:
+        stop = asyncio.Event()
+        viewers = [RawViewer(fleet.port, p) for p in fleet.camera_paths[::5]]
+        tasks = [asyncio.create_task(v.run(stop)) for v in viewers]
+        await asyncio.wait_for(asyncio.gather(*(v.playing.wait() for v in viewers)), 20)
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return [v.bytes for v in viewers]
+
+    got = asyncio.run(play_many())
+    assert len(got) == 100 and min(got) > 50_000  # 600 kb/s for ~2 s each
+
+
+@pytest.mark.slow
+def test_loop_boundary_keeps_pts_and_gop(fleet_factory: Callable[..., Fleet]) -> None:
+    """megamind-720p is 10 s: 11 s of reading crosses a loop with no jump and no GOP change."""
+    fleet = fleet_factory(cameras=1, clip="megamind-720p")
+    r = read(fleet.url(fleet.camera_paths[0]), keyframes=7, decode=False, limit_s=20)
+    check_live(r, keyframes=7)
+
+
+def test_stop_leaves_no_publisher(fleet: Fleet) -> None:
+    assert len(fleet.publisher_pids()) == 1  # one ffmpeg for the one clip mounted
+    fleet.stop()
+    assert fleet.leftover_publishers() == []
+
+
+def test_kill_then_restart_on_the_same_port(fleet: Fleet) -> None:
+    url = fleet.url("/sim/vtest-720p/cam0003")
+    check_live(read(url, keyframes=2, decode=False), keyframes=2)
+    fleet.kill()
+    assert fleet.leftover_publishers() == []  # PR_SET_PDEATHSIG took them down with it
+    with pytest.raises(av.error.FFmpegError):  # e.g. connection refused
+        av.open(url, options=OPTS, timeout=5)
+    fleet.restart()
+    check_live(read(url, keyframes=2, decode=False), keyframes=2)
+
+
+@pytest.mark.slow
+def test_measure_server_cpu_with_many_viewers(fleet_factory: Callable[..., Fleet]) -> None:
+    """Prints (does not assert) the fleet's CPU with 100 and 300 raw viewers of 360p/720p."""
+    for clip in ("vtest-360p", "vtest-720p"):
+        fleet = fleet_factory(cameras=300, clip=clip)
+        assert fleet.proc is not None
+        pids = [fleet.proc.pid, *fleet.publisher_pids()]
+
+        async def measure(
+            n: int, clip: str = clip, fleet: Fleet = fleet, pids: list[int] = pids
+        ) -> str:
+            stop = asyncio.Event()
+            viewers = [RawViewer(fleet.port, p) for p in fleet.camera_paths[:n]]
+            tasks = [asyncio.create_task(v.run(stop)) for v in viewers]
+            await asyncio.wait_for(asyncio.gather(*(v.playing.wait() for v in viewers)), 30)
+            await asyncio.sleep(1.0)
+            c0, b0, t0 = sum(map(cpu_seconds, pids)), sum(v.bytes for v in viewers), time.time()
+            await asyncio.sleep(5.0)
+            c1, b1, t1 = sum(map(cpu_seconds, pids)), sum(v.bytes for v in viewers), time.time()
+            stop.set()
+            await asyncio.gather(*tasks)
+            mbps = (b1 - b0) * 8 / (t1 - t0) / 1e6
+            return (
+                f"{clip}: {n} viewers -> fleet CPU {100 * (c1 - c0) / (t1 - t0):.0f}% of a core"
+                f" (server + {len(pids) - 1} publisher), {mbps:.0f} Mb/s delivered"
+            )
+
+        idle = sum(map(cpu_seconds, pids))
+        time.sleep(3.0)
+        print(f"\n{clip}: idle fleet CPU {100 * (sum(map(cpu_seconds, pids)) - idle) / 3:.0f}%")
+        for n in (100, 300):
+            print(asyncio.run(measure(n)))
+        stop_and_check(fleet)
+
+
+def test_ffmpeg_cli_reads_a_camera(sim: Fleet) -> None:
+    """The C reader used as benchmark anchor works against the fleet too."""
+    proc = subprocess.run(
+        [
+            *("ffmpeg", "-v", "error", "-nostdin", "-rtsp_transport", "tcp"),
+            *("-i", sim.url("/sim/vtest-720p/cam0005"), "-t", "2", "-c", "copy", "-f", "null", "-"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
