@@ -14,6 +14,7 @@ from sharpeye.contracts.health import CameraHealth, CameraState
 
 ERROR_WINDOW_S = 10.0  # errors this recent make a camera "degraded"
 FRAME_LATE_S = 2.0  # no frame for this long, while connected: "degraded"
+RATE_WINDOW_S = 1.0  # fps and bitrate are averaged over at least this long
 
 
 @dataclass
@@ -89,7 +90,9 @@ class Session:
             self.last_frame_at = s.last_frame_at or self.last_frame_at
             self.keyframe_interval_s = s.keyframe_interval_s or self.keyframe_interval_s
         dt = now - w.at
-        if w.at and dt > 0 and s is not None:
+        if w.at and dt < RATE_WINDOW_S:
+            return
+        if w.at and s is not None:
             self.fps = max(0, frames - w.frames) / dt
             self.kbps = max(0, nbytes - w.bytes) * 8 / 1000 / dt if nbytes >= w.bytes else 0.0
         if errors > w.errors:
@@ -103,7 +106,7 @@ class Session:
             return CameraState.CONNECTING
         if now - self.stream.last_frame_at > FRAME_LATE_S:
             return CameraState.DEGRADED
-        if now - self.last_error_at < ERROR_WINDOW_S:
+        if now - self.last_error_at < ERROR_WINDOW_S or self.errors_total() > self._win.errors:
             return CameraState.DEGRADED
         return CameraState.ONLINE
 
@@ -112,6 +115,7 @@ class Session:
         if state == CameraState.CONNECTING and self.last_error and not self.connecting:
             state = CameraState.OFFLINE  # never reached: say so, with the reason
         d = self.decoder
+        last_frame = (self.stream.last_frame_at if self.stream else None) or self.last_frame_at
         return CameraHealth(
             camera_id=self.spec.camera_id,
             node_id=node_id,
@@ -119,9 +123,7 @@ class Session:
             fps=round(self.fps, 2),
             bitrate_kbps=round(self.kbps, 1),
             keyframe_interval_s=self.keyframe_interval_s,
-            last_frame_age_s=(
-                round(now - self.last_frame_at, 3) if self.last_frame_at is not None else None
-            ),
+            last_frame_age_s=round(now - last_frame, 3) if last_frame is not None else None,
             decode_errors=self.errors_total(),
             reconnects=self.reconnects,
             frames_total=self.frames_total(),
