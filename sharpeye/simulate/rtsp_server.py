@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gi
@@ -155,12 +155,15 @@ class Keeper:
 
 @dataclass
 class Publisher:
+    """`ffmpeg -re -stream_loop -1 -c:v copy -f rtp`: the clip, looped in real time, as RTP."""
+
     clip: str
     path: Path
     ports: list[int]
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = field(default=0.0)
+    failures: int = 0  # consecutive quick exits, for the restart backoff
+    started_at: float = 0.0
+    died_at: float | None = None
 
     def command(self) -> list[str]:
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re"]
@@ -177,7 +180,7 @@ class Publisher:
             stdout=subprocess.DEVNULL,  # the SDP ffmpeg prints is not needed
             preexec_fn=_die_with_parent(),
         )
-        self.started_at = time.monotonic()
+        self.started_at, self.died_at = time.monotonic(), None
 
     def stop(self, grace: float = 3.0) -> None:
         proc, self.proc = self.proc, None
@@ -279,8 +282,10 @@ class FleetServer:
         self.server.set_service(str(port))
         # The default listen backlog of 5 drops SYNs when hundreds of clients connect at once.
         self.server.set_backlog(1024)
-        # Each client needs a pool thread; fewer would serialise DESCRIBEs and opens time out.
-        self.server.get_thread_pool().set_max_threads(len(self.mounts) + 4)
+        # A pool thread per client (path, plus our keepers); fewer makes clients share
+        # threads, which serialises DESCRIBEs so parallel opens time out.
+        variants = {(m.clip, m.secure) for m in self.mounts}
+        self.server.get_thread_pool().set_max_threads(len(self.mounts) + len(variants) + 4)
         self._setup_auth(user, password)
         self.factories: dict[tuple[str, bool], ClipFactory] = {}
         self.publishers: dict[str, Publisher] = {}
@@ -296,7 +301,7 @@ class FleetServer:
                 pub = self.publishers.setdefault(m.clip, Publisher(m.clip, clips[m.clip], []))
                 pub.ports.append(udp_port)
             points.add_factory(m.path, self.factories[variant])
-        first = {}  # one mount path per media: where its keeper watches
+        first: dict[tuple[str, bool], str] = {}  # one path per media, for its keeper
         for m in self.mounts:
             first.setdefault((m.clip, m.secure), m.path)
         self.keepers = [
@@ -320,10 +325,19 @@ class FleetServer:
         self.server.set_auth(auth)
 
     def _watch_publishers(self) -> bool:
+        """Restart publishers that died; one that keeps dying is retried less and less often."""
+        now = time.monotonic()
         for pub in self.publishers.values():
-            if pub.proc is not None and pub.proc.poll() is not None:
-                log(f"publisher for {pub.clip} exited ({pub.proc.returncode}); restarting")
-                pub.restarts += 1
+            if pub.proc is None or pub.proc.poll() is None:
+                continue
+            if pub.died_at is None:
+                pub.died_at = now
+                quick = now - pub.started_at < 60
+                pub.failures = pub.failures + 1 if quick else 1
+                delay = min(30.0, 2.0 ** (pub.failures - 1))
+                rc = pub.proc.returncode
+                log(f"publisher for {pub.clip} exited ({rc}); retry in {delay:.0f} s")
+            if now - pub.died_at >= min(30.0, 2.0 ** (pub.failures - 1)) - 0.5:
                 pub.start()
         return True  # keep the GLib timeout
 
