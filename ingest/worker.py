@@ -13,8 +13,6 @@ import signal
 import sys
 import time
 
-from sharpeye.registry.watch import RegistryDiff, RegistryWatcher
-
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
 from sharpeye.bus.connect import connect
@@ -22,6 +20,7 @@ from sharpeye.bus.health import publish_health, remove_health
 from sharpeye.contracts.health import CameraState
 from sharpeye.logs import configure_logging
 from sharpeye.registry import Registry, RegistryError, load_registry
+from sharpeye.registry.watch import RegistryDiff, RegistryWatcher
 from sharpeye.settings import Settings
 
 log = logging.getLogger("sharpeye.ingest")
@@ -85,14 +84,15 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 await asyncio.wait_for(stop.wait(), PUBLISH_EVERY_S)
     finally:
         watcher.stop()
-        fleet.close()
-        engine.stop()
-        # Mark our cameras offline at once rather than waiting for staleness.
+        # Mark our cameras offline at once rather than leaving readers to wait for staleness.
         now = time.time()
         final = [
             h.model_copy(update={"state": CameraState.OFFLINE, "updated_at": now, "fps": 0.0})
             for h in fleet.health().values()
+            if h.state != CameraState.DISABLED
         ]
+        fleet.close()
+        engine.stop()
         await publish_health(r, final)
         await r.aclose()
 

@@ -1,0 +1,171 @@
+"""The ingest worker end to end: registry → real fleet → health in real Redis, live edits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio
+import yaml
+
+from ingest.worker import run
+from sharpeye.bus.health import read_health
+from sharpeye.contracts.health import CameraHealth, CameraState
+from sharpeye.registry import load_registry
+from sharpeye.settings import Settings
+from tests.fixtures_fleet import Fleet, free_port, stop_and_check
+
+pytestmark = pytest.mark.integration
+
+
+def camera(cid: str, url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "name": cid.title(),
+        "department": "police",
+        "location": {"lat": 31.8, "lon": 117.2},
+        "streams": {"main": url},
+        **extra,
+    }
+
+
+def write_registry(path: Path, cameras: list[dict[str, Any]]) -> None:
+    doc = {
+        "version": 1,
+        "district": {"id": "t", "name": "Test"},
+        "departments": [{"id": "police", "name": "Police", "kind": "police"}],
+        "cameras": cameras,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    tmp.replace(path)  # atomic, as an editor's save would be
+
+
+@pytest.fixture(scope="module")
+def port_and_fleet(tmp_path_factory: pytest.TempPathFactory, footage: Any) -> Iterator[Fleet]:
+    port = free_port()
+    reg = tmp_path_factory.mktemp("fleet") / "mounts.yaml"
+    urls = [f"rtsp://127.0.0.1:{port}/sim/vtest-360p/w{i}" for i in range(4)]
+    reg.write_text(yaml.safe_dump({"cameras": [{"streams": {"main": u}} for u in urls]}))
+    f = Fleet(cameras=0, registry=reg, port=port).start()
+    yield f
+    stop_and_check(f)
+
+
+@pytest.fixture
+async def worker(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet
+) -> AsyncIterator[tuple[Path, Fleet, redis.asyncio.Redis]]:
+    fleet = port_and_fleet
+    path = tmp_path / "registry.yaml"
+    write_registry(
+        path,
+        [
+            camera("w0", fleet.url("/sim/vtest-360p/w0")),
+            camera(
+                "w1",
+                fleet.url("/sim/vtest-360p/w1"),
+                analytics={"sampling": {"mode": "fps", "fps": 2}},
+            ),
+        ],
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-t"
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, load_registry(path), stop))
+    r = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        yield path, fleet, r
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 15)
+        await r.aclose()
+
+
+async def until(
+    r: redis.asyncio.Redis, pred: Callable[[dict[str, CameraHealth]], bool], within: float
+) -> dict[str, CameraHealth]:
+    deadline = time.monotonic() + within
+    health = await read_health(r)
+    while time.monotonic() < deadline:
+        health = await read_health(r)
+        if pred(health):
+            return health
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not reached in {within} s: {health}")
+
+
+def online(h: dict[str, CameraHealth], *ids: str) -> bool:
+    return all(i in h and h[i].state == CameraState.ONLINE for i in ids)
+
+
+async def test_health_published_and_registry_edits_applied_live(
+    worker: tuple[Path, Fleet, redis.asyncio.Redis],
+) -> None:
+    path, fleet, r = worker
+    h = await until(r, lambda h: online(h, "w0", "w1"), 30)
+    assert h["w0"].node_id == "node-t"
+    assert h["w0"].frames_decoded == 0  # no analytics asked: nothing decoded
+    h = await until(r, lambda h: h["w1"].frames_decoded > 0, 15)
+
+    # Add a camera, remove one: applied without restarting the worker.
+    write_registry(
+        path,
+        [
+            camera("w0", fleet.url("/sim/vtest-360p/w0")),
+            camera("w2", fleet.url("/sim/vtest-360p/w2")),
+        ],
+    )
+    h = await until(r, lambda h: online(h, "w0", "w2") and "w1" not in h, 30)
+    assert h["w0"].reconnects == 0  # unchanged cameras are not disturbed
+
+    # An invalid edit is refused; the cameras keep running on the last good registry.
+    path.write_text(path.read_text().replace("department: police", "department: nobody", 1))
+    await asyncio.sleep(3)
+    h = await until(r, lambda h: online(h, "w0", "w2"), 5)
+    assert "w1" not in h
+
+
+async def test_disabled_and_unresolvable_cameras_are_reported_not_fatal(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = port_and_fleet
+    monkeypatch.delenv("NO_SUCH_PASSWORD_VAR", raising=False)
+    path = tmp_path / "registry.yaml"
+    write_registry(
+        path,
+        [
+            camera("ok", fleet.url("/sim/vtest-360p/w3")),
+            camera("off", fleet.url("/sim/vtest-360p/w3"), enabled=False),
+            camera(
+                "nosecret",
+                fleet.url("/sim/vtest-360p/w3"),
+                credentials={"username": "u", "password_env": "NO_SUCH_PASSWORD_VAR"},
+            ),
+        ],
+    )
+    settings = Settings(SHARPEYE_REGISTRY=path, REDIS_URL=redis_url)  # type: ignore[call-arg]
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, load_registry(path), stop))
+    r = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        h = await until(r, lambda h: online(h, "ok") and "nosecret" in h and "off" in h, 30)
+        assert h["off"].state == CameraState.DISABLED
+        assert h["nosecret"].state == CameraState.OFFLINE
+        assert "NO_SUCH_PASSWORD_VAR" in (h["nosecret"].last_error or "")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await r.aclose()
+    # On shutdown the worker marks its cameras offline at once.
+    r = redis.asyncio.Redis.from_url(redis_url)
+    h = await read_health(r)
+    await r.aclose()
+    assert h["ok"].state == CameraState.OFFLINE
