@@ -11,6 +11,8 @@ import logging
 import signal
 import sys
 import threading
+import time
+import urllib.request
 from types import FrameType
 
 from sharpeye.bus.embedded import EmbeddedRedis
@@ -89,6 +91,9 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
                 print(f"up: {child.name} failed to start:\n{child.tail()}", file=sys.stderr)
                 return 1
         url = f"http://{settings.api_host}:{settings.api_port}/"
+        if not _answers(url + "healthz", 60):
+            print(f"up: the API does not answer on {url}:\n{children[-1].tail()}", file=sys.stderr)
+            return 1
         print(f"== Sharpeye is up. Wall: {url}  API docs: {url}docs", flush=True)
         print("== `sharpeye status` shows camera health; Ctrl-C stops everything", flush=True)
         _supervise(children, stop)
@@ -99,6 +104,20 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
         if redis is not None:
             redis.stop()
         print("== stopped", flush=True)
+
+
+def _answers(url: str, timeout: float) -> bool:
+    """True once the URL answers 200: "listening" is what the banner promises, not "started"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def _supervise(children: list[Child], stop: threading.Event) -> None:
