@@ -16,9 +16,9 @@ import av
 import av.logging
 import pytest
 
+from sharpeye.simulate.fleet import extra_mount_paths, registry_mounts, resolve_clip
 from tests.fixtures_fleet import Fleet, cpu_seconds, stop_and_check
 
-pytestmark = pytest.mark.integration
 OPTS = {"rtsp_transport": "tcp", "analyzeduration": "100000"}
 REGISTRY = """\
 version: 1
@@ -91,12 +91,38 @@ def check_live(r: Reading, keyframes: int = 3) -> None:
     assert max(steps) < 0.2, f"{r.url}: a {max(steps):.2f} s hole"
 
 
+def test_registry_mounts_pick_this_servers_paths(tmp_path: Path) -> None:
+    registry = tmp_path / "r.yaml"
+    registry.write_text(REGISTRY.format(port=8554))
+    assert registry_mounts(registry, 8554) == {
+        "/sim/vtest-1080p/lobby": "vtest-1080p",
+        "/sim/tree-720p-360p/lobby": "tree-360p",
+        "/secure/vtest-720p/vault": "vtest-720p",
+        "/sim/corrupt-720p/broken": "corrupt-720p",
+    }
+    assert registry_mounts(registry, 9999) == {}
+
+
+def test_clip_aliases_and_extra_paths() -> None:
+    assert resolve_clip("vtest-720p") == "vtest-720p"
+    assert resolve_clip("vtest-1080p-360p") == "vtest-360p"  # the registry's sub streams
+    assert resolve_clip("tree-720p-360p") == "tree-360p"
+    assert resolve_clip("megamind-720p-360p") is None  # no 360p encoding of that source
+    assert resolve_clip("nope") is None
+    assert list(extra_mount_paths("tree-720p", 2)) == [
+        "/sim/tree-720p/cam0001",
+        "/sim/tree-720p/cam0002",
+    ]
+
+
+@pytest.mark.integration
 def test_ready_line_counts_registry_and_extra_cameras(sim: Fleet) -> None:
     # lobby main+sub, vault, broken: 4 from the registry (the others point elsewhere) + 20
     assert f"== fleet ready: 24 cameras on rtsp://127.0.0.1:{sim.port}" in sim.output
     assert "unknown clip 'no-such-clip'" in sim.output
 
 
+@pytest.mark.integration
 def test_parallel_readers_get_live_video_across_gops(sim: Fleet) -> None:
     paths = {
         "/sim/vtest-720p/cam0001": (1280, 720),
@@ -133,6 +159,7 @@ def _decode_errors(url: str, seconds: float) -> tuple[int, list[str]]:
     return frames, [msg for _, _, msg in logs]
 
 
+@pytest.mark.integration
 def test_clean_stream_decodes_without_errors(sim: Fleet) -> None:
     """The 1080p keyframe bursts (~350 KB) cross the publisher's UDP hop without loss."""
     frames, errors = _decode_errors(sim.url("/sim/vtest-1080p/lobby"), 6.0)
@@ -140,6 +167,7 @@ def test_clean_stream_decodes_without_errors(sim: Fleet) -> None:
     assert errors == []
 
 
+@pytest.mark.integration
 def test_corrupt_clip_is_served_and_decodes_with_errors(sim: Fleet) -> None:
     frames, errors = _decode_errors(sim.url("/sim/corrupt-720p/broken"), 6.0)
     assert frames >= 90  # still served and mostly decodable
@@ -185,11 +213,13 @@ async def describe(
         writer.close()
 
 
+@pytest.mark.integration
 def test_unknown_path_is_not_found(sim: Fleet) -> None:
     status, _, _ = asyncio.run(describe(sim.port, "/sim/vtest-720p/cam9999"))
     assert status == 404
 
 
+@pytest.mark.integration
 def test_secure_path_challenges_and_accepts_basic_and_digest(sim: Fleet) -> None:
     status, headers, _ = asyncio.run(describe(sim.port, "/secure/vtest-720p/vault"))
     assert status == 401
@@ -207,7 +237,9 @@ def test_secure_path_challenges_and_accepts_basic_and_digest(sim: Fleet) -> None
     assert status == 401
 
 
+@pytest.mark.integration
 def test_secure_path_with_pyav(sim: Fleet) -> None:
+    # FFmpeg answers the strongest challenge offered, Digest; the raw test above did Basic.
     with pytest.raises(av.error.HTTPUnauthorizedError):
         av.open(sim.url("/secure/vtest-720p/vault"), options=OPTS, timeout=10)
     with pytest.raises(av.error.HTTPUnauthorizedError):
@@ -256,6 +288,7 @@ class RawViewer:
             writer.close()
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_500_mount_paths_open_in_parallel(fleet_factory: Callable[..., Fleet]) -> None:
     fleet = fleet_factory(cameras=500, clip="vtest-360p")
@@ -294,6 +327,7 @@ def test_500_mount_paths_open_in_parallel(fleet_factory: Callable[..., Fleet]) -
     assert len(got) == 100 and min(got) > 50_000  # 600 kb/s for ~2 s each
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_loop_boundary_keeps_pts_and_gop(fleet_factory: Callable[..., Fleet]) -> None:
     """megamind-720p is 10 s: 11 s of reading crosses a loop with no jump and no GOP change."""
@@ -302,12 +336,14 @@ def test_loop_boundary_keeps_pts_and_gop(fleet_factory: Callable[..., Fleet]) ->
     check_live(r, keyframes=7)
 
 
+@pytest.mark.integration
 def test_stop_leaves_no_publisher(fleet: Fleet) -> None:
     assert len(fleet.publisher_pids()) == 1  # one ffmpeg for the one clip mounted
     fleet.stop()
     assert fleet.leftover_publishers() == []
 
 
+@pytest.mark.integration
 def test_kill_then_restart_on_the_same_port(fleet: Fleet) -> None:
     url = fleet.url("/sim/vtest-720p/cam0003")
     check_live(read(url, keyframes=2, decode=False), keyframes=2)
@@ -319,6 +355,7 @@ def test_kill_then_restart_on_the_same_port(fleet: Fleet) -> None:
     check_live(read(url, keyframes=2, decode=False), keyframes=2)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_measure_server_cpu_with_many_viewers(fleet_factory: Callable[..., Fleet]) -> None:
     """Prints (does not assert) the fleet's CPU with 100 and 300 raw viewers of 360p/720p."""
@@ -354,6 +391,7 @@ def test_measure_server_cpu_with_many_viewers(fleet_factory: Callable[..., Fleet
         stop_and_check(fleet)
 
 
+@pytest.mark.integration
 def test_ffmpeg_cli_reads_a_camera(sim: Fleet) -> None:
     """The C reader used as benchmark anchor works against the fleet too."""
     proc = subprocess.run(
