@@ -9,6 +9,7 @@ units, to exercise decoders' error paths against a stream that is still served.
 
 from __future__ import annotations
 
+import fcntl
 import random
 import shutil
 import subprocess
@@ -215,25 +216,35 @@ def _copy_images(root: Path, data_dir: Path) -> None:
             shutil.copyfile(root / img, target)
 
 
+def _missing(paths: dict[str, Path], images: Path, force: bool) -> list[str]:
+    todo = [n for n, p in paths.items() if force or not p.exists()]
+    if not todo and not all((images / i.name).exists() for i in IMAGES):
+        return ["images"]
+    return todo
+
+
 def prepare(data_dir: Path, force: bool = False) -> dict[str, Path]:
     """Make every clip of CLIPS under data_dir/footage (idempotent) and return name -> path."""
     paths = clip_paths(data_dir)
     images = data_dir / "footage" / "images"
-    todo = [n for n, p in paths.items() if force or not p.exists()]
-    if not todo and all((images / i.name).exists() for i in IMAGES):
+    if not _missing(paths, images, force):
         return paths
     (data_dir / "footage").mkdir(parents=True, exist_ok=True)
-    root = _fetch_sources(data_dir)
-    _copy_images(root, data_dir)
-    for n, name in enumerate(todo, start=1):
-        spec = CLIPS[name]
-        print(f"== encoding {name} ({n}/{len(todo)})", flush=True)
-        if spec.source in CLIPS:
-            if not paths[spec.source].exists():
-                base = CLIPS[spec.source]
-                _encode(root / SOURCE_VIDEOS[base.source], paths[spec.source], base)
-            _make_corrupt(paths[spec.source], paths[name])
-        else:
-            _encode(root / SOURCE_VIDEOS[spec.source], paths[name], spec)
+    # Tests, `make up` and the fleet may all prepare at once: one works, the others wait.
+    with open(data_dir / "footage" / ".prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        todo = [n for n in _missing(paths, images, force) if n in CLIPS]
+        root = _fetch_sources(data_dir)
+        _copy_images(root, data_dir)
+        for n, name in enumerate(todo, start=1):
+            spec = CLIPS[name]
+            print(f"== encoding {name} ({n}/{len(todo)})", flush=True)
+            if spec.source in CLIPS:
+                if not paths[spec.source].exists():
+                    base = CLIPS[spec.source]
+                    _encode(root / SOURCE_VIDEOS[base.source], paths[spec.source], base)
+                _make_corrupt(paths[spec.source], paths[name])
+            else:
+                _encode(root / SOURCE_VIDEOS[spec.source], paths[name], spec)
     print(f"== footage ready in {data_dir / 'footage'}", flush=True)
     return paths
