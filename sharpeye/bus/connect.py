@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import redis
 import redis.asyncio
 
 from sharpeye.bus.embedded import url_file
+from sharpeye.registry.urls import redact_url as redact_url  # re-exported for callers
 from sharpeye.settings import Settings
 
 # A wall or `status` must fail fast and say so, not hang on a dead address.
@@ -33,18 +32,6 @@ def resolve_redis_url(settings: Settings) -> str:
             f"no Redis: set REDIS_URL or run `sharpeye up` (no embedded Redis URL in {path})"
         )
     return url
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
 
 
 def unreachable_message(url: str, error: BaseException) -> str:
