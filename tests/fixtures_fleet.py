@@ -6,11 +6,14 @@ Fixtures:
   starts a fleet on a free 127.0.0.1 port and returns a `Fleet`; every fleet is stopped at
   teardown and no publisher (ffmpeg) may outlive it.
 - `fleet`: a fleet of 20 extra cameras `/sim/vtest-720p/cam0001`..`cam0020`.
-`start_fleet(...)` does the same for fixtures of other scopes (call `.stop()` yourself).
+`start_fleet(...)` does the same for fixtures of other scopes (then `stop_and_check(fleet)`).
+Raw RTSP helpers: `rtsp_request`/`rtsp_describe` (exact status codes, headers) and
+`RawViewer` (DESCRIBE/SETUP/PLAY over TCP, counts bytes: for load at near-zero client CPU).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -179,6 +182,86 @@ class Fleet:
         """Stop (if running) and start again on the same port."""
         self.stop()
         return self.start(timeout)
+
+
+# -- a raw RTSP/TCP client: exact status codes and headers, and near-free load viewers --
+
+
+async def rtsp_request(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    url: str,
+    cseq: int,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, list[str]], bytes]:
+    """One request on an open connection: (status, lower-cased header -> values, body)."""
+    lines = [f"{method} {url} RTSP/1.0", f"CSeq: {cseq}", "User-Agent: sharpeye-test"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    # Once a stream is set up, media may arrive before the reply: skip interleaved frames.
+    while (first := await reader.readexactly(1)) == b"$":
+        size = int.from_bytes((await reader.readexactly(3))[1:], "big")
+        await reader.readexactly(size)
+    status = int((first + await reader.readline()).split()[1])
+    got: dict[str, list[str]] = {}
+    while (line := (await reader.readline()).decode().strip()) != "":
+        key, _, value = line.partition(":")
+        got.setdefault(key.strip().lower(), []).append(value.strip())
+    body = await reader.readexactly(int(got.get("content-length", ["0"])[0]))
+    return status, got, body
+
+
+async def rtsp_describe(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, list[str]], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        url = f"rtsp://127.0.0.1:{port}{path}"
+        return await rtsp_request(reader, writer, "DESCRIBE", url, 1, headers)
+    finally:
+        writer.close()
+
+
+class RawViewer:
+    """DESCRIBE/SETUP/PLAY over RTSP-interleaved TCP, then count bytes: near-zero client CPU."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.url = f"rtsp://127.0.0.1:{port}{path}"
+        self.port = port
+        self.bytes = 0
+        self.playing = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            status, headers, sdp = await rtsp_request(reader, writer, "DESCRIBE", self.url, 1)
+            assert status == 200, f"DESCRIBE {self.url}: {status}"
+            base = headers.get("content-base", [self.url + "/"])[0]
+            control = next(
+                line.split(":", 1)[1]
+                for line in sdp.decode().splitlines()
+                if line.startswith("a=control:") and line != "a=control:*"
+            )
+            transport = {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+            status, headers, _ = await rtsp_request(
+                reader, writer, "SETUP", base.rstrip("/") + "/" + control, 2, transport
+            )
+            assert status == 200, f"SETUP {self.url}: {status}"
+            session = headers["session"][0].split(";")[0]
+            status, _, _ = await rtsp_request(
+                reader, writer, "PLAY", self.url, 3, {"Session": session}
+            )
+            assert status == 200, f"PLAY {self.url}: {status}"
+            self.playing.set()
+            while not stop.is_set():
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                self.bytes += len(chunk)
+        finally:
+            writer.close()
 
 
 def start_fleet(

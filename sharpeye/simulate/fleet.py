@@ -39,7 +39,9 @@ def sim_credentials() -> tuple[str, str]:
 
 
 def extra_mount_paths(clip: str, count: int) -> dict[str, str]:
-    return {f"/sim/{clip}/cam{i:04d}": clip for i in range(1, count + 1)}
+    """`count` open cameras /sim/<clip>/cam0001...; `clip` may be an alias (see resolve_clip)."""
+    served = resolve_clip(clip) or clip
+    return {f"/sim/{clip}/cam{i:04d}": served for i in range(1, count + 1)}
 
 
 def resolve_clip(name: str) -> str | None:
@@ -121,7 +123,11 @@ def _start_onvif_devices(registry: Path, onvif_port: int, rtsp_port: int) -> Any
     except ImportError as exc:  # e.g. ipycam missing: the RTSP fleet is still useful
         log(f"ONVIF device peers not available ({exc}); serving RTSP only")
         return None
-    return serve_registry_devices(registry, onvif_port, rtsp_port)
+    try:
+        return serve_registry_devices(registry, onvif_port, rtsp_port)
+    except OSError as exc:  # e.g. a device port in use: RTSP-only cameras still work
+        log(f"cannot start the ONVIF device peers: {exc}; serving RTSP only")
+        return None
 
 
 def run_fleet(
@@ -133,7 +139,7 @@ def run_fleet(
     onvif_port: int,
 ) -> None:
     """Serve the fleet on 127.0.0.1 until SIGINT/SIGTERM."""
-    if clip not in CLIPS:
+    if resolve_clip(clip) is None:
         raise SystemExit(f"unknown clip {clip!r}; choose one of: {', '.join(CLIPS)}")
     clips = prepare(data_dir)  # quick when the clips exist; `make footage` normally made them
     mounts = registry_mounts(registry, rtsp_port, onvif_port) if registry is not None else {}

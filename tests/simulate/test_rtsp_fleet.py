@@ -17,7 +17,13 @@ import av.logging
 import pytest
 
 from sharpeye.simulate.fleet import extra_mount_paths, registry_mounts, resolve_clip
-from tests.fixtures_fleet import Fleet, cpu_seconds, stop_and_check
+from tests.fixtures_fleet import (
+    Fleet,
+    RawViewer,
+    cpu_seconds,
+    rtsp_describe,
+    stop_and_check,
+)
 
 OPTS = {"rtsp_transport": "tcp", "analyzeduration": "100000"}
 REGISTRY = """\
@@ -174,65 +180,26 @@ def test_corrupt_clip_is_served_and_decodes_with_errors(sim: Fleet) -> None:
     assert errors, "the corrupt clip decoded cleanly"
 
 
-# -- raw RTSP: status codes and headers, and a cheap reader for load ------------------------
-
-
-async def _request(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    method: str,
-    url: str,
-    cseq: int,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, list[str]], bytes]:
-    lines = [f"{method} {url} RTSP/1.0", f"CSeq: {cseq}", "User-Agent: sharpeye-test"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    await writer.drain()
-    # Once a stream is set up, media may arrive before the reply: skip interleaved frames.
-    while (first := await reader.readexactly(1)) == b"$":
-        size = int.from_bytes((await reader.readexactly(3))[1:], "big")
-        await reader.readexactly(size)
-    status = int((first + await reader.readline()).split()[1])
-    got: dict[str, list[str]] = {}
-    while (line := (await reader.readline()).decode().strip()) != "":
-        key, _, value = line.partition(":")
-        got.setdefault(key.strip().lower(), []).append(value.strip())
-    body = await reader.readexactly(int(got.get("content-length", ["0"])[0]))
-    return status, got, body
-
-
-async def describe(
-    port: int, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, list[str]], bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        url = f"rtsp://127.0.0.1:{port}{path}"
-        return await _request(reader, writer, "DESCRIBE", url, 1, headers)
-    finally:
-        writer.close()
-
-
 @pytest.mark.integration
 def test_unknown_path_is_not_found(sim: Fleet) -> None:
-    status, _, _ = asyncio.run(describe(sim.port, "/sim/vtest-720p/cam9999"))
+    status, _, _ = asyncio.run(rtsp_describe(sim.port, "/sim/vtest-720p/cam9999"))
     assert status == 404
 
 
 @pytest.mark.integration
 def test_secure_path_challenges_and_accepts_basic_and_digest(sim: Fleet) -> None:
-    status, headers, _ = asyncio.run(describe(sim.port, "/secure/vtest-720p/vault"))
+    status, headers, _ = asyncio.run(rtsp_describe(sim.port, "/secure/vtest-720p/vault"))
     assert status == 401
     schemes = {h.split()[0] for h in headers["www-authenticate"]}
     assert schemes == {"Basic", "Digest"}
     token = base64.b64encode(f"{sim.user}:{sim.password}".encode()).decode()
     status, _, sdp = asyncio.run(
-        describe(sim.port, "/secure/vtest-720p/vault", {"Authorization": f"Basic {token}"})
+        rtsp_describe(sim.port, "/secure/vtest-720p/vault", {"Authorization": f"Basic {token}"})
     )
     assert status == 200 and b"H264/90000" in sdp
     wrong = base64.b64encode(f"{sim.user}:nope".encode()).decode()
     status, _, _ = asyncio.run(
-        describe(sim.port, "/secure/vtest-720p/vault", {"Authorization": f"Basic {wrong}"})
+        rtsp_describe(sim.port, "/secure/vtest-720p/vault", {"Authorization": f"Basic {wrong}"})
     )
     assert status == 401
 
@@ -250,44 +217,6 @@ def test_secure_path_with_pyav(sim: Fleet) -> None:
     check_live(read(sim.url("/sim/vtest-720p/cam0002", sim.user, "any"), keyframes=2), 2)
 
 
-class RawViewer:
-    """DESCRIBE/SETUP/PLAY over RTSP-interleaved TCP, then count bytes: near-zero client CPU."""
-
-    def __init__(self, port: int, path: str) -> None:
-        self.url = f"rtsp://127.0.0.1:{port}{path}"
-        self.port = port
-        self.bytes = 0
-        self.playing = asyncio.Event()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        try:
-            status, headers, sdp = await _request(reader, writer, "DESCRIBE", self.url, 1)
-            assert status == 200, f"DESCRIBE {self.url}: {status}"
-            base = headers.get("content-base", [self.url + "/"])[0]
-            control = next(
-                line.split(":", 1)[1]
-                for line in sdp.decode().splitlines()
-                if line.startswith("a=control:") and line != "a=control:*"
-            )
-            transport = {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
-            status, headers, _ = await _request(
-                reader, writer, "SETUP", base.rstrip("/") + "/" + control, 2, transport
-            )
-            assert status == 200, f"SETUP {self.url}: {status}"
-            session = headers["session"][0].split(";")[0]
-            status, _, _ = await _request(reader, writer, "PLAY", self.url, 3, {"Session": session})
-            assert status == 200, f"PLAY {self.url}: {status}"
-            self.playing.set()
-            while not stop.is_set():
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                self.bytes += len(chunk)
-        finally:
-            writer.close()
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_500_mount_paths_open_in_parallel(fleet_factory: Callable[..., Fleet]) -> None:
@@ -299,7 +228,7 @@ def test_500_mount_paths_open_in_parallel(fleet_factory: Callable[..., Fleet]) -
         async def one(path: str) -> tuple[int, float]:
             async with gate:
                 t0 = time.monotonic()
-                status, _, sdp = await asyncio.wait_for(describe(fleet.port, path), 10)
+                status, _, sdp = await asyncio.wait_for(rtsp_describe(fleet.port, path), 10)
                 assert b"H264" in sdp
                 return status, time.monotonic() - t0
 
