@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 import sharpeye
 from command_api.deps import RegistryHolder, Runtime
-from command_api.routers import cameras, health
+from command_api.routers import cameras, health, viewer
 from sharpeye.bus.connect import connect, redact_url, resolve_redis_url
 from sharpeye.registry import (
     Registry,
@@ -135,6 +135,7 @@ def create_app(
     app.add_exception_handler(redis.RedisError, _redis_unavailable)
     app.include_router(health.router)
     app.include_router(cameras.router)
+    app.include_router(viewer.router)
     # Last: the static mount at "/" would otherwise shadow the API routes.
     if WALL_UI_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WALL_UI_DIR, html=True), name="wall_ui")

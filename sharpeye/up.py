@@ -74,6 +74,9 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
         )
     children.append(Child("ingest", sharpeye_argv("ingest"), env, logs))
     children.append(
+        Child("relay", sharpeye_argv("relay"), env, logs, ready=lambda line: "relay on" in line)
+    )
+    children.append(
         Child("api", sharpeye_argv("api"), env, logs, ready=lambda line: "API on" in line)
     )
     stop = threading.Event()

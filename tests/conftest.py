@@ -1,3 +1,7 @@
 """Shared fixtures: real peers started by the tests themselves (see each plugin module)."""
 
-pytest_plugins = ["tests.fixtures_fleet", "tests.fixtures_redis"]
+pytest_plugins = [
+    "tests.fixtures_fleet",
+    "tests.fixtures_redis",
+    "tests.relay.fixtures_relay",
+]

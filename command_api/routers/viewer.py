@@ -1,0 +1,88 @@
+"""Viewer tokens: the API decides who may watch a camera; the relay only checks signatures.
+
+The token names the viewer's department, which comes from the caller's scope (its
+principal). A scope that does not know the caller (the all-cameras placeholder) issues
+tokens in the name of the camera's owning department.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel, Field
+
+from command_api.deps import CameraScope, RegistryDep, ScopeDep, SettingsDep
+from relay.settings import RelaySettings, get_relay_settings
+from sharpeye.registry import Camera
+from sharpeye.settings import Settings
+from sharpeye.tokens import DEFAULT_TTL_S, TokenSigner, signer_for
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+
+
+class ViewerToken(BaseModel):
+    token: str = Field(description="Bearer token for the relay's WHEP endpoints of this camera.")
+    expires_at: int = Field(description="Unix time after which the relay refuses it.")
+    department: str = Field(description="Department the token was issued to.")
+    whep_url: str = Field(description="WHEP endpoint of the sub stream (wall tiles).")
+    whep_url_main: str = Field(description="WHEP endpoint of the main stream (full screen).")
+
+
+@lru_cache(maxsize=4)
+def _signer(data_dir: Path) -> TokenSigner:
+    return signer_for(data_dir)
+
+
+def get_signer(settings: SettingsDep) -> TokenSigner:
+    return _signer(settings.data_dir)
+
+
+def get_relay(settings: SettingsDep) -> RelaySettings:
+    return get_relay_settings()
+
+
+SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+RelayDep = Annotated[RelaySettings, Depends(get_relay)]
+
+
+def viewer_department(scope: CameraScope, camera: Camera) -> str:
+    """Whose permission the token carries: the caller's department (scope.principal) when
+    the scope knows the caller, else the camera's owner (the placeholder all-cameras scope)."""
+    principal = getattr(scope, "principal", None)
+    department = getattr(principal, "department", None) or getattr(scope, "department", None)
+    return department if isinstance(department, str) and department else camera.department
+
+
+@router.post(
+    "/{camera_id}/viewer-token",
+    response_model=ViewerToken,
+    summary="A short-lived token to watch one camera through the relay",
+    responses={404: {"description": "No camera with this id (or not visible to the caller)."}},
+)
+async def viewer_token(
+    camera_id: str,
+    registry: RegistryDep,
+    scope: ScopeDep,
+    signer: SignerDep,
+    relay: RelayDep,
+) -> ViewerToken:
+    camera = registry.cameras_by_id.get(camera_id)
+    if camera is None or not scope.allows(camera_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera with id {camera_id!r}")
+    department = viewer_department(scope, camera)
+    now = time.time()
+    token = signer.issue(camera_id, department, DEFAULT_TTL_S, now=now)
+    return ViewerToken(
+        token=token,
+        expires_at=int(now) + DEFAULT_TTL_S,
+        department=department,
+        whep_url=relay.whep_url(camera_id, "sub"),
+        whep_url_main=relay.whep_url(camera_id, "main"),
+    )
+
+
+__all__ = ["Settings", "ViewerToken", "router", "viewer_department"]

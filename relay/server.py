@@ -1,0 +1,246 @@
+"""The relay's HTTP face: WHEP (draft-ietf-wish-whep) per camera, and `serve(settings)`.
+
+    POST    /whep/{camera}[/{sub|main}]   SDP offer → 201, SDP answer, Location of the session
+    DELETE  /whep/sessions/{id}           ends the session
+    PATCH   /whep/sessions/{id}           405: no trickle ICE (answers carry every candidate)
+    OPTIONS on both                       CORS preflight / Accept-Post
+
+Every WHEP request needs `Authorization: Bearer <viewer token>` (or `?token=` for players
+that cannot set headers) for that camera; the relay also re-checks that the token's
+department still sees the camera in the current registry (a grant may have expired).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi.middleware.cors import CORSMiddleware
+
+from relay.ice import use_host_addresses
+from relay.sessions import OfferError, SessionManager
+from relay.settings import RelaySettings, get_relay_settings
+from relay.sources import SourceError, Sources, StreamKind
+from relay.upstream import UnsupportedCodecError, UpstreamError
+from sharpeye.registry import Registry, RegistryError, RegistryWatcher, load_registry
+from sharpeye.settings import Settings, get_settings
+from sharpeye.tokens import TokenError, TokenSigner, ViewerClaims, signer_for
+
+log = logging.getLogger(__name__)
+SDP = "application/sdp"
+VISIBILITY_TTL_S = 5.0
+
+
+@dataclass
+class RelayState:
+    manager: SessionManager
+    sources: Sources
+    signer: TokenSigner
+    visible: dict[str, tuple[float, set[str]]]
+
+    def department_sees(self, department: str, camera_id: str) -> bool:
+        cached = self.visible.get(department)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > VISIBILITY_TTL_S:
+            try:
+                ids = self.sources.registry.visible_camera_ids(department)
+            except KeyError:
+                ids = set()
+            cached = (now, ids)
+            self.visible[department] = cached
+        return camera_id in cached[1]
+
+
+def create_relay_app(
+    settings: Settings | None = None,
+    relay_settings: RelaySettings | None = None,
+    *,
+    signer: TokenSigner | None = None,
+    registry: Registry | None = None,
+    registry_poll_s: float = 1.0,
+) -> FastAPI:
+    app_settings = settings or get_settings()
+    rs = relay_settings or get_relay_settings()
+    use_host_addresses(rs.ice_addresses)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reg = registry
+        if reg is None:
+            reg = await asyncio.to_thread(load_registry, app_settings.registry)
+        sources = Sources(reg, app_settings.secrets_file)
+        state = RelayState(
+            SessionManager(rs), sources, signer or signer_for(app_settings.data_dir), {}
+        )
+        app.state.relay = state
+        stop = asyncio.Event()
+        watcher_task = None
+        if registry is None:
+
+            def on_change(new: Registry, diff: object) -> None:
+                sources.update(new)
+                state.visible.clear()
+
+            def on_error(err: RegistryError) -> None:
+                log.warning("registry edit ignored by the relay:\n%s", err)
+
+            watcher = RegistryWatcher(
+                app_settings.registry, on_change, on_error, interval=registry_poll_s, initial=reg
+            )
+            watcher_task = asyncio.create_task(watcher.run(stop), name="relay-registry")
+        try:
+            yield
+        finally:
+            stop.set()
+            if watcher_task is not None:
+                watcher_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher_task
+            await state.manager.close()
+
+    app = FastAPI(title="Sharpeye relay", summary="WHEP endpoints per camera", lifespan=lifespan)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=rs.allow_origins,
+        allow_methods=["POST", "DELETE", "PATCH", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        expose_headers=["Location", "ETag", "Link", "Accept-Patch"],
+    )
+
+    def state_of(request: Request) -> RelayState:
+        st = getattr(request.app.state, "relay", None)
+        if not isinstance(st, RelayState):
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "relay is not started")
+        return st
+
+    def authorize(
+        st: RelayState, camera_id: str, authorization: str | None, token: str | None
+    ) -> ViewerClaims:
+        value = token
+        if authorization is not None:
+            scheme, _, credential = authorization.partition(" ")
+            if scheme.lower() == "bearer" and credential:
+                value = credential.strip()
+        if not value:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a viewer token is required (POST /api/cameras/{id}/viewer-token)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            claims = st.signer.verify(value, camera_id)
+        except TokenError as exc:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"viewer token refused: {exc}") from None
+        if not st.department_sees(claims.department, camera_id):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"department {claims.department} may no longer view camera {camera_id}",
+            )
+        return claims
+
+    def ice_links() -> dict[str, str]:
+        if not rs.ice_servers:
+            return {}
+        links = ", ".join(f'<{u}>; rel="ice-server"' for u in rs.ice_servers)
+        return {"Link": links}
+
+    @app.options("/whep/{camera_id}")
+    @app.options("/whep/{camera_id}/{stream}")
+    async def whep_options(camera_id: str, stream: str = "sub") -> Response:
+        return Response(
+            status_code=status.HTTP_204_NO_CONTENT, headers={"Accept-Post": SDP, **ice_links()}
+        )
+
+    @app.post("/whep/{camera_id}", status_code=201)
+    @app.post("/whep/{camera_id}/{stream}", status_code=201)
+    async def whep_offer(
+        request: Request,
+        camera_id: str,
+        stream: StreamKind = "sub",
+        authorization: Annotated[str | None, Header()] = None,
+        token: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        st = state_of(request)
+        claims = authorize(st, camera_id, authorization, token)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != SDP:
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the offer as {SDP}")
+        offer = (await request.body()).decode("utf-8", "replace")
+        try:
+            spec = await st.sources.resolve(camera_id, stream)
+            session, answer = await st.manager.create(spec, claims.department, offer)
+        except SourceError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        except UnsupportedCodecError as exc:
+            # 422 with the reason: the wall shows it on the tile instead of a black picture.
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        except UpstreamError as exc:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+        except OfferError as exc:
+            raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, str(exc)) from None
+        location = f"/whep/sessions/{session.id}"
+        return Response(
+            content=answer,
+            status_code=status.HTTP_201_CREATED,
+            media_type=SDP,
+            headers={"Location": location, "ETag": f'"{session.id}"', **ice_links()},
+        )
+
+    @app.options("/whep/sessions/{session_id}")
+    async def session_options(session_id: str) -> Response:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.delete("/whep/sessions/{session_id}")
+    async def whep_delete(
+        request: Request,
+        session_id: str,
+        authorization: Annotated[str | None, Header()] = None,
+        token: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        st = state_of(request)
+        session = st.manager.sessions.get(session_id)
+        if session is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such WHEP session")
+        authorize(st, session.camera_id, authorization, token)
+        await st.manager.end(session_id)
+        return Response(status_code=status.HTTP_200_OK)
+
+    @app.patch("/whep/sessions/{session_id}")
+    async def whep_patch(session_id: str) -> Response:
+        return Response(
+            "trickle ICE is not supported: gather candidates before the offer",
+            status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+            headers={"Allow": "DELETE, OPTIONS"},
+        )
+
+    @app.get("/relay/stats")
+    async def stats(request: Request) -> dict[str, int]:
+        """Totals only: which cameras are watched is not public."""
+        st = state_of(request)
+        upstreams = list(st.manager.pool.upstreams.values())
+        return {
+            "sessions": len(st.manager.sessions),
+            "upstreams": len(upstreams),
+            "frames_in": sum(u.frames for u in upstreams),
+        }
+
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """`sharpeye relay`: the WHEP relay on SHARPEYE_RELAY_HOST:SHARPEYE_RELAY_PORT."""
+    import uvicorn
+
+    from sharpeye.logs import configure_logging
+
+    configure_logging()
+    rs = get_relay_settings()
+    app = create_relay_app(settings, rs)
+    print(f"relay on http://{rs.host}:{rs.port}/whep/<camera>", flush=True)
+    uvicorn.run(app, host=rs.host, port=rs.port, log_level="warning")

@@ -1,0 +1,161 @@
+"""WHEP sessions: one aiortc peer connection per viewer, upstreams shared per camera stream.
+
+`SessionManager.create` answers an SDP offer with H.264 only (passthrough: whatever the
+camera encodes is what the browser decodes), on a sendonly video track fed by the camera's
+shared upstream. A session ends on DELETE, when its peer connection fails or closes, or when
+the relay stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+
+from relay.ice import announce, filter_remote_candidates, loopback_only
+from relay.settings import RelaySettings
+from relay.sources import SourceSpec
+from relay.track import ViewerTrack
+from relay.upstream import Upstream
+
+log = logging.getLogger(__name__)
+
+
+class OfferError(Exception):
+    """The viewer's offer cannot be answered (no video, no H.264); safe to show."""
+
+
+@dataclass
+class WhepSession:
+    id: str
+    camera_id: str
+    stream: str
+    department: str
+    pc: RTCPeerConnection
+    track: ViewerTrack
+    upstream: Upstream
+    created_at: float = field(default_factory=time.monotonic)
+
+
+class UpstreamPool:
+    """The open upstreams, one per (camera, stream kind, URL)."""
+
+    def __init__(self, settings: RelaySettings) -> None:
+        self.settings = settings
+        self.upstreams: dict[tuple[str, str, str], Upstream] = {}
+
+    def get(self, spec: SourceSpec) -> Upstream:
+        upstream = self.upstreams.get(spec.key)
+        if upstream is None or upstream.closed:
+            upstream = Upstream(spec, self.settings.idle_close_s, self._closed)
+            self.upstreams[spec.key] = upstream
+            upstream.start()
+        return upstream
+
+    def _closed(self, upstream: Upstream) -> None:
+        if self.upstreams.get(upstream.spec.key) is upstream:
+            del self.upstreams[upstream.spec.key]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(u.close() for u in list(self.upstreams.values())))
+
+
+def _h264_preferences() -> list[object]:
+    return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
+
+
+class SessionManager:
+    def __init__(self, settings: RelaySettings, pool: UpstreamPool | None = None) -> None:
+        self.settings = settings
+        self.pool = pool or UpstreamPool(settings)
+        self.sessions: dict[str, WhepSession] = {}
+        self._ice_servers = [RTCIceServer(urls=u) for u in settings.ice_servers]
+        self._loopback_only = loopback_only(settings.ice_addresses)
+        self.on_end: Callable[[WhepSession], None] | None = None
+
+    async def create(
+        self, spec: SourceSpec, department: str, offer_sdp: str
+    ) -> tuple[WhepSession, str]:
+        """A new session and its answer SDP. Raises UpstreamError or OfferError."""
+        if "m=video" not in offer_sdp:
+            raise OfferError("the offer has no video section")
+        upstream = self.pool.get(spec)
+        upstream.acquire()
+        try:
+            await upstream.ready()
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+            track = ViewerTrack(upstream, self.settings.queue_frames)
+            session = WhepSession(
+                secrets.token_urlsafe(16),
+                spec.camera_id,
+                spec.stream,
+                department,
+                pc,
+                track,
+                upstream,
+            )
+            try:
+                answer = await self._negotiate(pc, track, offer_sdp)
+            except BaseException:
+                track.stop()
+                await pc.close()
+                raise
+        except BaseException:
+            upstream.release()
+            raise
+        self.sessions[session.id] = session
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.end(session.id)
+
+        log.info("viewer %s: %s/%s (%s)", session.id[:8], spec.camera_id, spec.stream, department)
+        return session, answer
+
+    async def _negotiate(self, pc: RTCPeerConnection, track: ViewerTrack, offer_sdp: str) -> str:
+        # Before setRemoteDescription, or aiortc answers with its first codec (VP8).
+        pc.addTrack(track)
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video":
+                transceiver.setCodecPreferences(_h264_preferences())  # type: ignore[arg-type]
+        offer = filter_remote_candidates(offer_sdp, self._loopback_only)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except ValueError as exc:  # aiortc's word for an offer it cannot answer
+            raise OfferError(f"cannot answer this offer: {exc}") from None
+        local = pc.localDescription
+        video = [t for t in pc.getTransceivers() if t.kind == "video"]
+        if not video or not any(
+            "H264" in line for line in local.sdp.splitlines() if line.startswith("a=rtpmap")
+        ):
+            raise OfferError("the viewer offers no H.264 decoder; the relay never re-encodes")
+        return announce(local.sdp, self.settings.announce_address)
+
+    async def end(self, session_id: str) -> bool:
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        session.track.stop()
+        session.upstream.release()
+        await session.pc.close()
+        if self.on_end is not None:
+            self.on_end(session)
+        log.info("viewer %s ended (%s)", session.id[:8], session.camera_id)
+        return True
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self.end(sid) for sid in list(self.sessions)))
+        await self.pool.close()

@@ -1,0 +1,78 @@
+"""Relay settings, from the environment (`SHARPEYE_RELAY_*`), apart from the shared Settings.
+
+The command API reads them too: it hands the wall the relay's public URL with each token.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class RelaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", validation_alias="SHARPEYE_RELAY_HOST")
+    port: int = Field(default=8889, ge=1, le=65535, validation_alias="SHARPEYE_RELAY_PORT")
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="SHARPEYE_RELAY_PUBLIC_URL",
+        description="Base URL walls use for WHEP (behind a proxy); default http://host:port.",
+    )
+    idle_close_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        validation_alias="SHARPEYE_RELAY_IDLE_S",
+        description="Seconds a camera's upstream stays open after its last viewer left.",
+    )
+    queue_frames: int = Field(
+        default=100,
+        ge=10,
+        validation_alias="SHARPEYE_RELAY_QUEUE_FRAMES",
+        description="Frames a viewer may fall behind before it skips to the next keyframe.",
+    )
+    ice_servers: CommaList = Field(
+        default_factory=list,
+        validation_alias="SHARPEYE_RELAY_ICE_SERVERS",
+        description="STUN/TURN URLs, comma-separated; none by default (no public STUN).",
+    )
+    ice_addresses: CommaList = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        validation_alias="SHARPEYE_RELAY_ICE_ADDRESSES",
+        description="Local addresses offered as ICE host candidates, comma-separated; "
+        "'auto' offers every interface. Default: loopback, like the API's default bind.",
+    )
+    announce_address: str | None = Field(
+        default=None,
+        validation_alias="SHARPEYE_RELAY_ANNOUNCE_ADDRESS",
+        description="Address written into host candidates instead of the local one (1:1 NAT).",
+    )
+    allow_origins: CommaList = Field(
+        default_factory=lambda: ["*"],
+        validation_alias="SHARPEYE_RELAY_ALLOW_ORIGINS",
+        description="Origins whose walls may call the relay (CORS), comma-separated.",
+    )
+
+    @field_validator("ice_servers", "ice_addresses", "allow_origins", mode="before")
+    @classmethod
+    def split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def whep_url(self, camera_id: str, stream: str) -> str:
+        return f"{self.base_url}/whep/{camera_id}/{stream}"
+
+
+@lru_cache(maxsize=1)
+def get_relay_settings() -> RelaySettings:
+    return RelaySettings()

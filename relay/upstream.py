@@ -1,0 +1,233 @@
+"""One RTSP pull per camera stream, shared by all its viewers, opened on demand.
+
+The pull reuses ingest's lean RTSP client (interleaved RTP over TCP, the same depacketizer)
+on the relay's event loop: no decoding, one `bytes` per access unit, offered to every
+subscriber's bounded queue. An upstream whose last viewer left closes after `idle_close_s`;
+one whose camera drops reconnects with backoff while viewers are attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from ingest.backoff import Backoff
+from ingest.rtsp.depacketize import AccessUnit, Assembler
+from ingest.rtsp.errors import RtspError
+from ingest.rtsp.handshake import (
+    PlayingSession,
+    keepalive_request,
+    open_session,
+    teardown_request,
+)
+from ingest.rtsp.stream import Stream
+from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
+from relay.sources import SourceSpec
+from relay.subscriber import Subscriber
+
+log = logging.getLogger(__name__)
+
+OPEN_TIMEOUT_S = 5.0
+# No data for this long means the camera is gone even if TCP did not notice.
+READ_TIMEOUT_S = 10.0
+# Keep PTS increasing across reconnects: the browser's decoder never sees time go back.
+RECONNECT_PTS_GAP = 90000
+
+
+class UpstreamError(Exception):
+    """The camera could not be opened; the message is safe to show (no credentials)."""
+
+
+class UnsupportedCodecError(UpstreamError):
+    """The camera sends a codec browsers cannot play over WebRTC (H.265)."""
+
+
+class Upstream:
+    def __init__(
+        self,
+        spec: SourceSpec,
+        idle_close_s: float,
+        on_closed: Callable[[Upstream], None],
+        open_timeout_s: float = OPEN_TIMEOUT_S,
+    ) -> None:
+        self.spec = spec
+        self.idle_close_s = idle_close_s
+        self._on_closed = on_closed
+        self._open_timeout_s = open_timeout_s
+        self.gop = GopCache()
+        self.subscribers: set[Subscriber] = set()
+        self.codec: str | None = None
+        self.error: UpstreamError | None = None
+        self.users = 0  # WHEP sessions holding this upstream open
+        self.opens = 0  # RTSP sessions opened so far (tests: reopen after idle)
+        self.frames = 0
+        self.keyframes = 0
+        self.closed = False
+        self._opened = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._pts = 0
+        self._last_ts: int | None = None
+        self._parameter_sets: list[bytes] = []
+
+    def __repr__(self) -> str:
+        return f"Upstream({self.spec.camera_id}/{self.spec.stream}, users={self.users})"
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"upstream-{self.spec.camera_id}-{self.spec.stream}"
+            )
+
+    async def ready(self) -> str:
+        """Wait for the first open; the codec, or the UpstreamError that stopped it."""
+        self.start()
+        await self._opened.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.codec is not None
+        return self.codec
+
+    def acquire(self) -> None:
+        self.users += 1
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def release(self) -> None:
+        self.users = max(0, self.users - 1)
+        if self.users == 0 and not self.closed and self._idle is None:
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(self.idle_close_s, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        self._idle = None
+        if self.users == 0:
+            log.info("%s/%s: idle, closing upstream", self.spec.camera_id, self.spec.stream)
+            asyncio.get_running_loop().create_task(self.close())
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._idle is not None:
+            self._idle.cancel()
+        for sub in list(self.subscribers):
+            sub.close()
+        self.subscribers.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._on_closed(self)
+
+    # -- viewers ---------------------------------------------------------------------------
+
+    def subscribe(self, capacity: int) -> Subscriber:
+        """A queue primed with the cached GOP, re-timed so playback starts at once."""
+        sub = Subscriber(capacity, squeeze(self.gop.snapshot()))
+        if self.closed:
+            sub.close()
+        else:
+            self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+        sub.close()
+
+    # -- the pull --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = Backoff(base_s=0.5, max_s=10.0)
+        spec = self.spec
+        while not self.closed:
+            try:
+                session = await asyncio.to_thread(
+                    open_session, spec.url, spec.username, spec.password, self._open_timeout_s
+                )
+            except RtspError as exc:
+                if not self._opened.is_set():
+                    # The first open fails fast: the viewer gets an answer, not a hang.
+                    self.error = UpstreamError(f"camera {spec.camera_id} unreachable: {exc}")
+                    self._opened.set()
+                    self.closed = True
+                    self._on_closed(self)
+                    return
+                delay = backoff.next_delay()
+                log.warning("%s: reopen failed: %s (retry in %.1f s)", spec.camera_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.opens += 1
+            self.codec = session.track.codec
+            if self.codec != "h264":
+                session.sock.close()
+                self.error = UnsupportedCodecError(
+                    f"camera {spec.camera_id} ({spec.stream} stream) sends "
+                    f"{'H.265' if self.codec == 'hevc' else self.codec}, which browsers cannot "
+                    "play over WebRTC: configure this stream as H.264 on the camera"
+                )
+                self._opened.set()
+                self.closed = True
+                self._on_closed(self)
+                return
+            self._parameter_sets = list(session.track.parameter_sets)
+            self._opened.set()
+            try:
+                await self._pump(session)
+                backoff.reset()
+            except (OSError, TimeoutError, ConnectionError) as exc:
+                log.warning("%s/%s: upstream lost: %s", spec.camera_id, spec.stream, exc)
+            # Reconnect: queued frames and the cache refer to the old session's decoder state.
+            self.gop.clear()
+            for sub in self.subscribers:
+                sub.restart()
+            self._last_ts = None
+            self._pts += RECONNECT_PTS_GAP
+            if not self.closed:
+                await asyncio.sleep(backoff.next_delay())
+
+    async def _pump(self, session: PlayingSession) -> None:
+        reader, writer = await asyncio.open_connection(sock=session.sock)
+        stream = Stream(session, Assembler("h264", self._on_access_unit, keyframes_only=False))
+        keepalive_every = max(5.0, session.timeout_s / 2)
+        next_keepalive = time.monotonic() + keepalive_every
+        try:
+            if session.leftover:
+                stream.feed(session.leftover, time.monotonic())
+            while not self.closed:
+                data = await asyncio.wait_for(reader.read(262144), READ_TIMEOUT_S)
+                if not data:
+                    raise ConnectionError("camera closed the connection")
+                now = time.monotonic()
+                stream.feed(data, now)
+                if now >= next_keepalive:
+                    writer.write(keepalive_request(session))
+                    next_keepalive = now + keepalive_every
+        finally:
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write(teardown_request(session))
+            writer.close()
+
+    def _on_access_unit(self, au: AccessUnit) -> None:
+        ts = au.rtp_timestamp
+        if self._last_ts is not None:
+            delta = (ts - self._last_ts) & 0xFFFFFFFF
+            if delta >= 0x80000000:  # backwards (a camera glitch): keep time moving on
+                delta = 1
+            self._pts += max(delta, 1)
+        self._last_ts = ts
+        data = au.data
+        if au.keyframe:
+            data = with_parameter_sets(data, self._parameter_sets)
+        frame = EncodedFrame(data, au.keyframe, self._pts, time.monotonic(), ts)
+        self.frames += 1
+        self.keyframes += au.keyframe
+        self.gop.add(frame)
+        for sub in self.subscribers:
+            sub.offer(frame)

@@ -1,0 +1,62 @@
+"""Viewer tokens: what is accepted and every way one is refused."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from sharpeye.tokens import MAX_TTL_S, TokenError, TokenSigner, load_key
+
+SIGNER = TokenSigner(b"k" * 32)
+
+
+def test_round_trip() -> None:
+    claims = SIGNER.verify(SIGNER.issue("cam-1", "police"), "cam-1")
+    assert (claims.camera_id, claims.department) == ("cam-1", "police")
+
+
+@pytest.mark.parametrize(
+    ("token", "camera", "message"),
+    [
+        (SIGNER.issue("cam-1", "police"), "cam-2", "another camera"),
+        (TokenSigner(b"x" * 32).issue("cam-1", "police"), "cam-1", "signature"),
+        (SIGNER.issue("cam-1", "police", ttl_s=10, now=1000.0), "cam-1", "expired"),
+        ("v1.abc", "cam-1", "not a viewer token"),
+        ("v2.a.b", "cam-1", "not a viewer token"),
+        (SIGNER.issue("cam-1", "police")[:-2] + "AA", "cam-1", "signature"),
+    ],
+)
+def test_refusals(token: str, camera: str, message: str) -> None:
+    with pytest.raises(TokenError, match=message):
+        SIGNER.verify(token, camera)
+
+
+def test_tampered_payload_is_refused() -> None:
+    version, _payload, sig = SIGNER.issue("cam-1", "edu").split(".")
+    forged = TokenSigner(b"k" * 32).issue("cam-1", "police").split(".")[1]
+    with pytest.raises(TokenError, match="signature"):
+        SIGNER.verify(f"{version}.{forged}.{sig}", "cam-1")
+
+
+def test_lifetime_is_bounded() -> None:
+    with pytest.raises(ValueError, match="lifetime"):
+        SIGNER.issue("cam-1", "police", ttl_s=MAX_TTL_S + 1)
+
+
+def test_short_secret_is_rejected() -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        TokenSigner(b"short")
+
+
+def test_key_from_env_or_generated_once(tmp_path: Path) -> None:
+    assert load_key(tmp_path, {"SHARPEYE_TOKEN_SECRET": "from-env-0123456789"}) == (
+        b"from-env-0123456789"
+    )
+    first = load_key(tmp_path, {})
+    assert load_key(tmp_path, {}) == first  # a second process reads the same key
+    mode = stat.S_IMODE(os.stat(tmp_path / "run" / "token.key").st_mode)
+    assert mode == 0o600
+    assert "kkkk" not in repr(SIGNER)
