@@ -10,7 +10,7 @@ want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" 
 for p in ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
          gstreamer1.0-plugins-bad gstreamer1.0-libav redis-server python3-venv python3-dev \
-         gcc iproute2 procps ca-certificates npm fonts-wqy-zenhei; do
+         gcc iproute2 procps ca-certificates chromium janus npm fonts-wqy-zenhei; do
   want "$p"
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
