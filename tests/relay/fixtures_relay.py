@@ -141,4 +141,4 @@ async def eventually(condition: Callable[[], bool], timeout: float = 15.0) -> No
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.05)  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
