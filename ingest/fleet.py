@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sharpeye.registry.credentials import resolve_credentials
-
 from ingest.backoff import Backoff
 from ingest.engine import IngestEngine
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
+from sharpeye.registry.credentials import resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
 log = logging.getLogger(__name__)
@@ -47,9 +46,10 @@ class Fleet:
     def camera_ids(self) -> set[str]:
         return set(self._cameras)
 
-    def apply(self, registry: Registry) -> tuple[set[str], set[str]]:
-        """Bring the engine in line with the registry; returns (added/changed, removed) ids."""
-        wanted = {c.id: c for c in registry.cameras}
+    def apply(self, registry: Registry, only: set[str] | None = None) -> tuple[set[str], set[str]]:
+        """Bring the engine in line with the registry (restricted to `only`, the cameras this
+        worker holds leases for); returns the (added or changed, dropped) camera ids."""
+        wanted = {c.id: c for c in registry.cameras if only is None or c.id in only}
         removed = set(self._cameras) - set(wanted)
         for cid in removed:
             self._drop(cid)

@@ -15,6 +15,7 @@ import time
 
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
+from ingest.leases import Leases
 from sharpeye.bus.connect import connect
 from sharpeye.bus.health import publish_health, remove_health
 from sharpeye.contracts.health import CameraState
@@ -48,8 +49,14 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     engine = IngestEngine(node_id=settings.node_id)
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
-    fleet.apply(registry)
-    log.info("ingest: %d cameras from %s", len(fleet.camera_ids), settings.registry)
+    leases = Leases(r, settings.node_id)
+    fleet.apply(registry, only=await leases.sync(c.id for c in registry.cameras))
+    log.info(
+        "ingest: %d of %d cameras from %s (leased to this worker)",
+        len(fleet.camera_ids),
+        len(registry.cameras),
+        settings.registry,
+    )
     updates: asyncio.Queue[Registry] = asyncio.Queue(maxsize=1)
 
     def on_change(new: Registry, diff: RegistryDiff) -> None:
@@ -70,11 +77,15 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     try:
         while not stop.is_set():
             while not updates.empty():
-                _, removed = fleet.apply(updates.get_nowait())
-                if removed:
-                    await remove_health(r, removed)
-                    for cid in removed:
-                        states.pop(cid, None)
+                new = updates.get_nowait()
+                deleted = {c.id for c in registry.cameras} - {c.id for c in new.cameras}
+                registry = new
+                if deleted:
+                    await remove_health(r, deleted)
+            held = await leases.sync(c.id for c in registry.cameras)
+            _, dropped = fleet.apply(registry, only=held)
+            for cid in dropped:
+                states.pop(cid, None)
             reports = fleet.health()
             changed = [h for cid, h in reports.items() if states.get(cid) != h.state]
             for h in changed:
@@ -94,6 +105,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
         fleet.close()
         engine.stop()
         await publish_health(r, final)
+        await leases.release_all()
         await r.aclose()
 
 

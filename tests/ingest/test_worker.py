@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -169,3 +171,53 @@ async def test_disabled_and_unresolvable_cameras_are_reported_not_fatal(
     h = await read_health(r)
     await r.aclose()
     assert h["ok"].state == CameraState.OFFLINE
+
+
+async def test_two_workers_share_the_fleet_and_take_over_from_a_killed_one(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet
+) -> None:
+    fleet = port_and_fleet
+    path = tmp_path / "registry.yaml"
+    write_registry(path, [camera(f"s{i}", fleet.url(f"/sim/vtest-360p/w{i}")) for i in range(4)])
+    env = {
+        **os.environ,
+        "SHARPEYE_REGISTRY": str(path),
+        "REDIS_URL": redis_url,
+        "SHARPEYE_NODE_ID": "node-a",
+    }
+    node_a = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sharpeye.cli",
+        "ingest",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    r = redis.asyncio.Redis.from_url(redis_url)
+    ids = [f"s{i}" for i in range(4)]
+    settings = Settings(  # type: ignore[call-arg]
+        SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-b"
+    )
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await until(r, lambda h: online(h, *ids), 40)  # node-a alone holds all four
+        task = asyncio.create_task(run(settings, load_registry(path), stop))
+        h = await until(
+            r,
+            lambda h: online(h, *ids) and [h[i].node_id for i in ids].count("node-b") == 2,
+            40,
+        )
+        assert sorted(h[i].node_id for i in ids) == ["node-a"] * 2 + ["node-b"] * 2
+        node_a.kill()  # a crash: no lease released, no last health report
+        await node_a.wait()
+        await until(r, lambda h: online(h, *ids) and all(h[i].node_id == "node-b" for i in ids), 40)
+    finally:
+        if node_a.returncode is None:
+            node_a.kill()
+            await node_a.wait()
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 15)
+        await r.aclose()
