@@ -118,8 +118,8 @@ def build_table(rows: list[Row], now: float) -> Table:
     )
     # Ids, states and numbers never wrap; names and notes give way on narrow terminals.
     table.add_column("camera", no_wrap=True)
-    table.add_column("name", min_width=8)
-    table.add_column("department", min_width=8)
+    table.add_column("name", min_width=8, max_width=28, no_wrap=True, overflow="ellipsis")
+    table.add_column("department", min_width=8, max_width=20, no_wrap=True, overflow="ellipsis")
     table.add_column("state", no_wrap=True)
     for name in ("fps", "kbps", "kf s", "age s", "err", "recon"):
         table.add_column(name, justify="right", no_wrap=True)
