@@ -12,11 +12,14 @@ from sharpeye.models.manifest import ModelError, load_manifest, model_path
 
 def pull(data_dir: Path, names: list[str], *, force: bool = False) -> int:
     from sharpeye.models.provision import pull as run
+    from sharpeye.models.samples import pull_samples
 
     console = Console(stderr=True)
     try:
         for e in run(data_dir, names or None, force=force):
             console.print(f"[green]ok[/] {e.name} ({e.task}) ← {e.source}")
+        if not names:
+            pull_samples(data_dir)  # test and demo photos ride along with the defaults
     except ModelError as e:
         console.print(f"[red]error:[/] {e}")
         return 1
