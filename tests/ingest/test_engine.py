@@ -204,7 +204,7 @@ def test_damaged_bitstream_degrades_only_that_camera(fleet: Fleet, engine: Inges
     engine.add(StreamSpec("ok", fleet.url("/sim/vtest-720p/ok"), sampling="fps", fps=5))
     bad = wait_for(engine, "bad", lambda h: h.decode_errors > 0, 30)
     assert bad.state == CameraState.DEGRADED
-    ok = engine.health()["ok"]
+    ok = wait_for(engine, "ok", lambda h: h.frames_decoded > 10, 15)
     assert ok.state == CameraState.ONLINE and ok.decode_errors == 0 and ok.frames_decoded > 0
 
 
