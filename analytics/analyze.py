@@ -44,8 +44,8 @@ def file_camera(profile: str, tags: list[str], min_score: float = 0.4) -> Camera
 def frames_of(path: Path, fps: float | None) -> Iterator[tuple[float, NDArray[np.uint8]]]:
     """(seconds into the file, BGR frame), sampled at `fps` (every frame when None)."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        img = cv2.imread(str(path))
-        if img is None:
+        img = np.asarray(cv2.imread(str(path)), np.uint8) if path.is_file() else None
+        if img is None or img.ndim != 3:
             raise ValueError(f"{path}: not a readable image")
         yield 0.0, img
         return
@@ -57,7 +57,7 @@ def frames_of(path: Path, fps: float | None) -> Iterator[tuple[float, NDArray[np
             if fps is not None and t + 1e-6 < next_t:
                 continue
             next_t = t + (1.0 / fps if fps else 0.0)
-            yield t, frame.to_ndarray(format="bgr24")
+            yield t, np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
 
 
 def analyze(

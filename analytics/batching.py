@@ -42,6 +42,11 @@ class DynamicBatcher(Generic[T]):
             if len(self._items) >= self.max_batch or len(self._items) == 1:
                 self._cond.notify()
 
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._items)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -65,7 +70,7 @@ class DynamicBatcher(Generic[T]):
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            batch = []
+            batch: list[Pending[T]] = []
             while self._items and len(batch) < self.max_batch:
                 _, p = self._items.popitem(last=False)
                 batch.append(p)

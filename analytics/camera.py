@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import supervision as sv
@@ -114,7 +115,7 @@ class CameraAnalytics:
             & (conf >= 0.2)
             & (area >= self.config.rules.min_area)
         )
-        return d[keep]
+        return cast(sv.Detections, d[keep])
 
     def process(
         self, frame: NDArray[np.uint8], at: float, detections: sv.Detections | None
@@ -289,7 +290,7 @@ class CameraAnalytics:
                         "watchlist_face",
                         frame,
                         at,
-                        box=tuple(min(1.0, max(0.0, v)) for v in fb),  # type: ignore[arg-type]
+                        box=(fb[0], fb[1], min(1.0, fb[2]), min(1.0, fb[3])),
                         track_id=owner,
                         label=match[0].name,
                         score=max(0.0, 1.0 - match[1]),
@@ -305,7 +306,7 @@ class CameraAnalytics:
         self, frame: NDArray[np.uint8], at: float, tracked: sv.Detections, out: list[Detection]
     ) -> list[Event]:
         assert self.plates is not None
-        ids = tracked.tracker_id if tracked.tracker_id is not None else []
+        ids: list[int] = [] if tracked.tracker_id is None else tracked.tracker_id.tolist()
         regions, owners = [], []
         for tid, xyxy, cls in zip(ids, tracked.xyxy, tracked.data["class_name"], strict=False):
             st = self.tracks.get(int(tid)) if tid >= 0 else None
@@ -322,12 +323,12 @@ class CameraAnalytics:
             reads = self.plates.read(frame)
         events = []
         for r in reads:
-            tid = owners[r.region] if r.region >= 0 else None
-            st = self.tracks.get(tid) if tid is not None else None
+            owner: int | None = owners[r.region] if r.region >= 0 else None
+            st = self.tracks.get(owner) if owner is not None else None
             if st is not None:
                 st.add_plate(r.text, r.score)
             for i, d in enumerate(out):
-                if tid is not None and d.track_id == tid:
+                if owner is not None and d.track_id == owner:
                     out[i] = d.model_copy(
                         update={"plate": r.text, "plate_score": min(1.0, r.score)}
                     )
@@ -343,7 +344,7 @@ class CameraAnalytics:
                         frame,
                         at,
                         box=(x1 / w, y1 / h, x2 / w, y2 / h),
-                        track_id=tid,
+                        track_id=owner,
                         label=r.text,
                         score=min(1.0, r.score),
                     )

@@ -51,7 +51,9 @@ class FireDetector:
 
     def update(self, frame: NDArray[np.uint8]) -> FireReading:
         scale = WORK_WIDTH / frame.shape[1]
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small = np.asarray(
+            cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+        )
         mask = flame_mask(small)
         area = float(mask.mean())
         flicker = 0.0

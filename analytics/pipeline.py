@@ -60,11 +60,11 @@ def load_face_watchlist(analyzer: FaceAnalyzer, directory: Path, threshold: floa
     wl = FaceWatchlist(threshold=threshold)
     for person in sorted(p for p in directory.iterdir() if p.is_dir()):
         photos = [
-            img
+            np.asarray(cv2.imread(str(f)), np.uint8)
             for f in sorted(person.iterdir())
             if f.suffix.lower() in (".jpg", ".jpeg", ".png")
-            and (img := cv2.imread(str(f))) is not None
         ]
+        photos = [p for p in photos if p.ndim == 3]  # unreadable files decode to nothing
         if photos:
             wl.add_photos(analyzer, person.name, person.name, photos)
     return wl

@@ -11,11 +11,12 @@ or 10 fps only changes how far a box may move between looks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import supervision as sv
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
+from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
 
 def iou_matrix(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -26,7 +27,10 @@ def iou_matrix(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.flo
     inter = np.prod(np.clip(br - tl, 0, None), axis=2)
     area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
     area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return (inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)).astype(np.float32)
+    iou: NDArray[np.float32] = (inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)).astype(
+        np.float32
+    )
+    return iou
 
 
 @dataclass
@@ -117,7 +121,7 @@ class ByteTracker:
             assigned[idx] = t.track_id
         hits = {t.track_id: t.hits for t in self.tracks}
         keep = sorted(assigned)
-        out = detections[np.array(keep, dtype=int)]
+        out = cast(sv.Detections, detections[np.array(keep, dtype=int)])
         out.tracker_id = np.array(
             [assigned[i] if hits[assigned[i]] >= self.min_hits else -1 for i in keep], dtype=int
         )

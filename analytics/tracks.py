@@ -16,7 +16,10 @@ MAX_PATH = 32
 
 def norm_box(xyxy: NDArray[np.float32] | tuple[float, ...], width: int, height: int) -> Box:
     x1, y1, x2, y2 = (float(v) for v in xyxy)
-    c = lambda v: min(1.0, max(0.0, v))  # noqa: E731
+
+    def c(v: float) -> float:
+        return min(1.0, max(0.0, v))
+
     return Box(x1=c(x1 / width), y1=c(y1 / height), x2=c(x2 / width), y2=c(y2 / height))
 
 

@@ -57,4 +57,4 @@ def render_plate(text: str, height: int = 70) -> NDArray[np.uint8]:
     y = (height - (box[3] - box[1])) // 2 - box[1]
     draw.text((x, y), label, font=font, fill=ink)
     draw.rectangle([2, 2, width - 3, height - 3], outline=ink, width=2)
-    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    return np.asarray(cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), np.uint8)

@@ -25,7 +25,7 @@ def flame_layer(
             axes = (max(1, int(tw * scale)), max(1, int(th * scale / 2)))
             c = (int(cx + dx), int(base - axes[1]))
             cv2.ellipse(layer, c, axes, rng.uniform(-12, 12), 0, 360, colour, -1)
-    return cv2.GaussianBlur(layer, (0, 0), max(1.0, fh * 0.03))
+    return np.asarray(cv2.GaussianBlur(layer, (0, 0), max(1.0, fh * 0.03)), np.float32)
 
 
 def with_flames(

@@ -39,7 +39,7 @@ def draw_vehicle(frame: NDArray[np.uint8], v: Vehicle, centre: tuple[float, floa
     plate = render_plate(v.plate, height=max(16, bh // 6))
     ph, pw = plate.shape[:2]
     px, py = x1 + (bw - pw) // 2, y1 + 7 * bh // 10
-    if 0 <= px and px + pw <= w and 0 <= py and py + ph <= h:
+    if px >= 0 and px + pw <= w and py >= 0 and py + ph <= h:
         frame[py : py + ph, px : px + pw] = plate
 
 

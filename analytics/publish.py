@@ -1,0 +1,59 @@
+"""Outputs of the pipeline onto the bus and into the store.
+
+Events go to `sharpeye:events` (the command API's consumer group turns them into alarms);
+sightings to `sharpeye:sightings` and the `sightings` table. Publishing is at least once:
+a Redis error is retried by the caller's next batch, and repeats are harmless (event ids
+and sighting ids are stable).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, cast
+
+import redis
+from sqlalchemy import Engine
+
+from analytics.camera import FrameResult
+from analytics.store import ensure_table, store_sightings
+from sharpeye.contracts.events import EVENTS_STREAM, EVENTS_STREAM_MAXLEN, Event
+from sharpeye.contracts.sightings import SIGHTINGS_STREAM, SIGHTINGS_STREAM_MAXLEN, Sighting
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, client: redis.Redis, engine: Engine | None = None) -> None:
+        self.client = client
+        self.engine = engine
+        if engine is not None:
+            ensure_table(engine)
+        self.events = 0
+        self.sightings = 0
+
+    def publish(self, results: Sequence[FrameResult], extra: Sequence[Sighting] = ()) -> None:
+        events: list[Event] = [e for r in results for e in r.events]
+        sightings: list[Sighting] = [s for r in results for s in r.sightings] + list(extra)
+        if not events and not sightings:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for e in events:
+            pipe.xadd(
+                EVENTS_STREAM,
+                cast(Any, e.to_stream_fields()),
+                maxlen=EVENTS_STREAM_MAXLEN,
+                approximate=True,
+            )
+        for s in sightings:
+            pipe.xadd(
+                SIGHTINGS_STREAM,
+                cast(Any, s.to_stream_fields()),
+                maxlen=SIGHTINGS_STREAM_MAXLEN,
+                approximate=True,
+            )
+        pipe.execute()
+        if self.engine is not None:
+            store_sightings(self.engine, sightings)
+        self.events += len(events)
+        self.sightings += len(sightings)
