@@ -9,10 +9,13 @@ need=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || need+=("$1"); }
 for p in ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
-         gstreamer1.0-plugins-bad gstreamer1.0-libav redis-server python3-venv python3-dev \
-         gcc iproute2 procps ca-certificates chromium janus npm fonts-wqy-zenhei; do
+         gstreamer1.0-plugins-bad gstreamer1.0-libav redis-server postgresql python3-venv python3-dev \
+         gcc iproute2 procps ca-certificates chromium janus fonts-wqy-zenhei; do
   want "$p"
 done
+# npm fetches model packages; a machine whose Node.js came from elsewhere (e.g. NodeSource,
+# which bundles npm) already has it, and Debian's npm would conflict with that nodejs.
+command -v npm >/dev/null 2>&1 || want npm
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "error: missing Debian packages: ${need[*]}; run 'sudo $0' or install them with apt-get" >&2
