@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request, status
@@ -15,8 +17,27 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import sharpeye
+from command_api.alarms.clock import Clock, SystemClock
+from command_api.alarms.services import AlarmServices, ServiceOptions
+from command_api.auth.directory import sync_departments
+from command_api.auth.seed import BOOTSTRAP_ENV, bootstrap_admin
+from command_api.auth.tokens import load_auth_config
 from command_api.deps import RegistryHolder, Runtime
-from command_api.routers import cameras, health, viewer
+from command_api.routers import (
+    alarms,
+    alarms_ws,
+    audit,
+    auth,
+    cameras,
+    deliveries,
+    departments,
+    grants,
+    health,
+    metrics,
+    rules,
+    users,
+    viewer,
+)
 from sharpeye.bus.connect import connect, redact_url, resolve_redis_url
 from sharpeye.registry import (
     Registry,
@@ -26,6 +47,7 @@ from sharpeye.registry import (
     load_registry,
 )
 from sharpeye.settings import Settings, get_settings
+from sharpeye.store.db import create_engine_for, session_factory, session_scope, upgrade_database
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +56,25 @@ REGISTRY_POLL_S = 1.0
 
 DESCRIPTION = """
 The command centre's API: the camera catalog with live health (from the ingest workers'
-reports on Redis). Responses never contain credentials or stream URLs.
+reports on Redis), alarms with their rules, routing, lifecycle and delivery, users,
+departments, grants and the audit log. Responses never contain credentials or stream URLs.
 
-Every listing is limited to the caller's scope (for now: all cameras; departments and
-permissions come later).
+Log in with POST /api/auth/login and send `Authorization: Bearer <access_token>` (machines:
+`X-API-Key`). Every answer is limited to the caller's department: its own cameras, its
+groups, and groups granted to it (unexpired); alarms routed to it. Administrators see all.
 """
 
 TAGS = [
     {"name": "cameras", "description": "The camera registry with each camera's live health."},
     {"name": "health", "description": "Liveness of this API process."},
+    {"name": "auth", "description": "Login, tokens, API keys."},
+    {"name": "users", "description": "Users, their department and roles (administrators)."},
+    {"name": "departments", "description": "Departments (seeded from the registry)."},
+    {"name": "grants", "description": "Camera groups shared with other departments."},
+    {"name": "rules", "description": "Alarm rules: events to alarms, routed to departments."},
+    {"name": "alarms", "description": "Alarms: list, acknowledge, resolve, comment; live."},
+    {"name": "deliveries", "description": "Destinations (duty phones, webhooks), outbox."},
+    {"name": "audit", "description": "Append-only, hash-chained audit log (administrators)."},
 ]
 
 
@@ -90,22 +122,60 @@ def _follow(holder: RegistryHolder, poll_s: float) -> RegistryWatcher:
     )
 
 
+def _open_store(settings: Settings, holder: RegistryHolder, clock: Clock) -> Any:
+    """Migrate the store to head, then seed the registry's departments."""
+    upgrade_database(settings)
+    engine = create_engine_for(settings)
+    sessions = session_factory(engine)
+    with session_scope(sessions) as s:
+        sync_departments(s, holder.registry, clock.now())
+        try:
+            created = bootstrap_admin(
+                s, holder.registry, os.environ.get(BOOTSTRAP_ENV), clock.now()
+            )
+        except ValueError as e:
+            raise ApiStartupError(str(e)) from None
+        if created:
+            log.info("created the first administrator %r from %s", created, BOOTSTRAP_ENV)
+    return engine, sessions
+
+
 def create_app(
-    settings: Settings | None = None, *, registry_poll_s: float = REGISTRY_POLL_S
+    settings: Settings | None = None,
+    *,
+    registry_poll_s: float = REGISTRY_POLL_S,
+    clock: Clock | None = None,
+    service_options: ServiceOptions | None = None,
+    start_services: bool = True,
 ) -> FastAPI:
-    """The API for `settings` (default: the process settings); connections open in lifespan."""
+    """The API for `settings` (default: the process settings); connections open in lifespan.
+
+    `clock` (default: system time) drives tokens and escalation; tests pass a manual one.
+    `start_services` False leaves the event consumer, escalation and delivery loops off.
+    """
     app_settings = settings or get_settings()
+    app_clock = clock or SystemClock()
+    options = service_options or ServiceOptions(consumer_name=app_settings.node_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder = await asyncio.to_thread(load_initial_registry, app_settings.registry)
         client = await connect(app_settings)
-        app.state.runtime = Runtime(
+        engine, sessions = await asyncio.to_thread(_open_store, app_settings, holder, app_clock)
+        runtime = Runtime(
             settings=app_settings,
             redis=client,
             registry=holder,
             redis_url_redacted=redact_url(resolve_redis_url(app_settings)),
+            sessions=sessions,
+            auth=load_auth_config(app_settings.data_dir),
+            clock=app_clock,
         )
+        services = AlarmServices(client, sessions, holder, app_clock, options)
+        runtime.services = services
+        app.state.runtime = runtime
+        if start_services:
+            services.start()
         stop_watching = asyncio.Event()
         watcher = asyncio.create_task(
             _follow(holder, registry_poll_s).run(stop_watching), name="registry-watcher"
@@ -121,7 +191,9 @@ def create_app(
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await services.stop()
             await client.aclose()
+            engine.dispose()
             del app.state.runtime
 
     app = FastAPI(
@@ -134,7 +206,17 @@ def create_app(
     )
     app.add_exception_handler(redis.RedisError, _redis_unavailable)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(auth.router)
     app.include_router(cameras.router)
+    app.include_router(alarms_ws.router)
+    app.include_router(alarms.router)
+    app.include_router(rules.router)
+    app.include_router(users.router)
+    app.include_router(departments.router)
+    app.include_router(grants.router)
+    app.include_router(deliveries.router)
+    app.include_router(audit.router)
     app.include_router(viewer.router)
     # Last: the static mount at "/" would otherwise shadow the API routes.
     if WALL_UI_DIR.is_dir():

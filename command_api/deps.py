@@ -6,15 +6,35 @@ The lifespan (`command_api.app`) builds one `Runtime` per process; routes never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import redis.asyncio
 from fastapi import Depends, HTTPException, Request, status
+from fastapi import Path as PathParam
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import HTTPConnection
 
+from command_api.alarms.clock import Clock, SystemClock
+from command_api.audit import AuditEntry, append
+from command_api.auth.directory import (
+    api_key_principal,
+    granted_groups,
+    user_principal,
+    visible_cameras,
+)
+from command_api.auth.principal import Principal
+from command_api.auth.roles import Role
+from command_api.auth.tokens import API_KEY_PREFIX, AuthConfig, TokenError, decode_token
 from sharpeye.registry import Registry
 from sharpeye.settings import Settings
+from sharpeye.store.db import session_scope
+from sharpeye.store.models import UserRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,9 +61,14 @@ class Runtime:
     registry: RegistryHolder
     # For error messages: the password, if any, is masked.
     redis_url_redacted: str
+    sessions: sessionmaker[Session]
+    auth: AuthConfig
+    clock: Clock = field(default_factory=SystemClock)
+    # Set by the lifespan: the alarm services (consumer, delivery, live hub) it owns.
+    services: Any = None
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: HTTPConnection) -> Runtime:
     runtime = getattr(request.app.state, "runtime", None)
     if not isinstance(runtime, Runtime):
         # Only reachable if the app is served without its lifespan (a misconfigured server).
@@ -72,12 +97,123 @@ RedisDep = Annotated[redis.asyncio.Redis, Depends(get_redis)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+def get_sessions(runtime: RuntimeDep) -> sessionmaker[Session]:
+    return runtime.sessions
+
+
+def get_clock(runtime: RuntimeDep) -> Clock:
+    return runtime.clock
+
+
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def audit(runtime: Runtime, entry: AuditEntry) -> None:
+    """Record `entry` in its own transaction (kept even when the request then fails)."""
+    with session_scope(runtime.sessions) as s:
+        append(s, entry, runtime.clock.now())
+
+
+def deny(
+    runtime: Runtime, principal: Principal | None, action: str, target: str, reason: str
+) -> HTTPException:
+    """Audit a refused attempt and return the 403 to raise (sync: call it in a thread)."""
+    audit(
+        runtime,
+        AuditEntry(
+            actor=principal.actor if principal else "anonymous",
+            department=principal.department if principal else "",
+            action=action,
+            target=target,
+            outcome="denied",
+            detail={"reason": reason},
+        ),
+    )
+    log.warning(
+        "denied %s on %s to %s: %s",
+        action,
+        target,
+        principal.actor if principal else "anonymous",
+        reason,
+    )
+    return HTTPException(status.HTTP_403_FORBIDDEN, reason)
+
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login.")
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A machine's API key (sk_...)."
+)
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def principal_from_credential(runtime: Runtime, credential: str) -> Principal:
+    """The caller behind a bearer token or API key; raises 401. Also used by WebSockets."""
+    with runtime.sessions() as s:
+        if credential.startswith(API_KEY_PREFIX):
+            principal = api_key_principal(s, credential)
+            if principal is None:
+                raise _unauthorized("unknown or revoked API key")
+            return principal
+        try:
+            claims = decode_token(runtime.auth, credential, runtime.clock.now())
+        except TokenError as e:
+            raise _unauthorized(str(e)) from None
+        # The store, not the token, has the last word: a deactivated user or a changed
+        # department takes effect at once, not when the token expires.
+        user = s.get(UserRow, claims.user_id)
+        if user is None or not user.active:
+            raise _unauthorized("user no longer active")
+        return user_principal(user)
+
+
+def current_principal(
+    runtime: RuntimeDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    credential = api_key or (bearer.credentials if bearer else None)
+    if not credential:
+        raise _unauthorized("log in (POST /api/auth/login) and send Authorization: Bearer")
+    return principal_from_credential(runtime, credential)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: Role) -> Any:
+    """A dependency that passes callers holding one of `roles` and audits the others."""
+    allowed = frozenset(roles)
+
+    def check(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+        if not principal.has_any(allowed):
+            raise deny(
+                runtime,
+                principal,
+                f"{request.method} {request.scope.get('route_path', request.url.path)}",
+                request.url.path,
+                f"needs role {' or '.join(sorted(allowed))}",
+            )
+        return principal
+
+    return Depends(check)
+
+
+AdminDep = Annotated[Principal, require(Role.ADMINISTRATOR)]
+
+
 @dataclass(frozen=True)
 class CameraScope:
     """Which cameras the caller may see; `camera_ids` None means every camera."""
 
     camera_ids: frozenset[str] | None = None
     description: str = "all cameras"
+    principal: Principal | None = None
 
     def allows(self, camera_id: str) -> bool:
         return self.camera_ids is None or camera_id in self.camera_ids
@@ -86,15 +222,23 @@ class CameraScope:
 ALL_CAMERAS = CameraScope()
 
 
-def current_scope() -> CameraScope:
-    """The cameras the current caller may see: for now, all of them.
+def scope_for(runtime: Runtime, principal: Principal) -> CameraScope:
+    """Cameras `principal` may see: administrators all; others their department's own,
+    its groups, and groups granted by the registry or the API (unexpired)."""
+    if principal.is_admin:
+        return CameraScope(None, "all cameras (administrator)", principal)
+    now = runtime.clock.now()
+    with runtime.sessions() as s:
+        extra = granted_groups(s, principal.department, now)
+    ids = visible_cameras(runtime.registry.registry, principal.department, extra, now)
+    return CameraScope(frozenset(ids), f"cameras visible to {principal.department}", principal)
 
-    Placeholder until the departments/permissions issue, which replaces this dependency with
-    one that authenticates the caller and returns `Registry.visible_camera_ids(department)`.
-    Every route that lists or returns cameras must filter through this scope already, so
-    that change is made here alone.
-    """
-    return ALL_CAMERAS
+
+def current_scope(runtime: RuntimeDep, principal: PrincipalDep) -> CameraScope:
+    return scope_for(runtime, principal)
 
 
 ScopeDep = Annotated[CameraScope, Depends(current_scope)]
+
+# Path ids of stored rows: bounded so a huge number is a 422, not a database overflow.
+RowId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="Row id.")]

@@ -14,12 +14,16 @@ import threading
 import time
 import urllib.request
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.logs import configure_logging
 from sharpeye.registry import RegistryError, load_registry
 from sharpeye.settings import Settings
 from sharpeye.supervise import Child, child_env, sharpeye_argv
+
+if TYPE_CHECKING:
+    from command_api.auth.seed import DemoUser
 
 log = logging.getLogger("sharpeye.up")
 # The demo registry references these; the simulated fleet and ingest must agree on them.
@@ -54,6 +58,7 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
 
         for key, value in DEMO_SECRETS.items():
             env_extra[key] = os.environ.get(key, value)
+    demo_users = _seed_demo(settings) if simulate else []
     if settings.redis_url:
         env_extra["REDIS_URL"] = settings.redis_url
     else:
@@ -98,6 +103,12 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
             print(f"up: the API does not answer on {url}:\n{children[-1].tail()}", file=sys.stderr)
             return 1
         print(f"== Sharpeye is up. Wall: {url}  API docs: {url}docs", flush=True)
+        for user in demo_users:
+            roles = ", ".join(user.roles)
+            print(
+                f"== demo login {user.username} / {user.password} ({user.department}: {roles})",
+                flush=True,
+            )
         print("== `sharpeye status` shows camera health; Ctrl-C stops everything", flush=True)
         _supervise(children, stop)
         return 0
@@ -121,6 +132,13 @@ def _answers(url: str, timeout: float) -> bool:
             pass
         time.sleep(0.2)
     return False
+
+
+def _seed_demo(settings: Settings) -> list[DemoUser]:
+    """Demo users and alarm rules in the store (idempotent), so the wall can log in."""
+    from command_api.auth.seed import seed_demo
+
+    return seed_demo(settings)
 
 
 def _supervise(children: list[Child], stop: threading.Event) -> None:

@@ -82,10 +82,20 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
         assert up.wait(180), "make up did not come up:\n" + "".join(lines[-40:])
         banner = next(ln for ln in lines if "Sharpeye is up" in ln)
         assert f"http://127.0.0.1:{api}/" in banner
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{api}/api/auth/login",
+            data=json.dumps({"username": "admin", "password": "admin-demo-pass"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(login) as resp:
+            token = json.load(resp)["access_token"]
+        list_cameras = urllib.request.Request(
+            f"http://127.0.0.1:{api}/api/cameras", headers={"Authorization": f"Bearer {token}"}
+        )
         cameras: list[dict[str, Any]] = []
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/cameras") as resp:
+            with urllib.request.urlopen(list_cameras) as resp:
                 cameras = json.load(resp)
             states = {c["id"]: c["health"]["state"] for c in cameras}
             if states and all(s == "online" for c, s in states.items()):

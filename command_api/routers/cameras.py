@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from command_api.deps import RedisDep, RegistryDep, ScopeDep
+from command_api.deps import RedisDep, RegistryDep, RuntimeDep, ScopeDep, deny
 from sharpeye.bus.health import (
     UNKNOWN,
     current_frame_age,
@@ -194,14 +195,26 @@ async def list_cameras(
     "/{camera_id}",
     response_model=CameraSummary,
     summary="One camera with its health",
-    responses={404: {"description": "No camera with this id (or not visible to the caller)."}},
+    responses={
+        403: {"description": "The camera is not visible to the caller's department (audited)."},
+        404: {"description": "No camera with this id."},
+    },
 )
 async def get_camera(
-    camera_id: str, registry: RegistryDep, r: RedisDep, scope: ScopeDep
+    camera_id: str, registry: RegistryDep, r: RedisDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> CameraSummary:
     camera = registry.cameras_by_id.get(camera_id)
-    # Same answer for "absent" and "not yours": ids of other departments' cameras stay private.
-    if camera is None or not scope.allows(camera_id):
+    if camera is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera with id {camera_id!r}")
+    if not scope.allows(camera_id):
+        # Refused and audited: a cross-department attempt is what the audit log is for.
+        raise await run_in_threadpool(
+            deny,
+            runtime,
+            scope.principal,
+            "camera.read",
+            f"camera:{camera_id}",
+            f"camera not visible to {scope.principal.department if scope.principal else '?'}",
+        )
     health = await read_health(r, [camera_id])
     return _summary(registry, camera, health.get(camera_id), time.time())

@@ -11,12 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio
+from fastapi import FastAPI
 
 from command_api.app import create_app
+from command_api.auth.directory import create_user
+from command_api.auth.roles import Role
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.bus.health import publish_health
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.settings import Settings
+from sharpeye.store.db import session_scope
 
 pytestmark = pytest.mark.integration
 
@@ -108,8 +112,27 @@ async def api(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
     ):
+        client.headers.update(await _login_admin(app, client))
         yield Api(client, r, registry)
     await r.aclose()
+
+
+async def _login_admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
+    """An administrator (sees every camera) of the test registry's police department."""
+    with session_scope(app.state.runtime.sessions) as s:
+        create_user(
+            s,
+            username="admin",
+            password="admin-password",
+            department="police",
+            roles=[Role.ADMINISTRATOR],
+            now=time.time(),
+        )
+    r = await client.post(
+        "/api/auth/login", json={"username": "admin", "password": "admin-password"}
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 async def _get(api: Api, url: str, **params: str | int) -> httpx.Response:
@@ -341,6 +364,7 @@ async def test_redis_down_is_503_naming_it(tmp_path: Path) -> None:
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://api") as client,
         ):
+            client.headers.update(await _login_admin(app, client))
             server.stop()
             response = await client.get("/api/cameras")
             assert response.status_code == 503

@@ -59,7 +59,13 @@ def _api(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
 def api_process(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     # cwd is the temp dir so a developer's `.env` cannot leak into the test.
-    proc = _api(_env(tmp_path, REDIS_URL=redis_url, SHARPEYE_API_PORT=str(port)), tmp_path)
+    env = _env(
+        tmp_path,
+        REDIS_URL=redis_url,
+        SHARPEYE_API_PORT=str(port),
+        SHARPEYE_BOOTSTRAP_ADMIN="admin:bootstrap-pass",
+    )
+    proc = _api(env, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -85,7 +91,10 @@ def api_process(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, subproces
 
 def test_serves_api_docs_and_wall(api_process: tuple[str, subprocess.Popen[str]]) -> None:
     base, proc = api_process
-    cameras = httpx.get(f"{base}/api/cameras").json()
+    assert httpx.get(f"{base}/api/cameras").status_code == 401
+    login = {"username": "admin", "password": "bootstrap-pass"}
+    token = httpx.post(f"{base}/api/auth/login", json=login).json()["access_token"]
+    cameras = httpx.get(f"{base}/api/cameras", headers={"Authorization": f"Bearer {token}"}).json()
     assert [c["id"] for c in cameras] == ["cam-1"]
     assert "swagger" in httpx.get(f"{base}/docs").text.lower()
     assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "Sharpeye command API"

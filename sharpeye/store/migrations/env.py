@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import sharpeye.store.models  # noqa: F401  (registers the tables autogenerate compares)
 from sharpeye.settings import Settings, get_settings
 from sharpeye.store.db import Base, create_engine_for
 

@@ -1,0 +1,96 @@
+"""Live fan-out of alarm messages to WebSocket clients, filtered by permission.
+
+One Redis subscription per API process (not one per client): each message on
+`ALARMS_CHANNEL` is parsed once and its JSON text handed to the bounded queue of every
+client allowed to see it. A client that falls `QUEUE_SIZE` messages behind is dropped
+(its socket closed with 1013) rather than buffered without bound; it reconnects and
+reloads GET /api/alarms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage, alarm_visible_to
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+
+
+@dataclass(eq=False)
+class LiveClient:
+    department: str
+    administrator: bool
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class AlarmHub:
+    def __init__(self, r: redis.asyncio.Redis, channel: str = ALARMS_CHANNEL) -> None:
+        self._r = r
+        self._channel = channel
+        self._clients: set[LiveClient] = set()
+        self.subscribed = asyncio.Event()
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def register(self, department: str, administrator: bool) -> LiveClient:
+        client = LiveClient(department, administrator)
+        self._clients.add(client)
+        return client
+
+    def unregister(self, client: LiveClient) -> None:
+        self._clients.discard(client)
+
+    def dispatch(self, text: str) -> int:
+        """Hand one message to every client allowed to see it; returns how many."""
+        try:
+            message = AlarmMessage.model_validate_json(text)
+        except ValueError:
+            log.error("malformed message on %s ignored", self._channel)
+            return 0
+        sent = 0
+        for client in list(self._clients):
+            if not alarm_visible_to(
+                message.alarm, client.department, administrator=client.administrator
+            ):
+                continue
+            try:
+                client.queue.put_nowait(text)
+                sent += 1
+            except asyncio.QueueFull:
+                client.overflowed.set()
+        return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        delay = 0.1
+        while not stop.is_set():
+            pubsub = self._r.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self.subscribed.set()
+                delay = 0.1
+                while not stop.is_set():
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is not None and msg.get("type") == "message":
+                        data = msg["data"]
+                        self.dispatch(data.decode() if isinstance(data, bytes) else str(data))
+            except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+                self.subscribed.clear()
+                log.warning("live alarm channel unavailable (%s); retrying in %.1f s", e, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,207 @@
+"""Events to alarms, and alarms through their lifecycle, in the store (synchronous).
+
+Each function works inside the caller's transaction: the alarm, its routes, its history,
+its outbox items and the event's "seen" mark commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from command_api.alarms.rules import RuleSpec, matching_rules
+from command_api.delivery.outbox import enqueue
+from sharpeye.contracts.alarms import TRANSITIONS, Alarm, AlarmChange, AlarmState
+from sharpeye.contracts.events import Event, EvidenceRef
+from sharpeye.registry import Registry
+from sharpeye.store.models import AlarmNote, AlarmRoute, AlarmRow, AlarmRuleRow, SeenEvent
+
+MAX_EVIDENCE = 16
+# Level 1: the duty officer; level 2: the department head; no further.
+MAX_ESCALATION_LEVEL = 2
+
+
+class TransitionError(ValueError):
+    """The alarm cannot move to that state from its current one."""
+
+
+@dataclass(frozen=True)
+class Change:
+    alarm: Alarm
+    change: AlarmChange
+
+
+def load_rules(session: Session) -> list[RuleSpec]:
+    rows = session.execute(select(AlarmRuleRow).order_by(AlarmRuleRow.id)).scalars()
+    return [RuleSpec.model_validate(r.spec) for r in rows if r.enabled]
+
+
+def to_alarm(row: AlarmRow) -> Alarm:
+    return Alarm(
+        id=row.id,
+        rule_id=row.rule_id,
+        event_type=row.event_type,
+        camera_id=row.camera_id,
+        camera_name=row.camera_name,
+        title=row.title,
+        severity=row.severity,
+        state=AlarmState(row.state),
+        departments=list(row.departments),
+        dedupe_key=row.dedupe_key,
+        occurred_at=row.occurred_at,
+        last_event_at=row.last_event_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        event_count=row.event_count,
+        escalation_level=row.escalation_level,
+        evidence=[EvidenceRef.model_validate(e) for e in row.evidence],
+        lat=row.lat,
+        lon=row.lon,
+    )
+
+
+def _note(
+    session: Session, alarm_id: int, at: float, actor: str, action: str, comment: str = ""
+) -> None:
+    session.add(AlarmNote(alarm_id=alarm_id, at=at, actor=actor, action=action, comment=comment))
+
+
+def ingest_events(
+    session: Session, events: list[Event], registry: Registry, rules: list[RuleSpec], now: float
+) -> list[Change]:
+    """Store the alarms these events raise; events seen before are skipped (redelivery)."""
+    changes: list[Change] = []
+    for event in events:
+        if session.get(SeenEvent, event.event_id) is not None:
+            continue
+        seen = SeenEvent(event_id=event.event_id, received_at=now, alarms=0)
+        session.add(seen)
+        camera = registry.cameras_by_id.get(event.camera_id)
+        if camera is None:
+            continue
+        for rule in matching_rules(rules, event, camera):
+            changes.append(
+                _raise(
+                    session, rule, event, camera.name, camera.location.lat, camera.location.lon, now
+                )
+            )
+            seen.alarms += 1
+    return changes
+
+
+def _raise(
+    session: Session,
+    rule: RuleSpec,
+    event: Event,
+    camera_name: str,
+    lat: float,
+    lon: float,
+    now: float,
+) -> Change:
+    key = event.effective_dedupe_key
+    previous = session.execute(
+        select(AlarmRow)
+        .where(AlarmRow.rule_id == rule.id, AlarmRow.dedupe_key == key)
+        .order_by(AlarmRow.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if previous is not None and abs(event.occurred_at - previous.last_event_at) <= rule.cooldown_s:
+        # The same incident again: count it and keep its evidence, but deliver nothing new
+        # (a burning hillside must not page the duty phone once per frame).
+        previous.event_count += 1
+        previous.last_event_at = max(previous.last_event_at, event.occurred_at)
+        room = MAX_EVIDENCE - len(previous.evidence)
+        if room > 0 and event.evidence:
+            previous.evidence = [
+                *previous.evidence,
+                *(e.model_dump(mode="json", exclude_none=True) for e in event.evidence[:room]),
+            ]
+        previous.updated_at = now
+        return Change(to_alarm(previous), "repeated")
+    row = AlarmRow(
+        rule_id=rule.id,
+        event_type=event.event_type,
+        camera_id=event.camera_id,
+        camera_name=camera_name,
+        title=f"{rule.name} — {camera_name}",
+        severity=rule.alarm_severity(event),
+        state=AlarmState.NEW.value,
+        departments=list(rule.departments),
+        dedupe_key=key,
+        occurred_at=event.occurred_at,
+        last_event_at=event.occurred_at,
+        created_at=now,
+        updated_at=now,
+        event_count=1,
+        escalation_level=0,
+        escalate_after_s=rule.escalate_after_s,
+        next_escalation_at=now + rule.escalate_after_s if rule.escalate_after_s else None,
+        evidence=[
+            e.model_dump(mode="json", exclude_none=True) for e in event.evidence[:MAX_EVIDENCE]
+        ],
+        lat=lat,
+        lon=lon,
+    )
+    session.add(row)
+    session.flush()
+    for dep in rule.departments:
+        session.add(AlarmRoute(alarm_id=row.id, department_id=dep))
+    _note(session, row.id, now, "system", "created", f"event {event.event_id} by rule {rule.id}")
+    alarm = to_alarm(row)
+    enqueue(session, alarm, "created", now)
+    return Change(alarm, "created")
+
+
+def transition(
+    session: Session, row: AlarmRow, target: AlarmState, actor: str, comment: str, now: float
+) -> Change:
+    current = AlarmState(row.state)
+    if target not in TRANSITIONS[current]:
+        raise TransitionError(f"alarm {row.id} is {current.value}: cannot become {target.value}")
+    row.state = target.value
+    row.updated_at = now
+    # Anyone acting on the alarm stops the escalation clock.
+    row.next_escalation_at = None
+    _note(session, row.id, now, actor, target.value, comment)
+    change: AlarmChange = "false_alarm" if target == AlarmState.FALSE_ALARM else target.value  # type: ignore[assignment]
+    return Change(to_alarm(row), change)
+
+
+def comment(session: Session, row: AlarmRow, actor: str, text: str, now: float) -> Change:
+    row.updated_at = now
+    _note(session, row.id, now, actor, "commented", text)
+    return Change(to_alarm(row), "commented")
+
+
+def escalate_due(session: Session, now: float, limit: int = 500) -> list[Change]:
+    """Escalate alarms still new past their deadline: level 1 duty officer, 2 head."""
+    due = (
+        session.execute(
+            select(AlarmRow)
+            .where(
+                AlarmRow.state == AlarmState.NEW.value,
+                AlarmRow.next_escalation_at.is_not(None),
+                AlarmRow.next_escalation_at <= now,
+            )
+            .order_by(AlarmRow.next_escalation_at)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    changes = []
+    for row in due:
+        row.escalation_level += 1
+        row.updated_at = now
+        more = row.escalation_level < MAX_ESCALATION_LEVEL and row.escalate_after_s
+        row.next_escalation_at = (
+            now + row.escalate_after_s if more and row.escalate_after_s else None
+        )
+        who = "duty officer" if row.escalation_level == 1 else "department head"
+        _note(session, row.id, now, "system", "escalated", f"level {row.escalation_level}: {who}")
+        alarm = to_alarm(row)
+        enqueue(session, alarm, "escalated", now)
+        changes.append(Change(alarm, "escalated"))
+    return changes

@@ -1,0 +1,122 @@
+"""The alarm services one API process runs, started and stopped by the app's lifespan:
+the event consumer, the escalation clock, the delivery worker and the live hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import redis.asyncio
+from sqlalchemy.orm import Session, sessionmaker
+
+from command_api.alarms import metrics
+from command_api.alarms.clock import Clock
+from command_api.alarms.consumer import EventConsumer
+from command_api.alarms.hub import AlarmHub
+from command_api.alarms.service import Change, escalate_due
+from command_api.delivery.senders import Senders
+from command_api.delivery.worker import Backoff, DeliveryWorker
+from command_api.deps import RegistryHolder
+from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
+from sharpeye.store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    consumer_name: str = "node-1"
+    escalation_interval_s: float = 1.0
+    backoff: Backoff = field(default_factory=Backoff)
+    delivery_poll_s: float = 1.0
+    claim_idle_ms: int = 30_000
+    block_ms: int = 1000
+
+
+class AlarmServices:
+    def __init__(
+        self,
+        r: redis.asyncio.Redis,
+        sessions: sessionmaker[Session],
+        registry: RegistryHolder,
+        clock: Clock,
+        options: ServiceOptions | None = None,
+    ) -> None:
+        self.options = options or ServiceOptions()
+        self._r = r
+        self._sessions = sessions
+        self._clock = clock
+        self.senders = Senders()
+        self.delivery = DeliveryWorker(
+            sessions,
+            clock,
+            self.senders,
+            self.options.backoff,
+            poll_s=self.options.delivery_poll_s,
+            on_result=metrics.delivery_result,
+        )
+        self.consumer = EventConsumer(
+            r,
+            sessions,
+            registry,
+            clock,
+            self.publish,
+            name=self.options.consumer_name,
+            claim_idle_ms=self.options.claim_idle_ms,
+            block_ms=self.options.block_ms,
+            on_stored=metrics.events_stored,
+        )
+        self.hub = AlarmHub(r)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def publish(self, changes: list[Change]) -> None:
+        """After commit: tell walls (pub/sub) and the delivery worker."""
+        for change in changes:
+            metrics.alarm_change(change.alarm.rule_id, change.change)
+            message = AlarmMessage(change=change.change, alarm=change.alarm)
+            try:
+                await self._r.publish(ALARMS_CHANNEL, message.model_dump_json())
+            except (redis.RedisError, OSError) as e:
+                # Stored and queued for delivery already; walls reload on reconnect.
+                log.warning("live push of alarm %d failed: %s", change.alarm.id, e)
+        if changes:
+            self.delivery.wake()
+
+    async def escalate_once(self) -> list[Change]:
+        def work() -> list[Change]:
+            with session_scope(self._sessions) as s:
+                return escalate_due(s, self._clock.now())
+
+        changes = await asyncio.to_thread(work)
+        await self.publish(changes)
+        return changes
+
+    async def _escalation_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.escalate_once()
+            except Exception:
+                log.exception("escalation pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.options.escalation_interval_s)
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self.consumer.run(self._stop), name="event-consumer"),
+            asyncio.create_task(self._escalation_loop(), name="escalation"),
+            asyncio.create_task(self.delivery.run(self._stop), name="delivery"),
+            asyncio.create_task(self.hub.run(self._stop), name="live-hub"),
+        ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.senders.aclose()

@@ -1,0 +1,23 @@
+"""The command API's tables. Importing this package registers them all on `Base.metadata`
+(Alembic's env imports it so autogenerate sees every table)."""
+
+from sharpeye.store.models.alarms import AlarmNote, AlarmRoute, AlarmRow, AlarmRuleRow, SeenEvent
+from sharpeye.store.models.audit import AuditHead, AuditRecord
+from sharpeye.store.models.delivery import DestinationRow, OutboxItem
+from sharpeye.store.models.identity import ApiKeyRow, DepartmentRow, GrantRow, UserRow
+
+__all__ = [
+    "AlarmNote",
+    "AlarmRoute",
+    "AlarmRow",
+    "AlarmRuleRow",
+    "ApiKeyRow",
+    "AuditHead",
+    "AuditRecord",
+    "DepartmentRow",
+    "DestinationRow",
+    "GrantRow",
+    "OutboxItem",
+    "SeenEvent",
+    "UserRow",
+]
