@@ -4,8 +4,9 @@ Connect to `/api/alarms/live?token=<access token or API key>` (browsers cannot s
 on a WebSocket). Each message is an `AlarmMessage` JSON object; a client sees an alarm
 when it is routed to its department (administrators see all). Optional `department`
 narrows an administrator's stream; anyone else asking for another department is refused
-(close code 4403) and the attempt audited. A client too slow to keep up is closed with
-1013 and should reconnect and reload GET /api/alarms.
+and the attempt audited. Refusals happen before the handshake completes, so clients see
+HTTP 403 (the close reason says why). A client too slow to keep up is closed with 1013 and
+should reconnect and reload GET /api/alarms.
 """
 
 from __future__ import annotations
