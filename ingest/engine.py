@@ -17,13 +17,17 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import av
 
 from ingest.backoff import Backoff
 from ingest.decode import Decoder
 from ingest.frames import SampledFrame
-from ingest.rtsp.depacketize import Assembler
+from ingest.rtsp.depacketize import AccessUnit, Assembler
 from ingest.rtsp.errors import RtspError, redact_url
 from ingest.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
+from ingest.rtsp.sdp import VideoTrack
 from ingest.rtsp.stream import Stream
 from ingest.session import Session
 from ingest.spec import StreamSpec
@@ -119,6 +123,7 @@ class _Reader(threading.Thread):
         if sess.ever_connected:
             sess.reconnects += 1
         sess.ever_connected = True
+        sess.next_diagnosis = time.monotonic() + min(2.0, eng.diagnose_every_s)
         self.sessions.add(sess)
         self.sel.register(ps.sock, selectors.EVENT_READ, sess)
         if ps.leftover:
@@ -162,6 +167,9 @@ class _Reader(threading.Thread):
                 continue
             if s.last_frame_at is not None and sess.backoff.attempts:
                 sess.backoff.reset()
+            if s.last_frame_at is not None and now >= sess.next_diagnosis and not sess.diagnosing:
+                sess.next_diagnosis = now + eng.diagnose_every_s
+                eng._diagnose(sess, s)
             if now - s.last_keepalive > s.session.timeout_s / 2:
                 s.last_keepalive = now
                 with contextlib.suppress(OSError):
@@ -179,12 +187,14 @@ class IngestEngine:
         backoff_max_s: float = 15.0,
         connect_workers: int = 16,
         decode_workers: int | None = None,
+        diagnose_every_s: float = 60.0,
     ) -> None:
         self.node_id = node_id
         self.poll_s = poll_s
         self.stall_s = stall_s
         self.connect_timeout_s = connect_timeout_s
         self.backoff_max_s = backoff_max_s
+        self.diagnose_every_s = diagnose_every_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
@@ -262,6 +272,47 @@ class IngestEngine:
         self, camera_id: str, after_seq: int = 0, timeout: float = 5.0
     ) -> SampledFrame | None:
         return self._sessions[camera_id].slot.wait_newer(after_seq, timeout)
+
+    # -- picture diagnosis -----------------------------------------------------------
+    def _diagnose(self, sess: Session, stream: Stream) -> None:
+        """Check the picture: on the newest sampled frame, or on one keyframe decoded just
+        for this when the camera's analytics profile asks for no frames at all."""
+        sess.diagnosing = True
+        if sess.decoder is not None:
+            frame = sess.slot.peek()
+            if frame is None:
+                sess.diagnosing = False
+                return
+            self._decode_pool.submit(self._observe, sess, frame.image)
+            return
+        track = stream.session.track
+
+        def emit(au: AccessUnit) -> None:
+            if stream.assembler is not one_shot:
+                return
+            stream.assembler = None  # back to demux only
+            self._decode_pool.submit(self._decode_for_diagnosis, sess, track, au)
+
+        one_shot = Assembler(track.codec, emit, keyframes_only=True)
+        stream.assembler = one_shot
+
+    def _decode_for_diagnosis(self, sess: Session, track: VideoTrack, au: AccessUnit) -> None:
+        try:
+            ctx = av.CodecContext.create(track.codec, "r")
+            prefix = b"".join(b"\x00\x00\x00\x01" + p for p in track.parameter_sets)
+            for frame in ctx.decode(av.Packet(prefix + au.data)):  # type: ignore[attr-defined]
+                self._observe(sess, frame.to_ndarray(format="bgr24"))
+                return
+        except (av.error.FFmpegError, ValueError) as exc:
+            log.debug("camera %s: diagnosis decode failed: %s", sess.spec.camera_id, exc)
+        finally:
+            sess.diagnosing = False
+
+    def _observe(self, sess: Session, image: Any) -> None:
+        try:
+            sess.diagnosis.observe(image)
+        finally:
+            sess.diagnosing = False
 
     # -- connecting ------------------------------------------------------------------
     def _schedule(self) -> None:

@@ -42,6 +42,11 @@ class FrameSlot:
             self._taken = True
             return self._frame
 
+    def peek(self) -> SampledFrame | None:
+        """The newest frame, without counting it as taken (for diagnosis)."""
+        with self._cond:
+            return self._frame
+
     def wait_newer(self, seq: int, timeout: float) -> SampledFrame | None:
         """The newest frame with a sequence above `seq`, waiting up to `timeout` seconds."""
         with self._cond:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ingest.backoff import Backoff
 from ingest.decode import Decoder
 from ingest.frames import FrameSlot
+from ingest.quality import Diagnosis
 from ingest.rtsp.stream import Stream
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
@@ -48,6 +49,9 @@ class Session:
     last_error_at: float = -1e9
     last_frame_at: float | None = None  # monotonic, survives reconnects
     keyframe_interval_s: float | None = None
+    diagnosis: Diagnosis = field(default_factory=Diagnosis)
+    next_diagnosis: float = 0.0  # monotonic
+    diagnosing: bool = False
     _win: _Window = field(default_factory=_Window)
 
     def errors_total(self) -> int:
@@ -77,6 +81,7 @@ class Session:
             self.decoder.close()
         self.stream = None
         self.decoder = None
+        self.diagnosing = False
         self.fps = self.kbps = 0.0
 
     def tick(self, now: float) -> None:
@@ -108,6 +113,8 @@ class Session:
             return CameraState.DEGRADED
         if now - self.last_error_at < ERROR_WINDOW_S or self.errors_total() > self._win.errors:
             return CameraState.DEGRADED
+        if self.diagnosis.issues:  # streaming fine, but the picture is useless
+            return CameraState.DEGRADED
         return CameraState.ONLINE
 
     def health(self, node_id: str, now: float) -> CameraHealth:
@@ -132,5 +139,8 @@ class Session:
             width=d.width if d else None,
             height=d.height if d else None,
             last_error=self.last_error,
+            quality_issues=list(self.diagnosis.issues),
+            brightness=q.brightness if (q := self.diagnosis.last) else None,
+            sharpness=q.sharpness if q else None,
             updated_at=time.time(),
         )

@@ -40,4 +40,13 @@ class CameraHealth(BaseModel):
     width: int | None = None
     height: int | None = None
     last_error: str | None = Field(None, description="Last error, credentials redacted.")
+    quality_issues: list[str] = Field(
+        default_factory=list,
+        description="Picture problems from the last diagnosis: black, overexposed, "
+        "low_contrast, blurred, frozen.",
+    )
+    brightness: float | None = Field(None, description="Mean luma (0-255) at the last diagnosis.")
+    sharpness: float | None = Field(
+        None, description="Variance of the Laplacian at the last diagnosis (low: blurred)."
+    )
     updated_at: float = Field(description="Unix time of this report.")

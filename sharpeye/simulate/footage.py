@@ -24,6 +24,8 @@ SOURCE_VIDEOS = {
     "vtest": OPENCV_DOC / "examples/data/vtest.avi",
     "tree": OPENCV_DOC / "examples/data/tree.avi",
     "megamind": OPENCV_DOC / "examples/data/Megamind.avi",
+    # A still photo streamed as video: a camera whose encoder repeats one picture (frozen).
+    "still": OPENCV_DOC / "examples/data/messi5.jpg",
 }
 IMAGES = (
     OPENCV_DOC / "examples/data/messi5.jpg",
@@ -52,6 +54,7 @@ CLIPS: dict[str, ClipSpec] = {
     "tree-360p": ClipSpec("tree", 640, 360, 500, 700),
     "megamind-720p": ClipSpec("megamind", 1280, 720, 2000, 250),
     "corrupt-720p": ClipSpec("vtest-720p", 1280, 720, 2000, 1950),
+    "frozen-720p": ClipSpec("still", 1280, 720, 1000, 250),
 }
 
 
@@ -134,6 +137,7 @@ def _encode(src: Path, out: Path, spec: ClipSpec) -> None:
     _run(
         [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            *(["-loop", "1"] if src.suffix == ".jpg" else []),
             "-i", str(src), "-vf", vf, "-frames:v", str(spec.frames), "-an",
             "-c:v", "libx264", "-preset", "veryfast",
             "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0",

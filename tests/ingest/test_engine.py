@@ -41,6 +41,8 @@ PATHS = [
     "/sim/vtest-360p/f",
     "/sim/corrupt-720p/bad",
     "/secure/vtest-360p/s",
+    "/sim/frozen-720p/z",
+    "/sim/vtest-720p/q",
 ]
 
 
@@ -219,3 +221,15 @@ def test_credentials_are_used_and_never_shown(fleet: Fleet, engine: IngestEngine
     for h in (right, wrong):
         assert "not-the-password" not in h.model_dump_json()
         assert fleet.password not in h.model_dump_json()
+
+
+def test_picture_diagnosis_finds_a_frozen_camera_without_analytics(fleet: Fleet) -> None:
+    with IngestEngine(node_id="test", diagnose_every_s=0.5) as engine:
+        engine.add(StreamSpec("frozen", fleet.url("/sim/frozen-720p/z")))  # sampling off
+        engine.add(StreamSpec("fine", fleet.url("/sim/vtest-720p/q")))
+        frozen = wait_for(engine, "frozen", lambda h: "frozen" in h.quality_issues, 30)
+        assert frozen.state == CameraState.DEGRADED
+        assert frozen.fps > 20  # the stream itself is perfectly healthy
+        fine = wait_for(engine, "fine", lambda h: h.brightness is not None, 30)
+        assert fine.quality_issues == [] and fine.state == CameraState.ONLINE
+        assert fine.frames_decoded == 0  # diagnosis decodes apart from analytics sampling
