@@ -167,6 +167,7 @@ class _Reader(threading.Thread):
                 continue
             if s.last_frame_at is not None and sess.backoff.attempts:
                 sess.backoff.reset()
+                sess.last_error = None  # recovered: the reconnect count keeps the history
             if s.last_frame_at is not None and now >= sess.next_diagnosis and not sess.diagnosing:
                 sess.next_diagnosis = now + eng.diagnose_every_s
                 eng._diagnose(sess, s)
