@@ -138,7 +138,9 @@ def open_session(
     password = password if password is not None else url_password
     parts = urlsplit(clean)
     if parts.scheme not in ("rtsp",):
-        raise RtspProtocolError(f"{clean}: only rtsp:// is supported here")
+        raise RtspProtocolError(
+            f"{clean}: rtsps:// (RTSP over TLS) is not supported by ingest yet; use rtsp://"
+        )
     host, port = parts.hostname or "", parts.port or 554
     deadline = time.monotonic() + timeout
     try:
