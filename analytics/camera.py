@@ -100,7 +100,7 @@ class CameraAnalytics:
             return False
         if not self.config.motion.enabled:
             return True
-        return self.gate.check(frame, at, tracks_alive=bool(self.tracker.tracks))
+        return self.gate.check(frame, at)
 
     def _filter(self, d: sv.Detections, width: int, height: int) -> sv.Detections:
         if len(d) == 0:
@@ -133,6 +133,16 @@ class CameraAnalytics:
                 events.extend(self._faces(frame, at, tracked))
             if self.plates is not None:
                 events.extend(self._plates(frame, at, tracked, out))
+        elif self.uses_detector:
+            # Gated out: nothing moved. Tracks stay put; time-based rules (loitering) go on.
+            self.tracker.hold(at)
+            still = [(t, s.class_name, s.path[-1]) for t, s in self.tracks.items() if s.path]
+            hits = self.rules.update(
+                at,
+                [(t, c, (p.x, p.y)) for t, c, p in still],
+                set(self.config.rules.intrusion_classes),
+            )
+            events.extend(self._rule_events(frame, at, [h for h in hits if h.kind == "loitering"]))
         ended = [t for t in self.tracks if t not in self.tracker.live_ids()]
         sightings = [self._end(t) for t in ended]
         return FrameResult(

@@ -1,9 +1,10 @@
 """The motion gate: static scenes do not reach the detector.
 
 Each frame is shrunk to a small grey image and compared with a slowly updated background;
-the detector runs when enough of it changed, when tracks are still alive (a person standing
-still must stay tracked for loitering), or at least every `heartbeat_s` (so something that
-arrived while frames were skipped is found and a stale background cannot hide it for long).
+the detector runs when enough of it changed, or at least every `heartbeat_s` (so something
+that arrived while frames were skipped is found and a stale background cannot hide it for
+long). A skipped frame means nothing moved: the camera's tracks are held where they were
+(`ByteTracker.hold`), so a person standing still stays tracked for loitering.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class MotionGate:
         )
         return cv2.GaussianBlur(gray, (5, 5), 0).astype(np.float32)
 
-    def check(self, frame: NDArray[np.uint8], at: float, tracks_alive: bool = False) -> bool:
+    def check(self, frame: NDArray[np.uint8], at: float) -> bool:
         """True if this frame should go to the detector."""
         small = self._small(frame)
         self.stats.frames += 1
@@ -61,11 +62,7 @@ class MotionGate:
             fraction = float((diff > self.pixel_threshold).mean())
             cv2.accumulateWeighted(small, self._background, self.learn_rate)
         self.last_fraction = fraction
-        passed = (
-            fraction >= self.min_fraction
-            or tracks_alive
-            or at - self._last_pass >= self.heartbeat_s
-        )
+        passed = fraction >= self.min_fraction or at - self._last_pass >= self.heartbeat_s
         if passed:
             self._last_pass = at
             self.stats.passed += 1

@@ -127,5 +127,12 @@ class ByteTracker:
         )
         return out
 
+    def hold(self, at: float) -> None:
+        """Nothing moved since the last look (the motion gate said so): every track is
+        where it was, seen now. Keeps still objects tracked while the detector rests."""
+        for t in self.tracks:
+            t.at = at
+            t.velocity[:] = 0
+
     def live_ids(self) -> set[int]:
         return {t.track_id for t in self.tracks}
