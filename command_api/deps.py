@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
 from command_api.alarms.clock import Clock, SystemClock
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.auth.directory import (
     api_key_principal,
@@ -31,7 +32,6 @@ from command_api.auth.roles import Role
 from command_api.auth.tokens import API_KEY_PREFIX, AuthConfig, TokenError, decode_token
 from sharpeye.registry import Registry
 from sharpeye.settings import Settings
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import UserRow
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 def audit(runtime: Runtime, entry: AuditEntry) -> None:
     """Record `entry` in its own transaction (kept even when the request then fails)."""
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         append(s, entry, runtime.clock.now())
 
 

@@ -22,13 +22,16 @@ import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from command_api.alarms.clock import Clock
+from command_api.alarms.rules import RuleSpec
 from command_api.alarms.service import Change, ingest_events, load_rules
+from command_api.alarms.writes import write_scope
 from command_api.deps import RegistryHolder
 from sharpeye.contracts.events import EVENTS_STREAM, Event
-from sharpeye.store.db import session_scope
+from sharpeye.store.models import AlarmRuleRow
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class EventConsumer:
         self._on_stored = on_stored
         self._own_pending = True
         self._next_claim = 0.0
+        self._rules_cache: tuple[tuple[object, ...], list[RuleSpec]] | None = None
 
     async def ensure_group(self) -> None:
         try:
@@ -161,9 +165,22 @@ class EventConsumer:
     def _store(self, events: list[Event]) -> list[Change]:
         if not events:
             return []
-        with session_scope(self._sessions) as s:
-            rules = load_rules(s)
-            return ingest_events(s, events, self._registry.registry, rules, self._clock.now())
+        with write_scope(self._sessions) as s:
+            return ingest_events(
+                s, events, self._registry.registry, self._rules(s), self._clock.now()
+            )
+
+    def _rules(self, session: Session) -> list[RuleSpec]:
+        # Rules change rarely; re-validating them for every small batch cost more than the
+        # batch itself. One cheap query tells whether any rule was added, edited or removed.
+        version = tuple(
+            session.execute(
+                select(func.count(), func.max(AlarmRuleRow.updated_at)).select_from(AlarmRuleRow)
+            ).one()
+        )
+        if self._rules_cache is None or self._rules_cache[0] != version:
+            self._rules_cache = (version, load_rules(session))
+        return self._rules_cache[1]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

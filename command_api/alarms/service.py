@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from command_api.alarms.rules import RuleSpec, matching_rules
-from command_api.delivery.outbox import enqueue
+from command_api.delivery.outbox import enabled_destinations, enqueue
 from sharpeye.contracts.alarms import TRANSITIONS, Alarm, AlarmChange, AlarmState
 from sharpeye.contracts.events import Event, EvidenceRef
-from sharpeye.registry import Registry
+from sharpeye.registry import Camera, Registry
 from sharpeye.store.models import AlarmNote, AlarmRoute, AlarmRow, AlarmRuleRow, SeenEvent
 
 MAX_EVIDENCE = 16
@@ -71,65 +71,97 @@ def _note(
 def ingest_events(
     session: Session, events: list[Event], registry: Registry, rules: list[RuleSpec], now: float
 ) -> list[Change]:
-    """Store the alarms these events raise; events seen before are skipped (redelivery)."""
-    changes: list[Change] = []
-    for event in events:
-        if session.get(SeenEvent, event.event_id) is not None:
-            continue
-        seen = SeenEvent(event_id=event.event_id, received_at=now, alarms=0)
-        session.add(seen)
-        camera = registry.cameras_by_id.get(event.camera_id)
-        if camera is None:
-            continue
-        for rule in matching_rules(rules, event, camera):
-            changes.append(
-                _raise(
-                    session, rule, event, camera.name, camera.location.lat, camera.location.lon, now
-                )
-            )
-            seen.alarms += 1
-    return changes
+    """Store the alarms these events raise; events seen before are skipped (redelivery).
+
+    Batched: one query for seen ids, one for dedupe candidates, one INSERT round for the
+    new alarms and one for their routes, history and outbox (~5x fewer statements than
+    one event at a time, which is what keeps 200 alarms/s far from the store's limit).
+    """
+    steps: list[tuple[str, AlarmRow]] = []
+    created: list[tuple[AlarmRow, RuleSpec, Event]] = []
+    with session.no_autoflush:
+        ids = [e.event_id for e in events]
+        seen = set(
+            session.execute(select(SeenEvent.event_id).where(SeenEvent.event_id.in_(ids))).scalars()
+        )
+        matched: list[tuple[RuleSpec, Event, Camera]] = []
+        for event in events:
+            if event.event_id in seen:
+                continue
+            seen.add(event.event_id)
+            camera = registry.cameras_by_id.get(event.camera_id)
+            rules_hit = matching_rules(rules, event, camera) if camera is not None else []
+            session.add(SeenEvent(event_id=event.event_id, received_at=now, alarms=len(rules_hit)))
+            matched.extend((rule, event, camera) for rule in rules_hit if camera is not None)
+        latest = _latest_alarms(session, matched)
+        for rule, event, camera in matched:
+            key = (rule.id, event.effective_dedupe_key)
+            previous = latest.get(key)
+            if (
+                previous is not None
+                and abs(event.occurred_at - previous.last_event_at) <= rule.cooldown_s
+            ):
+                _merge(previous, event, now)
+                steps.append(("repeated", previous))
+                continue
+            row = _new_alarm(rule, event, camera, now)
+            session.add(row)
+            latest[key] = row
+            created.append((row, rule, event))
+            steps.append(("created", row))
+    session.flush()  # the new alarms get their ids
+    destinations = enabled_destinations(session) if created else []
+    for row, rule, event in created:
+        for dep in rule.departments:
+            session.add(AlarmRoute(alarm_id=row.id, department_id=dep))
+        _note(
+            session, row.id, now, "system", "created", f"event {event.event_id} by rule {rule.id}"
+        )
+        enqueue(session, to_alarm(row), "created", now, destinations)
+    return [Change(to_alarm(row), change) for change, row in steps]  # type: ignore[arg-type]
 
 
-def _raise(
-    session: Session,
-    rule: RuleSpec,
-    event: Event,
-    camera_name: str,
-    lat: float,
-    lon: float,
-    now: float,
-) -> Change:
-    key = event.effective_dedupe_key
-    previous = session.execute(
+def _latest_alarms(
+    session: Session, matched: list[tuple[RuleSpec, Event, Camera]]
+) -> dict[tuple[str, str], AlarmRow]:
+    """The newest stored alarm of each (rule, dedupe key) in the batch."""
+    if not matched:
+        return {}
+    keys = {e.effective_dedupe_key for _, e, _ in matched}
+    rule_ids = {r.id for r, _, _ in matched}
+    rows = session.execute(
         select(AlarmRow)
-        .where(AlarmRow.rule_id == rule.id, AlarmRow.dedupe_key == key)
-        .order_by(AlarmRow.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if previous is not None and abs(event.occurred_at - previous.last_event_at) <= rule.cooldown_s:
-        # The same incident again: count it and keep its evidence, but deliver nothing new
-        # (a burning hillside must not page the duty phone once per frame).
-        previous.event_count += 1
-        previous.last_event_at = max(previous.last_event_at, event.occurred_at)
-        room = MAX_EVIDENCE - len(previous.evidence)
-        if room > 0 and event.evidence:
-            previous.evidence = [
-                *previous.evidence,
-                *(e.model_dump(mode="json", exclude_none=True) for e in event.evidence[:room]),
-            ]
-        previous.updated_at = now
-        return Change(to_alarm(previous), "repeated")
-    row = AlarmRow(
+        .where(AlarmRow.dedupe_key.in_(keys), AlarmRow.rule_id.in_(rule_ids))
+        .order_by(AlarmRow.id)
+    ).scalars()
+    return {(r.rule_id, r.dedupe_key): r for r in rows}
+
+
+def _merge(previous: AlarmRow, event: Event, now: float) -> None:
+    # The same incident again: count it and keep its evidence, but deliver nothing new
+    # (a burning hillside must not page the duty phone once per frame).
+    previous.event_count += 1
+    previous.last_event_at = max(previous.last_event_at, event.occurred_at)
+    room = MAX_EVIDENCE - len(previous.evidence)
+    if room > 0 and event.evidence:
+        previous.evidence = [
+            *previous.evidence,
+            *(e.model_dump(mode="json", exclude_none=True) for e in event.evidence[:room]),
+        ]
+    previous.updated_at = now
+
+
+def _new_alarm(rule: RuleSpec, event: Event, camera: Camera, now: float) -> AlarmRow:
+    return AlarmRow(
         rule_id=rule.id,
         event_type=event.event_type,
         camera_id=event.camera_id,
-        camera_name=camera_name,
-        title=f"{rule.name} — {camera_name}",
+        camera_name=camera.name,
+        title=f"{rule.name} — {camera.name}",
         severity=rule.alarm_severity(event),
         state=AlarmState.NEW.value,
         departments=list(rule.departments),
-        dedupe_key=key,
+        dedupe_key=event.effective_dedupe_key,
         occurred_at=event.occurred_at,
         last_event_at=event.occurred_at,
         created_at=now,
@@ -141,17 +173,9 @@ def _raise(
         evidence=[
             e.model_dump(mode="json", exclude_none=True) for e in event.evidence[:MAX_EVIDENCE]
         ],
-        lat=lat,
-        lon=lon,
+        lat=camera.location.lat,
+        lon=camera.location.lon,
     )
-    session.add(row)
-    session.flush()
-    for dep in rule.departments:
-        session.add(AlarmRoute(alarm_id=row.id, department_id=dep))
-    _note(session, row.id, now, "system", "created", f"event {event.event_id} by rule {rule.id}")
-    alarm = to_alarm(row)
-    enqueue(session, alarm, "created", now)
-    return Change(alarm, "created")
 
 
 def transition(

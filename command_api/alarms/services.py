@@ -16,11 +16,11 @@ from command_api.alarms.clock import Clock
 from command_api.alarms.consumer import EventConsumer
 from command_api.alarms.hub import AlarmHub
 from command_api.alarms.service import Change, escalate_due
+from command_api.alarms.writes import write_scope
 from command_api.delivery.senders import Senders
 from command_api.delivery.worker import Backoff, DeliveryWorker
 from command_api.deps import RegistryHolder
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
-from sharpeye.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class AlarmServices:
 
     async def escalate_once(self) -> list[Change]:
         def work() -> list[Change]:
-            with session_scope(self._sessions) as s:
+            with write_scope(self._sessions) as s:
                 return escalate_due(s, self._clock.now())
 
         changes = await asyncio.to_thread(work)

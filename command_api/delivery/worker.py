@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from command_api.alarms.clock import Clock
+from command_api.alarms.writes import write_scope
 from command_api.delivery.senders import DeliveryError, Senders, Target
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import DestinationRow, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -87,66 +87,94 @@ class DeliveryWorker:
 
     def _due_work(self) -> list[tuple[Target, list[_Item]]]:
         now = self._clock.now()
+        pending = OutboxItem.state == "pending"
         with self._sessions() as s:
             heads = s.execute(
                 select(OutboxItem.destination_id, func.min(OutboxItem.id))
-                .where(OutboxItem.state == "pending")
+                .where(pending)
                 .group_by(OutboxItem.destination_id)
             ).all()
+            if not heads:
+                return []
+            # A destination is due when its oldest pending item is: order is per destination.
+            due_heads = set(
+                s.execute(
+                    select(OutboxItem.destination_id).where(
+                        OutboxItem.id.in_([first for _, first in heads]),
+                        OutboxItem.next_attempt_at <= now,
+                    )
+                ).scalars()
+            )
+            if not due_heads:
+                return []
+            targets = {
+                d.id: Target(d.id, d.kind, d.url, d.secret)
+                for d in s.execute(
+                    select(DestinationRow).where(DestinationRow.id.in_(due_heads))
+                ).scalars()
+            }
             work = []
-            for dest_id, first_id in heads:
-                first = s.get(OutboxItem, first_id)
-                if first is None or first.next_attempt_at > now:
-                    continue
-                dest = s.get(DestinationRow, dest_id)
-                if dest is None:
-                    continue
+            for dest_id in sorted(targets):
                 rows = s.execute(
-                    select(OutboxItem)
-                    .where(OutboxItem.destination_id == dest_id, OutboxItem.state == "pending")
+                    select(
+                        OutboxItem.id,
+                        OutboxItem.idempotency_key,
+                        OutboxItem.payload,
+                        OutboxItem.attempts,
+                        OutboxItem.created_at,
+                    )
+                    .where(OutboxItem.destination_id == dest_id, pending)
                     .order_by(OutboxItem.id)
                     .limit(self._batch)
-                ).scalars()
-                items = [
-                    _Item(r.id, r.idempotency_key, r.payload, r.attempts, r.created_at)
-                    for r in rows
-                ]
-                work.append((Target(dest.id, dest.kind, dest.url, dest.secret), items))
+                ).all()
+                work.append((targets[dest_id], [_Item(*row) for row in rows]))
             return work
 
     async def _drain(self, target: Target, items: list[_Item]) -> int:
-        delivered = 0
+        """Send in order until one fails; record the outcomes in one transaction.
+
+        A crash between a send and its record means that item is sent again after restart
+        (at least once): receivers drop repeats by the idempotency key.
+        """
+        delivered: list[_Item] = []
+        failed: tuple[_Item, str] | None = None
         for item in items:
             try:
                 await self._senders.send(target, item.payload, item.key)
             except DeliveryError as e:
-                await asyncio.to_thread(self._failed, item, str(e))
-                self._report(target.kind, False, item)
-                return delivered
+                failed = (item, str(e))
             except Exception as e:  # a sender bug must not stop other destinations
                 log.exception("sender for %s crashed", target.id)
-                await asyncio.to_thread(self._failed, item, f"internal error: {type(e).__name__}")
-                return delivered
-            await asyncio.to_thread(self._delivered, item)
+                failed = (item, f"internal error: {type(e).__name__}")
+            if failed is not None:
+                self._report(target.kind, False, item)
+                break
+            delivered.append(item)
             self._report(target.kind, True, item)
-            delivered += 1
-        return delivered
+        await asyncio.to_thread(self._record, delivered, failed)
+        return len(delivered)
 
     def _report(self, kind: str, ok: bool, item: _Item) -> None:
         if self._on_result is not None:
             self._on_result(kind, ok, self._clock.now() - item.created_at)
 
-    def _delivered(self, item: _Item) -> None:
-        with session_scope(self._sessions) as s:
-            row = s.get(OutboxItem, item.id)
-            if row is not None:
-                row.state = "delivered"
-                row.attempts += 1
-                row.delivered_at = self._clock.now()
-                row.last_error = None
-
-    def _failed(self, item: _Item, error: str) -> None:
-        with session_scope(self._sessions) as s:
+    def _record(self, delivered: list[_Item], failed: tuple[_Item, str] | None) -> None:
+        now = self._clock.now()
+        with write_scope(self._sessions) as s:
+            if delivered:
+                s.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id.in_([item.id for item in delivered]))
+                    .values(
+                        state="delivered",
+                        delivered_at=now,
+                        last_error=None,
+                        attempts=OutboxItem.attempts + 1,
+                    )
+                )
+            if failed is None:
+                return
+            item, error = failed
             row = s.get(OutboxItem, item.id)
             if row is None:
                 return
@@ -161,7 +189,7 @@ class DeliveryWorker:
                     error,
                 )
             else:
-                row.next_attempt_at = self._clock.now() + self._backoff.delay(row.attempts)
+                row.next_attempt_at = now + self._backoff.delay(row.attempts)
                 log.warning(
                     "delivery %s attempt %d failed: %s", row.idempotency_key, row.attempts, error
                 )

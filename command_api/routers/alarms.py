@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from command_api.alarms.service import Change, TransitionError, comment, to_alarm, transition
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.auth.principal import Principal
 from command_api.auth.roles import ALARM_HANDLERS
 from command_api.deps import PrincipalDep, RowId, Runtime, RuntimeDep, deny
 from sharpeye.contracts.alarms import Alarm, AlarmState
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import AlarmNote, AlarmRoute, AlarmRow
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
@@ -132,7 +132,7 @@ async def _act(
                 "needs role administrator, wall_operator or duty_officer",
             )
         now = runtime.clock.now()
-        with session_scope(runtime.sessions) as s:
+        with write_scope(runtime.sessions) as s:
             row = s.get(AlarmRow, alarm_id, with_for_update=True)
             assert row is not None
             try:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.auth.directory import DirectoryError, authenticate, create_api_key, user_principal
 from command_api.auth.roles import Role
 from command_api.auth.tokens import issue_token
 from command_api.deps import AdminDep, PrincipalDep, RowId, RuntimeDep
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import ApiKeyRow
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -80,50 +80,44 @@ def _key_out(row: ApiKeyRow) -> ApiKeyOut:
 )
 async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> TokenOut:
     def work() -> TokenOut | None:
-        now = runtime.clock.now()
         client = request.client.host if request.client else ""
-        with session_scope(runtime.sessions) as s:
+        # The password check (deliberately slow) runs outside the write transaction.
+        with runtime.sessions() as s:
             user = authenticate(s, body.username, body.password)
-            if user is None:
-                append(
-                    s,
-                    AuditEntry(
-                        body.username, "", "login", body.username, "denied", {"client": client}
-                    ),
-                    now,
-                )
-                return None
-            principal = user_principal(user)
-            token, claims = issue_token(
-                runtime.auth,
-                user_id=user.id,
-                username=user.username,
-                department=user.department_id,
-                roles=principal.roles,
-                now=now,
+            principal = user_principal(user) if user is not None else None
+        now = runtime.clock.now()
+        if user is None or principal is None:
+            entry = AuditEntry(
+                body.username, "", "login", body.username, "denied", {"client": client}
             )
+            with write_scope(runtime.sessions) as s:
+                append(s, entry, now)
+            return None
+        token, claims = issue_token(
+            runtime.auth,
+            user_id=user.id,
+            username=user.username,
+            department=user.department_id,
+            roles=principal.roles,
+            now=now,
+        )
+        detail = {"client": client, "token_id": claims.token_id}
+        with write_scope(runtime.sessions) as s:
             append(
                 s,
-                AuditEntry(
-                    user.username,
-                    user.department_id,
-                    "login",
-                    user.username,
-                    "ok",
-                    {"client": client, "token_id": claims.token_id},
-                ),
+                AuditEntry(user.username, user.department_id, "login", user.username, "ok", detail),
                 now,
             )
-            return TokenOut(
-                access_token=token,
-                expires_in=runtime.auth.token_ttl_s,
-                user=MeOut(
-                    kind="user",
-                    name=user.username,
-                    department=user.department_id,
-                    roles=sorted(principal.roles),
-                ),
-            )
+        return TokenOut(
+            access_token=token,
+            expires_in=runtime.auth.token_ttl_s,
+            user=MeOut(
+                kind="user",
+                name=user.username,
+                department=user.department_id,
+                roles=sorted(principal.roles),
+            ),
+        )
 
     result = await asyncio.to_thread(work)
     if result is None:
@@ -160,7 +154,7 @@ def list_api_keys(runtime: RuntimeDep, admin: AdminDep) -> list[ApiKeyOut]:
 )
 def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, admin: AdminDep) -> NewApiKeyOut:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         try:
             key, row = create_api_key(
                 s,
@@ -195,7 +189,7 @@ def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, admin: AdminDep) -> NewApiK
 )
 def revoke_api_key(key_id: RowId, runtime: RuntimeDep, admin: AdminDep) -> None:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         row = s.get(ApiKeyRow, key_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no API key {key_id}")

@@ -9,10 +9,10 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, RowId, RuntimeDep
 from sharpeye.contracts.events import SeverityName
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import DepartmentRow, DestinationRow, OutboxItem
 
 router = APIRouter(tags=["deliveries"])
@@ -109,7 +109,7 @@ def put_destination(
     admin: AdminDep,
 ) -> DestinationOut:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         if s.get(DepartmentRow, body.department) is None:
             raise HTTPException(422, f"unknown department {body.department!r}")
         row = s.get(DestinationRow, destination_id)
@@ -177,7 +177,7 @@ def list_deliveries(
 )
 async def retry_delivery(delivery_id: RowId, runtime: RuntimeDep, admin: AdminDep) -> DeliveryOut:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         row = s.get(OutboxItem, delivery_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id}")

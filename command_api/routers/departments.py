@@ -6,10 +6,10 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, PrincipalDep, RuntimeDep
 from sharpeye.registry.schema import DepartmentKind
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import DepartmentRow
 
 router = APIRouter(prefix="/api/departments", tags=["departments"])
@@ -49,7 +49,7 @@ def list_departments(runtime: RuntimeDep, principal: PrincipalDep) -> list[Depar
 )
 def new_department(body: DepartmentIn, runtime: RuntimeDep, admin: AdminDep) -> DepartmentOut:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         if s.get(DepartmentRow, body.id) is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"department {body.id!r} exists")
         row = DepartmentRow(

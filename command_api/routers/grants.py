@@ -12,9 +12,9 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, PrincipalDep, RegistryDep, RuntimeDep
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import DepartmentRow, GrantRow
 
 router = APIRouter(prefix="/api/grants", tags=["grants"])
@@ -99,7 +99,7 @@ def new_grant(
     expires = body.expires_at.timestamp() if body.expires_at else None
     if expires is not None and expires <= now:
         raise HTTPException(422, "expires_at is in the past")
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         if s.get(DepartmentRow, body.department) is None:
             raise HTTPException(422, f"unknown department {body.department!r}")
         row = GrantRow(
@@ -152,7 +152,7 @@ def revoke_grant(grant_id: str, runtime: RuntimeDep, admin: AdminDep) -> None:
     number = grant_id.removeprefix("api-")
     if not number.isdigit() or int(number) > 2_147_483_647:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no API grant {grant_id!r}")
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         row = s.get(GrantRow, int(number))
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no API grant {grant_id!r}")

@@ -6,10 +6,10 @@ from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
 from command_api.alarms.rules import RuleSpec
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, PrincipalDep, RegistryDep, RuntimeDep
 from sharpeye.registry import Registry
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import AlarmRuleRow, DepartmentRow
 
 router = APIRouter(prefix="/api/rules", tags=["rules"])
@@ -54,7 +54,7 @@ def put_rule(
     if body.id != rule_id:
         raise HTTPException(422, f"rule id {body.id!r} differs from the path's {rule_id!r}")
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         departments = set(s.execute(select(DepartmentRow.id)).scalars())
         _check_references(body, registry, departments)
         row = s.get(AlarmRuleRow, rule_id)
@@ -81,7 +81,7 @@ def put_rule(
 )
 def delete_rule(rule_id: str, runtime: RuntimeDep, admin: AdminDep) -> None:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         row = s.get(AlarmRuleRow, rule_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule {rule_id!r}")

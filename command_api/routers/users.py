@@ -6,12 +6,12 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.auth.directory import DirectoryError, create_user
 from command_api.auth.passwords import hash_password
 from command_api.auth.roles import Role
 from command_api.deps import AdminDep, RowId, RuntimeDep
-from sharpeye.store.db import session_scope
 from sharpeye.store.models import DepartmentRow, UserRow
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -70,7 +70,7 @@ def list_users(runtime: RuntimeDep, admin: AdminDep) -> list[UserOut]:
 )
 def new_user(body: UserIn, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         try:
             user = create_user(
                 s,
@@ -116,7 +116,7 @@ def get_user(user_id: RowId, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
 )
 def patch_user(user_id: RowId, body: UserPatch, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
     now = runtime.clock.now()
-    with session_scope(runtime.sessions) as s:
+    with write_scope(runtime.sessions) as s:
         user = s.get(UserRow, user_id)
         if user is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id}")
