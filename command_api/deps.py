@@ -230,8 +230,32 @@ def scope_for(runtime: Runtime, principal: Principal) -> CameraScope:
     now = runtime.clock.now()
     with runtime.sessions() as s:
         extra = granted_groups(s, principal.department, now)
-    ids = visible_cameras(runtime.registry.registry, principal.department, extra, now)
-    return CameraScope(frozenset(ids), f"cameras visible to {principal.department}", principal)
+    ids = _visible(runtime.registry.registry, principal.department, frozenset(extra), now)
+    return CameraScope(ids, f"cameras visible to {principal.department}", principal)
+
+
+_SCOPE_TTL_S = 5.0
+_scope_cache: dict[tuple[str, frozenset[str], int], frozenset[str]] = {}
+_scope_cache_registry: list[Registry] = []
+
+
+def _visible(
+    registry: Registry, department: str, extra: frozenset[str], now: float
+) -> frozenset[str]:
+    """`visible_camera_ids` walks every camera (54,000 in a district): reuse the answer for
+    a few seconds per department and grant set; a registry reload or a changed API grant
+    is a new key, a registry grant's expiry is seen within `_SCOPE_TTL_S`."""
+    if not _scope_cache_registry or _scope_cache_registry[0] is not registry:
+        _scope_cache.clear()
+        _scope_cache_registry[:] = [registry]
+    key = (department, extra, int(now // _SCOPE_TTL_S))
+    ids = _scope_cache.get(key)
+    if ids is None:
+        if len(_scope_cache) > 1024:
+            _scope_cache.clear()
+        ids = frozenset(visible_cameras(registry, department, set(extra), now))
+        _scope_cache[key] = ids
+    return ids
 
 
 def current_scope(runtime: RuntimeDep, principal: PrincipalDep) -> CameraScope:
