@@ -33,6 +33,7 @@ from command_api.routers import (
     departments,
     grants,
     health,
+    live,
     metrics,
     rules,
     users,
@@ -218,6 +219,7 @@ def create_app(
     app.include_router(deliveries.router)
     app.include_router(audit.router)
     app.include_router(viewer.router)
+    app.include_router(live.router)
     # Last: the static mount at "/" would otherwise shadow the API routes.
     if WALL_UI_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WALL_UI_DIR, html=True), name="wall_ui")

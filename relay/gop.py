@@ -7,7 +7,8 @@ a GOP (2 s at GOP 50, 25 fps) for the next one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 START = b"\x00\x00\x00\x01"
 NAL_SPS = 7
@@ -25,6 +26,8 @@ class EncodedFrame:
     received_at: float
     # The camera's own RTP timestamp, carried for end-to-end latency measurement.
     rtp_timestamp: int
+    # Work done once per frame for every viewer (RTP payloads, the av.Packet): see packer.py.
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def nal_types(au: bytes) -> set[int]:

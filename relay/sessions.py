@@ -23,6 +23,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from relay import packer
 from relay.ice import announce, filter_remote_candidates, loopback_only
 from relay.settings import RelaySettings
 from relay.sources import SourceSpec
@@ -58,7 +59,9 @@ class UpstreamPool:
     def get(self, spec: SourceSpec) -> Upstream:
         upstream = self.upstreams.get(spec.key)
         if upstream is None or upstream.closed:
-            upstream = Upstream(spec, self.settings.idle_close_s, self._closed)
+            upstream = Upstream(
+                spec, self.settings.idle_close_s, self._closed, gop_cache=self.settings.gop_cache
+            )
             self.upstreams[spec.key] = upstream
             upstream.start()
         return upstream
@@ -126,7 +129,7 @@ class SessionManager:
 
     async def _negotiate(self, pc: RTCPeerConnection, track: ViewerTrack, offer_sdp: str) -> str:
         # Before setRemoteDescription, or aiortc answers with its first codec (VP8).
-        pc.addTrack(track)
+        packer.install(pc.addTrack(track))
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(_h264_preferences())  # type: ignore[arg-type]

@@ -36,6 +36,11 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_QUEUE_FRAMES",
         description="Frames a viewer may fall behind before it skips to the next keyframe.",
     )
+    gop_cache: bool = Field(
+        default=True,
+        validation_alias="SHARPEYE_RELAY_GOP_CACHE",
+        description="Start late joiners from the cached GOP (off: they wait for a keyframe).",
+    )
     ice_servers: CommaList = Field(
         default_factory=list,
         validation_alias="SHARPEYE_RELAY_ICE_SERVERS",

@@ -8,17 +8,15 @@ connection is up): frames queued for a viewer still doing ICE would be stale by 
 from __future__ import annotations
 
 import time
-from fractions import Fraction
 from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from relay.gop import EncodedFrame
+from relay.packer import packet
 from relay.subscriber import Subscriber, SubscriberClosedError
 from relay.upstream import Upstream
-
-TIME_BASE = Fraction(1, 90000)
 
 
 class ViewerTrack(MediaStreamTrack):
@@ -46,18 +44,9 @@ class ViewerTrack(MediaStreamTrack):
             raise MediaStreamError from None
         if self.first_frame is None:
             self.first_frame = frame
-        return to_packet(frame)
+        return packet(frame)
 
     def stop(self) -> None:
         if self.subscriber is not None:
             self.upstream.unsubscribe(self.subscriber)
         super().stop()
-
-
-def to_packet(frame: EncodedFrame) -> av.Packet[Any]:
-    packet = av.Packet(frame.data)
-    packet.pts = frame.pts
-    packet.dts = frame.pts
-    packet.time_base = TIME_BASE
-    packet.is_keyframe = frame.keyframe
-    return packet

@@ -52,12 +52,14 @@ class Upstream:
         idle_close_s: float,
         on_closed: Callable[[Upstream], None],
         open_timeout_s: float = OPEN_TIMEOUT_S,
+        gop_cache: bool = True,
     ) -> None:
         self.spec = spec
         self.idle_close_s = idle_close_s
         self._on_closed = on_closed
         self._open_timeout_s = open_timeout_s
         self.gop = GopCache()
+        self.gop_cache = gop_cache
         self.subscribers: set[Subscriber] = set()
         self.codec: str | None = None
         self.error: UpstreamError | None = None
@@ -130,7 +132,8 @@ class Upstream:
 
     def subscribe(self, capacity: int) -> Subscriber:
         """A queue primed with the cached GOP, re-timed so playback starts at once."""
-        sub = Subscriber(capacity, squeeze(self.gop.snapshot()))
+        primed = squeeze(self.gop.snapshot()) if self.gop_cache else []
+        sub = Subscriber(capacity, primed)
         if self.closed:
             sub.close()
         else:

@@ -1,110 +1,129 @@
-// First page of the wall: the camera list with live health, grouped by department.
-// No framework and no build step: the wall is served as static files by the command API.
-const REFRESH_MS = 2000;
-const STATES = ["online", "degraded", "connecting", "offline", "disabled", "unknown"];
+// The video wall: camera tree, wall of WHEP tiles, tours, saved layouts, live alarms, map,
+// and the health tables. Plain ES modules served as static files by the command API.
+import { currentUser } from "./js/api.js";
+import { AlarmPanel } from "./js/alarms.js";
+import { CameraTree, Catalog } from "./js/catalog.js";
+import { showError, startHealth } from "./js/health.js";
+import * as layouts from "./js/layouts.js";
+import { CameraMap } from "./js/map.js";
+import { Tour } from "./js/tours.js";
+import { Wall } from "./js/wall.js";
 
 const $ = (id) => document.getElementById(id);
+const CATALOG_REFRESH_MS = 60000;
 
-function el(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) node.append(child);
-  return node;
-}
+const catalog = new Catalog("/api/cameras");
+const wall = new Wall($("wall"), catalog);
+const tour = new Tour(wall, catalog);
+const tree = new CameraTree(catalog, $("tree"), $("tree-spacer"), $("tree-info"), $("search"),
+  (id) => wall.pick(id));
+const map = new CameraMap($("map"), $("map-tip"), catalog, (id) => {
+  wall.assign(wall.selected, id);
+  showTab("wall");
+});
+const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog);
 
-const fmt = (value, digits = 1) =>
-  value === null || value === undefined ? "–" : Number(value).toFixed(digits);
-
-function badge(health) {
-  return el("span", {
-    className: `badge ${health.state}`,
-    textContent: health.state,
-    title: health.reason || health.last_error || "",
-  });
-}
-
-function row(camera) {
-  const h = camera.health;
-  const num = (text) => el("td", { className: "num", textContent: text });
-  return el("tr", { title: camera.location.address || "" }, [
-    el("td", {}, [badge(h)]),
-    el("td", { textContent: camera.name }),
-    el("td", { className: "muted", textContent: camera.id }),
-    num(fmt(h.fps)),
-    num(fmt(h.bitrate_kbps, 0)),
-    num(fmt(h.keyframe_interval_s)),
-    num(fmt(h.last_frame_age_s)),
-    num(h.decode_errors ?? "–"),
-    num(h.reconnects ?? "–"),
-  ]);
-}
-
-function departmentTable(name, cameras) {
-  const head = ["State", "Camera", "Id", "fps", "kbps", "keyframe s", "last frame s",
-    "decode errors", "reconnects"].map((text) => el("th", { textContent: text }));
-  return el("section", {}, [
-    el("h2", { textContent: `${name} (${cameras.length})` }),
-    el("table", {}, [el("thead", {}, [el("tr", {}, head)]), el("tbody", {}, cameras.map(row))]),
-  ]);
-}
-
-function render(cameras, total) {
-  const byDepartment = new Map();
-  for (const camera of cameras) {
-    const list = byDepartment.get(camera.department_name) || [];
-    list.push(camera);
-    byDepartment.set(camera.department_name, list);
+let tab = "wall";
+function showTab(name) {
+  tab = name;
+  for (const b of document.querySelectorAll("#tabs button")) {
+    b.setAttribute("aria-selected", String(b.dataset.tab === name));
   }
-  const sections = [...byDepartment].map(([name, list]) => departmentTable(name, list));
-  $("departments").replaceChildren(
-    ...(sections.length ? sections : [el("p", { className: "muted", textContent: "No cameras." })]),
-  );
-  const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
-  for (const camera of cameras) counts[camera.health.state] += 1;
-  const parts = STATES.filter((s) => counts[s]).map((s) =>
-    el("span", {}, [badge({ state: s }), ` ${counts[s]}`]));
-  const shown = total > cameras.length ? ` (showing ${cameras.length} of ${total})` : "";
-  $("summary").replaceChildren(el("span", { className: "counts" }, parts), shown);
+  for (const p of document.querySelectorAll(".page")) p.hidden = p.dataset.page !== name;
+  if (name === "map") map.draw();
+}
+for (const b of document.querySelectorAll("#tabs button")) {
+  b.addEventListener("click", () => showTab(b.dataset.tab));
 }
 
-function showError(box, message) {
-  box.hidden = !message;
-  box.textContent = message || "";
+// Layout and tours.
+$("layout-select").addEventListener("change", (e) => wall.setLayout(e.target.value));
+function fillTourSources() {
+  const select = $("tour-group");
+  const departments = new Map(catalog.cameras.map((c) => [c.department, c.department_name]));
+  const options = [
+    ...catalog.groups().map((g) => [`group:${g}`, `Group ${g}`]),
+    ...[...departments].map(([id, name]) => [`department:${id}`, name]),
+  ];
+  const current = select.value;
+  select.replaceChildren(...options.map(([value, label]) => new Option(label, value)));
+  if (current) select.value = current;
 }
+catalog.addEventListener("change", fillTourSources);
+$("tour-toggle").addEventListener("click", () => {
+  if (tour.running) tour.stop();
+  else tour.start($("tour-group").value, Number($("tour-seconds").value) || 10);
+});
+tour.addEventListener("change", () => {
+  $("tour-toggle").textContent = tour.running ? "Stop tour" : "Start tour";
+});
 
-async function refreshCameras() {
+// Saved layouts (per user, this browser).
+function fillSaved() {
+  $("saved-layouts").replaceChildren(...layouts.names().map((n) => new Option(n, n)));
+}
+$("layout-save").addEventListener("click", () => {
+  const name = prompt("Save this wall layout as:");
+  if (!name) return;
+  layouts.save(name, wall.snapshot());
+  fillSaved();
+  $("saved-layouts").value = name;
+});
+$("layout-load").addEventListener("click", () => {
+  const saved = layouts.get($("saved-layouts").value);
+  if (!saved) return;
+  tour.stop();
+  wall.restore(saved);
+  $("layout-select").value = saved.layout;
+});
+$("layout-delete").addEventListener("click", () => {
+  layouts.remove($("saved-layouts").value);
+  fillSaved();
+});
+$("wall-clear").addEventListener("click", () => {
+  tour.stop();
+  wall.clear();
+});
+wall.addEventListener("change", () => layouts.remember(wall.snapshot()));
+
+async function refreshCatalog() {
   try {
-    const response = await fetch("/api/cameras?limit=1000");
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      throw new Error(body.detail || `HTTP ${response.status}`);
-    }
-    const total = Number(response.headers.get("X-Total-Count") || 0);
-    render(await response.json(), total);
+    await catalog.load();
     showError($("banner"), "");
   } catch (error) {
-    showError($("banner"), `Cannot refresh camera health: ${error.message}`);
+    showError($("banner"), `Cannot load cameras: ${error.message}`);
   }
+  setTimeout(refreshCatalog, CATALOG_REFRESH_MS);
 }
 
-async function refreshMeta() {
-  try {
-    const response = await fetch("/healthz");
-    if (!response.ok) return;
-    const info = await response.json();
-    const title = `Sharpeye — ${info.registry.district.name}`;
-    document.title = title;
-    $("title").textContent = title;
-    showError($("reload-error"), info.registry.reload_error &&
-      `Registry edit rejected:\n${info.registry.reload_error}`);
-  } catch {
-    // The camera refresh reports connectivity problems; nothing to add here.
+async function main() {
+  await refreshCatalog();
+  $("user").textContent = currentUser() === "local" ? "" : currentUser();
+  fillSaved();
+  const last = layouts.last();
+  if (last && !new URLSearchParams(location.search).has("empty")) {
+    wall.restore(last);
+    $("layout-select").value = last.layout;
   }
+  alarms.connect();
+  startHealth(() => tab === "health");
 }
 
-async function loop() {
-  await Promise.all([refreshCameras(), refreshMeta()]);
-  setTimeout(loop, REFRESH_MS);
-}
-
-loop();
+// For operators' scripts and the browser tests (window.wall would be the #wall element).
+window.sharpeye = {
+  ready: main(),
+  catalog,
+  wall,
+  tour,
+  alarms,
+  tree,
+  map,
+  showTab,
+  assign: (index, id) => wall.assign(index, id),
+  setLayout: (key) => {
+    wall.setLayout(key);
+    $("layout-select").value = key;
+  },
+  stats: () => wall.stats(),
+  tiles: () => wall.tiles.map((t) => t.camera),
+};

@@ -1,8 +1,7 @@
 """Viewer tokens: the API decides who may watch a camera; the relay only checks signatures.
 
-The token names the viewer's department, which comes from the caller's scope (its
-principal). A scope that does not know the caller (the all-cameras placeholder) issues
-tokens in the name of the camera's owning department.
+The token names the viewer's department, from the caller's scope (its principal); the
+scope check here is the only permission check: the relay trusts what this route signed.
 """
 
 from __future__ import annotations
@@ -50,11 +49,11 @@ RelayDep = Annotated[RelaySettings, Depends(get_relay)]
 
 
 def viewer_department(scope: CameraScope, camera: Camera) -> str:
-    """Whose permission the token carries: the caller's department (scope.principal) when
-    the scope knows the caller, else the camera's owner (the placeholder all-cameras scope)."""
-    principal = getattr(scope, "principal", None)
-    department = getattr(principal, "department", None) or getattr(scope, "department", None)
-    return department if isinstance(department, str) and department else camera.department
+    """Whose permission the token carries: the caller's department, or the camera's owner
+    for a scope that names no caller (a machine's all-cameras scope)."""
+    if scope.principal is not None and scope.principal.department:
+        return scope.principal.department
+    return camera.department
 
 
 @router.post(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from command_api.app import create_app
+from command_api.auth.principal import Principal
 from command_api.deps import CameraScope, current_scope
 from sharpeye.settings import Settings
 from sharpeye.tokens import TokenError, signer_for
@@ -28,11 +29,6 @@ cameras:
   - {id: cam-b, name: B, department: edu, location: {lat: 31.8, lon: 117.2},
      streams: {main: "rtsp://127.0.0.1:8554/b"}}
 """
-
-
-@dataclass
-class Caller:
-    department: str
 
 
 @dataclass
@@ -56,8 +52,8 @@ async def api(
     )
     app = create_app(settings)
     # A caller of department `police` seeing cam-a only (what the departments issue computes).
-    scope = CameraScope(frozenset({"cam-a"}), "police cameras")
-    object.__setattr__(scope, "principal", Caller("police"))
+    caller = Principal(kind="user", id=1, name="alice", department="police", roles=frozenset())
+    scope = CameraScope(frozenset({"cam-a"}), "police cameras", caller)
     app.dependency_overrides[current_scope] = lambda: scope
     async with (
         app.router.lifespan_context(app),

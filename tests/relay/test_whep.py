@@ -89,7 +89,7 @@ async def test_idle_upstream_closes_and_reopens(
     ("camera", "token_for", "department", "status"),
     [
         ("cam1", "cam2", "police", 403),  # another camera's token
-        ("cam1", "cam1", "edu", 403),  # a department that does not see cam1
+        ("cam1", "forged", "police", 403),  # a token with its department changed
         ("cam1", None, "police", 401),  # no token at all
         ("cam1", "garbage", "police", 403),
     ],
@@ -106,6 +106,11 @@ async def test_refused_tokens_play_nothing(
     relay = relay_factory(fleet)
     if token_for == "garbage":
         token: str | None = "v1.e30.bad"
+    elif token_for == "forged":
+        # An education token for cam1 re-labelled as police: the signature no longer matches.
+        sig = relay.token("cam1", "edu").rpartition(".")[2]
+        police = relay.token("cam1", "police").split(".")[1]
+        token = f"v1.{police}.{sig}"
     else:
         token = relay.token(token_for, department) if token_for else None
     viewer = WhepViewer(relay.whep(camera), token)

@@ -1,0 +1,348 @@
+"""Relay benchmark: viewers per core beside Janus, added latency, time to first frame.
+
+One simulated 720p25 camera (`sharpeye simulate`). The relay (`sharpeye relay`, its own
+process) and Janus's streaming plugin (Debian `janus`, RTSP source) pull the same camera
+URL; N viewers (`relay_load.CountingViewer`, nothing decoded) watch through each in turn.
+Only the server process's CPU is counted, over a fixed window once every viewer receives.
+
+- viewers per core = N / cores the server used (full frame rate checked per viewer);
+- added latency = arrival of a frame through the server minus its arrival from the camera
+  read directly in the same process (frames matched by RTP timestamp);
+- time to first frame of a late joiner, with the relay's GOP cache and without (anchor).
+
+`python -m benchmarks.relay [--viewers 25,50,100] [--window 15] [--joins 10]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import RESULTS, Figure, SimFleet, cpu_seconds, free_port, machine, today
+from benchmarks.common import write_results as write_figures
+from benchmarks.relay_janus import Janus, JanusViewer
+from benchmarks.relay_load import CountingViewer, DirectReader, FrameLog, added_latency_ms
+from relay.ice import use_host_addresses
+from sharpeye.tokens import TokenSigner
+
+SECRET = "relay-benchmark-secret-0123456789"
+CAMERA = "bench"
+
+
+class RelayProcess:
+    def __init__(self, work: Path, camera_url: str, gop_cache: bool = True) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        registry = work / "registry.yaml"
+        registry.write_text(
+            "version: 1\ndistrict: {id: b, name: Bench}\n"
+            "departments: [{id: bench, name: Bench, kind: other}]\n"
+            f"cameras:\n  - {{id: {CAMERA}, name: Bench, department: bench,"
+            f" location: {{lat: 31.8, lon: 117.2}}, streams: {{main: '{camera_url}'}}}}\n"
+        )
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "SHARPEYE_REGISTRY": str(registry),
+            "SHARPEYE_DATA_DIR": str(work),
+            "SHARPEYE_TOKEN_SECRET": SECRET,
+            "SHARPEYE_RELAY_PORT": str(self.port),
+            "SHARPEYE_RELAY_IDLE_S": "60",
+            "SHARPEYE_RELAY_GOP_CACHE": "true" if gop_cache else "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = (work / "relay.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sharpeye.cli", "relay"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/whep/{CAMERA}/main"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/relay/stats", timeout=1)
+                break
+            except httpx.TransportError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"relay did not start: see {work / 'relay.log'}") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+Connect = Callable[[httpx.AsyncClient, CountingViewer], Awaitable[Any]]
+
+
+async def load_run(
+    server_pid: int, connect: Connect, n: int, window: float, camera_url: str | None
+) -> dict[str, Any]:
+    """N viewers through one server: its CPU over `window`, their frame rates, latency."""
+    log = FrameLog() if camera_url else None
+    direct = DirectReader(camera_url) if camera_url else None
+    viewers = [CountingViewer(log if i == 0 else None) for i in range(n)]
+    handles: list[Any] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        gate = asyncio.Semaphore(8)
+
+        async def join(v: CountingViewer) -> None:
+            async with gate:
+                handles.append(await connect(client, v))
+
+        await asyncio.gather(*(join(v) for v in viewers))
+        for _ in range(200):  # every viewer receiving (hang guard, not a timing claim)
+            if all(v.frames > 0 for v in viewers):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3.0)  # settle: DTLS done, GOP bursts over
+        if direct is not None:
+            direct.start()
+            await asyncio.sleep(2.0)
+        frames0 = [v.frames for v in viewers]
+        cpu0, t0 = cpu_seconds([server_pid]), time.monotonic()
+        if log is not None:
+            log.rows.clear()
+        await asyncio.sleep(window)
+        cpu1, t1 = cpu_seconds([server_pid]), time.monotonic()
+        fps = [(v.frames - f0) / (t1 - t0) for v, f0 in zip(viewers, frames0, strict=True)]
+        latency = added_latency_ms(direct.log, log) if direct and log else []
+        if direct is not None:
+            await direct.stop()
+        for h in handles:
+            if isinstance(h, JanusViewer):
+                await h.stop()
+        await asyncio.gather(*(v.close() for v in viewers))
+    cores = (cpu1 - cpu0) / (t1 - t0)
+    return {
+        "viewers": n,
+        "cores": cores,
+        "viewers_per_core": n / cores if cores > 0 else float("inf"),
+        "fps_min": min(fps),
+        "fps_median": statistics.median(fps),
+        "latency_ms": latency,
+    }
+
+
+async def joins(connect: Connect, keeper: Connect, count: int) -> list[float]:
+    """Late joiners' time to first frame, joining at random points of the GOP."""
+    out = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        keep = CountingViewer()
+        await keeper(client, keep)  # keeps the upstream open and the GOP cache warm
+        await asyncio.sleep(3.0)
+        for _ in range(count):
+            await asyncio.sleep(random.uniform(0.2, 2.2))
+            v = CountingViewer()
+            start = time.monotonic()
+            handle = await connect(client, v)
+            for _ in range(400):
+                if v.first_frame_at is not None:
+                    break
+                await asyncio.sleep(0.01)
+            if v.first_frame_at is not None:
+                out.append(v.first_frame_at - start)
+            if isinstance(handle, JanusViewer):
+                await handle.stop()
+            await v.close()
+        await keep.close()
+    return out
+
+
+def relay_connect(url: str, token: str) -> Connect:
+    async def connect(client: httpx.AsyncClient, v: CountingViewer) -> None:
+        await v.whep(client, url, token)
+
+    return connect
+
+
+def janus_connect(janus_url: str) -> Connect:
+    async def connect(client: httpx.AsyncClient, v: CountingViewer) -> JanusViewer:
+        jv = JanusViewer(janus_url, v)
+        await jv.start(client)
+        return jv
+
+    return connect
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    use_host_addresses(["127.0.0.1"])
+    token = TokenSigner(SECRET.encode()).issue(CAMERA, "bench", ttl_s=3600)
+    fleet = SimFleet(1, "vtest-720p")
+    camera = fleet.urls()[0]
+    out: dict[str, Any] = {"relay": [], "janus": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
+            work = Path(tmp)
+            relay = RelayProcess(work / "relay", camera)
+            try:
+                connect = relay_connect(relay.url, token)
+                for i, n in enumerate(args.viewers):
+                    row = asyncio.run(
+                        load_run(
+                            relay.proc.pid, connect, n, args.window, camera if i == 0 else None
+                        )
+                    )
+                    print(
+                        f"relay  {n:4d} viewers: {row['cores']:.3f} cores, "
+                        f"{row['viewers_per_core']:.0f}/core, fps min {row['fps_min']:.1f}"
+                    )
+                    out["relay"].append(row)
+                out["ttff_cache"] = asyncio.run(joins(connect, connect, args.joins))
+            finally:
+                relay.stop()
+            nocache = RelayProcess(work / "relay-nocache", camera, gop_cache=False)
+            try:
+                connect = relay_connect(nocache.url, token)
+                out["ttff_nocache"] = asyncio.run(joins(connect, connect, args.joins))
+            finally:
+                nocache.stop()
+            janus = Janus(work / "janus", camera)
+            try:
+                connect = janus_connect(janus.url)
+                for i, n in enumerate(args.viewers):
+                    row = asyncio.run(
+                        load_run(
+                            janus.proc.pid, connect, n, args.window, camera if i == 0 else None
+                        )
+                    )
+                    print(
+                        f"janus  {n:4d} viewers: {row['cores']:.3f} cores, "
+                        f"{row['viewers_per_core']:.0f}/core, fps min {row['fps_min']:.1f}"
+                    )
+                    out["janus"].append(row)
+                out["ttff_janus"] = asyncio.run(joins(connect, connect, args.joins))
+            finally:
+                janus.stop()
+    finally:
+        fleet.stop()
+    return out
+
+
+def figures(out: dict[str, Any]) -> list[Figure]:
+    m, d = machine(), today()
+    relay, janus = out["relay"][-1], out["janus"][-1]
+    n = relay["viewers"]
+    lat_r, lat_j = out["relay"][0]["latency_ms"], out["janus"][0]["latency_ms"]
+    cache, nocache = out["ttff_cache"], out["ttff_nocache"]
+    return [
+        Figure(
+            f"viewers per core, one 720p25 camera, {n} viewers (relay, H.264 passthrough)",
+            round(relay["viewers_per_core"], 1),
+            "viewers/core",
+            "Janus 1.1.2 streaming plugin, same camera and viewers, same run",
+            round(janus["viewers_per_core"], 1),
+            "≥ 1.0× Janus",
+            m,
+            d,
+        ),
+        Figure(
+            "added latency over a direct RTSP read, p95",
+            round(pct(lat_r, 0.95), 1),
+            "ms",
+            "Janus streaming plugin, same measurement",
+            round(pct(lat_j, 0.95), 1),
+            "≤ 100 ms",
+            m,
+            d,
+        ),
+        Figure(
+            "added latency over a direct RTSP read, p50",
+            round(pct(lat_r, 0.5), 1),
+            "ms",
+            "Janus streaming plugin, same measurement",
+            round(pct(lat_j, 0.5), 1),
+            "≤ 100 ms p95",
+            m,
+            d,
+        ),
+        Figure(
+            "late joiner time to first frame, p95 (GOP cache)",
+            round(pct(cache, 0.95) * 1000),
+            "ms",
+            "same relay without the GOP cache (waits for a keyframe), p95",
+            round(pct(nocache, 0.95) * 1000),
+            "within one GOP (2000 ms)",
+            m,
+            d,
+        ),
+        Figure(
+            "late joiner time to first frame, p50 (GOP cache)",
+            round(pct(cache, 0.5) * 1000),
+            "ms",
+            "same relay without the GOP cache, p50",
+            round(pct(nocache, 0.5) * 1000),
+            "within one GOP (2000 ms)",
+            m,
+            d,
+        ),
+    ]
+
+
+def plot(out: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, rows in (("relay (aiortc)", out["relay"]), ("Janus", out["janus"])):
+        a.plot([r["viewers"] for r in rows], [r["cores"] for r in rows], "o-", label=name)
+    a.set(xlabel="viewers", ylabel="server CPU (cores)", title="one 720p25 camera")
+    a.legend()
+    lat = [out["relay"][0]["latency_ms"], out["janus"][0]["latency_ms"]]
+    b.boxplot([x or [0.0] for x in lat], tick_labels=["relay", "Janus"], showfliers=False)
+    b.set(ylabel="ms", title="added latency over a direct RTSP read")
+    ttff = [out["ttff_cache"], out["ttff_nocache"], out.get("ttff_janus", [])]
+    c.boxplot(
+        [[v * 1000 for v in x] or [0.0] for x in ttff],
+        tick_labels=["GOP cache", "no cache", "Janus"],
+    )
+    c.set(ylabel="ms", title="late joiner: time to first frame")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "relay.png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", default="25,50,100")
+    parser.add_argument("--window", type=float, default=15.0)
+    parser.add_argument("--joins", type=int, default=10)
+    args = parser.parse_args()
+    args.viewers = [int(v) for v in args.viewers.split(",")]
+    out = run(args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "relay.rows.json").write_text(json.dumps(out, indent=1) + "\n")
+    path = write_figures("relay", figures(out))
+    plot(out)
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

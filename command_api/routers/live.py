@@ -1,0 +1,200 @@
+"""`/api/live?token=`: camera health changes as they happen, for the wall's tiles and tree.
+
+Relays ingest's Redis pub/sub channel `sharpeye:health:changes` (`CameraHealth` JSON on each
+state change) as `{"type": "health", ...health}`, only for cameras in the caller's scope.
+Alarms have their own socket (`/api/alarms/live`, routed by department); the hub also
+understands alarm messages (`{"alarm": {"camera_id": ...}}`) for a deployment that wants
+both on one socket, filtered by camera scope.
+
+One Redis subscription per API process (`LiveHub`), fanned out to a bounded queue per
+client; a client that falls `QUEUE_SIZE` messages behind is closed (1013) and reconnects,
+instead of the process buffering without bound. Browsers cannot set headers on a
+WebSocket, so the access token comes as `?token=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import redis.asyncio
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from command_api.deps import (
+    CameraScope,
+    Runtime,
+    get_runtime,
+    principal_from_credential,
+    scope_for,
+)
+from sharpeye.bus.health import HEALTH_CHANNEL
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["live"])
+
+ALARMS_CHANNEL = "sharpeye:alarms"
+QUEUE_SIZE = 256
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TRY_AGAIN = 1013
+
+
+def camera_of(kind: str, message: dict[str, Any]) -> str | None:
+    """The camera a message is about (alarms nest it in `alarm`)."""
+    if kind == "alarm":
+        alarm = message.get("alarm")
+        if isinstance(alarm, dict) and isinstance(alarm.get("camera_id"), str):
+            return str(alarm["camera_id"])
+    value = message.get("camera_id")
+    return value if isinstance(value, str) else None
+
+
+@dataclass(eq=False)
+class LiveClient:
+    scope: CameraScope
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class LiveHub:
+    """The process's subscription to `channels`, running while it has clients."""
+
+    def __init__(self, r: redis.asyncio.Redis, channels: tuple[str, ...] = (HEALTH_CHANNEL,)):
+        self._r = r
+        self._channels = channels
+        self._clients: set[LiveClient] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def register(self, scope: CameraScope) -> LiveClient:
+        client = LiveClient(scope)
+        self._clients.add(client)
+        if self._task is None or self._task.done():
+            self.subscribed.clear()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="live-hub")
+        return client
+
+    async def unregister(self, client: LiveClient) -> None:
+        self._clients.discard(client)
+        if not self._clients and self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def dispatch(self, channel: str, data: str | bytes) -> None:
+        kind = "alarm" if channel == ALARMS_CHANNEL else "health"
+        try:
+            message = json.loads(data)
+        except ValueError:
+            log.error("malformed message on %s ignored", channel)
+            return
+        if not isinstance(message, dict):
+            return
+        camera_id = camera_of(kind, message)
+        if camera_id is None:
+            return
+        text = json.dumps({"type": kind, **message}, ensure_ascii=False)
+        for client in list(self._clients):
+            if not client.scope.allows(camera_id):
+                continue
+            try:
+                client.queue.put_nowait(text)
+            except asyncio.QueueFull:
+                client.overflowed.set()
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            pubsub = self._r.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*self._channels)
+                self.subscribed.set()
+                delay = 0.2
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is not None and msg.get("type") == "message":
+                        channel = msg["channel"]
+                        if isinstance(channel, bytes):
+                            channel = channel.decode()
+                        self.dispatch(channel, msg["data"])
+            except (redis.RedisError, OSError) as exc:
+                self.subscribed.clear()
+                log.warning("live hub lost Redis (%s); resubscribing in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+_hubs: weakref.WeakKeyDictionary[redis.asyncio.Redis, LiveHub] = weakref.WeakKeyDictionary()
+
+
+def hub_for(r: redis.asyncio.Redis) -> LiveHub:
+    hub = _hubs.get(r)
+    if hub is None:
+        hub = _hubs[r] = LiveHub(r)
+    return hub
+
+
+async def _scope(runtime: Runtime, token: str | None) -> CameraScope:
+    """The scope of the caller whose access token (or API key) this is; HTTPException 401."""
+    if not token:
+        raise HTTPException(401, "token query parameter required")
+    principal = await run_in_threadpool(principal_from_credential, runtime, token)
+    return await run_in_threadpool(scope_for, runtime, principal)
+
+
+@router.websocket("/api/live")
+async def live(
+    websocket: WebSocket,
+    token: Annotated[
+        str | None, Query(description="Access token, where the API has logins.")
+    ] = None,
+) -> None:
+    runtime = get_runtime(websocket)  # type: ignore[arg-type,unused-ignore]
+    await websocket.accept()
+    try:
+        scope = await _scope(runtime, token)
+    except HTTPException as exc:
+        await websocket.close(CLOSE_UNAUTHORIZED, str(exc.detail))
+        return
+    hub = hub_for(runtime.redis)
+    client = hub.register(scope)
+    try:
+        await hub.subscribed.wait()
+        await websocket.send_text(json.dumps({"type": "hello", "scope": scope.description}))
+        receiver = asyncio.create_task(_drain(websocket))
+        overflow = asyncio.create_task(client.overflowed.wait())
+        try:
+            while True:
+                getter = asyncio.create_task(client.queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, receiver, overflow}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    if overflow in done:
+                        await websocket.close(CLOSE_TRY_AGAIN, "too slow: reconnect")
+                    return
+                await websocket.send_text(getter.result())
+        finally:
+            receiver.cancel()
+            overflow.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await hub.unregister(client)
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Reads (and ignores) what the client sends; returns when it disconnects."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

@@ -1,0 +1,115 @@
+"""The wall in a real browser: tiles play, tours move cameras, alarms pop, the tree scales."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from sharpeye.contracts.alarms import ALARMS_CHANNEL, Alarm, AlarmMessage, AlarmState
+from tests.wall_ui.conftest import ARTIFACTS, CAMERAS, Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def wait_for(page: Any, script: str, arg: Any = None, timeout: float = 60.0) -> Any:
+    """Poll `script` (a JS function body returning a value) until it returns truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(script, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {script}")
+        page.wait_for_timeout(250)
+
+
+def test_sixteen_tiles_play(page: Any, stack: Stack) -> None:
+    page.evaluate("window.sharpeye.setLayout('16')")
+    page.evaluate(
+        "n => { for (let i = 0; i < n; i++) window.sharpeye.assign(i, `cam${i + 1}`); }", CAMERAS
+    )
+    stats = wait_for(
+        page,
+        "async () => { const s = await window.sharpeye.stats();"
+        " return s.every(t => t.framesDecoded > 0) && s; }",
+    )
+    assert [t["camera"] for t in stats] == [f"cam{i}" for i in range(1, CAMERAS + 1)]
+    assert all(t["framesDecoded"] > 0 and t["state"] == "playing" for t in stats)
+    # One upstream per camera, one viewer each.
+    assert len(stack.relay.state.manager.sessions) == CAMERAS
+    page.wait_for_timeout(1500)  # overlays (fps, delay) refresh once a second
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "wall-16-tiles.png"))
+
+
+def test_drag_a_camera_from_the_tree_onto_a_tile(page: Any) -> None:
+    page.evaluate("window.sharpeye.setLayout('4')")
+    page.click("#tree .row.department")
+    page.click("#tree .row.group >> nth=0")
+    page.drag_and_drop("#tree .row.camera[data-camera='cam3']", "#wall .tile >> nth=1")
+    assert page.evaluate("window.sharpeye.tiles()")[1] == "cam3"
+    wait_for(page, "async () => (await window.sharpeye.stats())[1].framesDecoded > 0")
+
+
+def test_search_finds_a_camera(page: Any) -> None:
+    page.fill("#search", "camera 12")
+    page.wait_for_selector("#tree .row.camera[data-camera='cam12']")
+    assert page.locator("#tree .row.camera").count() == 1
+
+
+def test_tour_moves_cameras_through_the_tiles(page: Any) -> None:
+    page.evaluate("window.sharpeye.setLayout('4')")
+    page.evaluate("window.sharpeye.tour.start('group:square', 2)")
+    first = page.evaluate("window.sharpeye.tiles()")
+    assert first[:3] == ["cam1", "cam2", "cam3"]
+    moved = wait_for(
+        page,
+        "before => { const t = window.sharpeye.tiles(); return t[0] !== before[0] && t; }",
+        first,
+    )
+    assert moved[:3] == ["cam4", "cam5", "cam6"]
+    wait_for(page, "async () => (await window.sharpeye.stats())[0].framesDecoded > 0")
+    page.evaluate("window.sharpeye.tour.stop()")
+
+
+def test_alarm_pops_its_camera_into_the_alarm_tile(page: Any, stack: Stack) -> None:
+    page.evaluate("window.sharpeye.setLayout('4')")
+    wait_for(page, "() => document.getElementById('live-state').classList.contains('online')")
+    now = time.time()
+    alarm = Alarm(
+        id=41,
+        rule_id="intrusion",
+        event_type="zone_intrusion",
+        camera_id="cam7",
+        camera_name="Camera 7",
+        title="Intrusion at the gate",
+        severity="high",
+        state=AlarmState.NEW,
+        departments=["police"],
+        dedupe_key="cam7:intrusion",
+        occurred_at=now,
+        last_event_at=now,
+        created_at=now,
+        updated_at=now,
+        event_count=1,
+        escalation_level=0,
+    )
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        message = AlarmMessage(change="created", alarm=alarm)
+        client.publish(ALARMS_CHANNEL, message.model_dump_json())
+    finally:
+        client.close()
+    page.wait_for_selector("#alarm-41")
+    assert "Intrusion at the gate" in page.inner_text("#alarm-41")
+    wait_for(page, "() => window.sharpeye.tiles()[3] === 'cam7'")
+    tile = page.locator("#wall .tile >> nth=3")
+    assert "alarmed" in (tile.get_attribute("class") or "")
+    wait_for(page, "async () => (await window.sharpeye.stats())[3].framesDecoded > 0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "wall-alarm.png"))
+    tile.locator("button.ack").click()
+    wait_for(page, "() => !document.querySelector('#wall .tile.alarmed')")

@@ -1,0 +1,231 @@
+// The video wall: a grid of tiles, each a WHEP player with overlays (name, health, delay).
+// Tiles show the sub stream; a tile in full screen switches to the main stream. The last
+// tile is the alarm tile: an alarm pops its camera there, highlighted until acknowledged.
+import { WhepPlayer } from "./whep.js";
+
+export const LAYOUTS = {
+  1: { cls: "grid-1", tiles: 1 },
+  4: { cls: "grid-4", tiles: 4 },
+  9: { cls: "grid-9", tiles: 9 },
+  16: { cls: "grid-16", tiles: 16 },
+  "1+5": { cls: "grid-1p5", tiles: 6 },
+  "1+7": { cls: "grid-1p7", tiles: 8 },
+};
+const STATS_MS = 1000;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+class Tile {
+  constructor(wall, index) {
+    this.wall = wall;
+    this.index = index;
+    this.camera = null;
+    this.player = null;
+    this.stream = "sub";
+    this.state = "empty";
+    this.lastStats = null;
+    this.node = el("div", "tile empty");
+    this.node.dataset.index = String(index);
+    this.video = el("video");
+    this.video.muted = true;
+    this.video.autoplay = true;
+    this.video.playsInline = true;
+    this.name = el("div", "overlay name");
+    this.health = el("span", "dot unknown");
+    this.metrics = el("div", "overlay metrics");
+    this.message = el("div", "overlay message");
+    this.alarmBar = el("div", "overlay alarm-bar");
+    this.alarmBar.hidden = true;
+    this.name.prepend(this.health);
+    this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar);
+    this.node.addEventListener("click", () => wall.select(this.index));
+    this.node.addEventListener("dblclick", () => this.toggleFullscreen());
+    this.node.addEventListener("dragover", (e) => {
+      e.preventDefault();
+      this.node.classList.add("drop");
+    });
+    this.node.addEventListener("dragleave", () => this.node.classList.remove("drop"));
+    this.node.addEventListener("drop", (e) => {
+      e.preventDefault();
+      this.node.classList.remove("drop");
+      const id = e.dataTransfer.getData("text/x-camera-id");
+      if (id) wall.assign(this.index, id);
+    });
+  }
+
+  show(cameraId, stream = "sub") {
+    if (this.camera === cameraId && this.stream === stream && this.player) return;
+    this.stopPlayer();
+    this.camera = cameraId;
+    this.stream = stream;
+    this.node.classList.toggle("empty", !cameraId);
+    this.node.dataset.camera = cameraId || "";
+    this.lastStats = null;
+    this.metrics.textContent = "";
+    this.refreshLabel();
+    if (!cameraId) {
+      this.setState("empty");
+      return;
+    }
+    this.player = new WhepPlayer(this.video, cameraId, stream, (s, detail) =>
+      this.setState(s, detail));
+    this.player.start();
+  }
+
+  refreshLabel() {
+    const camera = this.camera ? this.wall.catalog.byId.get(this.camera) : null;
+    this.name.replaceChildren(this.health, camera ? ` ${camera.name}` : this.camera || "");
+    this.health.className = `dot ${camera ? camera.health.state : "unknown"}`;
+    this.health.title = camera ? camera.health.state : "";
+  }
+
+  setState(state, detail) {
+    this.state = state;
+    this.node.dataset.state = state;
+    this.message.textContent = state === "error" ? detail || "error" : state === "connecting" ? "connecting…" : "";
+  }
+
+  async updateStats() {
+    if (!this.player) return;
+    const s = await this.player.stats();
+    if (!s) return;
+    this.lastStats = s;
+    const delay = s.delayMs === null ? "–" : `${Math.round(s.delayMs)} ms`;
+    this.metrics.textContent = `${Math.round(s.fps)} fps · delay ${delay}${s.height ? ` · ${s.height}p` : ""}`;
+  }
+
+  toggleFullscreen() {
+    if (!this.camera) return;
+    if (document.fullscreenElement === this.node) {
+      document.exitFullscreen();
+    } else {
+      this.node.requestFullscreen?.().catch(() => {});
+      this.show(this.camera, "main");
+    }
+  }
+
+  stopPlayer() {
+    if (this.player) this.player.stop();
+    this.player = null;
+  }
+}
+
+export class Wall extends EventTarget {
+  constructor(container, catalog) {
+    super();
+    this.container = container;
+    this.catalog = catalog;
+    this.tiles = [];
+    this.layoutKey = "16";
+    this.selected = 0;
+    this.alarm = null;
+    this.setLayout("16");
+    document.addEventListener("fullscreenchange", () => {
+      for (const t of this.tiles) {
+        if (t.stream === "main" && document.fullscreenElement !== t.node) t.show(t.camera, "sub");
+      }
+    });
+    catalog.addEventListener("health", (e) => {
+      for (const t of this.tiles) if (t.camera === e.detail.id) t.refreshLabel();
+    });
+    catalog.addEventListener("change", () => this.tiles.forEach((t) => t.refreshLabel()));
+    setInterval(() => this.tiles.forEach((t) => t.updateStats()), STATS_MS);
+  }
+
+  get alarmTile() {
+    return this.tiles[this.tiles.length - 1];
+  }
+
+  setLayout(key) {
+    const layout = LAYOUTS[key] || LAYOUTS[16];
+    const cameras = this.tiles.map((t) => t.camera);
+    for (const t of this.tiles.slice(layout.tiles)) t.stopPlayer();
+    this.tiles = this.tiles.slice(0, layout.tiles);
+    while (this.tiles.length < layout.tiles) this.tiles.push(new Tile(this, this.tiles.length));
+    this.layoutKey = String(key);
+    this.container.className = layout.cls;
+    this.container.replaceChildren(...this.tiles.map((t) => t.node));
+    this.tiles.forEach((t, i) => {
+      t.node.classList.toggle("alarm-tile", i === this.tiles.length - 1);
+      if (t.camera !== (cameras[i] ?? null)) t.show(cameras[i] ?? null);
+    });
+    this.select(Math.min(this.selected, this.tiles.length - 1));
+    this.dispatchEvent(new Event("change"));
+  }
+
+  select(index) {
+    this.selected = index;
+    this.tiles.forEach((t, i) => t.node.classList.toggle("selected", i === index));
+  }
+
+  assign(index, cameraId) {
+    const tile = this.tiles[index];
+    if (!tile) return;
+    tile.show(cameraId);
+    this.dispatchEvent(new Event("change"));
+  }
+
+  // The selected tile, or the first empty one after it.
+  pick(cameraId) {
+    const empty = this.tiles.findIndex((t) => !t.camera);
+    this.assign(empty >= 0 ? empty : this.selected, cameraId);
+  }
+
+  fill(cameraIds) {
+    this.tiles.forEach((t, i) => t.show(cameraIds[i] ?? null));
+    this.dispatchEvent(new Event("change"));
+  }
+
+  clear() {
+    this.fill([]);
+  }
+
+  snapshot() {
+    return { layout: this.layoutKey, cameras: this.tiles.map((t) => t.camera) };
+  }
+
+  restore(saved) {
+    this.setLayout(saved.layout);
+    this.fill(saved.cameras || []);
+  }
+
+  // An alarm pops its camera into the alarm tile with the alarm's title and an ack button.
+  popAlarm(alarm, onAck) {
+    const tile = this.alarmTile;
+    this.alarm = alarm;
+    tile.show(alarm.camera_id);
+    tile.node.classList.add("alarmed");
+    const button = el("button", "ack", "Acknowledge");
+    button.addEventListener("click", async (e) => {
+      e.stopPropagation();
+      await onAck(alarm);
+    });
+    tile.alarmBar.replaceChildren(el("span", "", `⚠ ${alarm.title || alarm.event_type || "alarm"}`), button);
+    tile.alarmBar.hidden = false;
+  }
+
+  clearAlarm(alarmId) {
+    if (this.alarm && this.alarm.id !== alarmId) return;
+    this.alarm = null;
+    const tile = this.alarmTile;
+    tile.node.classList.remove("alarmed");
+    tile.alarmBar.hidden = true;
+  }
+
+  async stats() {
+    await Promise.all(this.tiles.map((t) => t.updateStats()));
+    return this.tiles.map((t) => ({
+      index: t.index,
+      camera: t.camera,
+      state: t.state,
+      stream: t.stream,
+      framesDecoded: t.lastStats ? t.lastStats.framesDecoded : 0,
+      delayMs: t.lastStats ? t.lastStats.delayMs : null,
+    }));
+  }
+}

@@ -1,0 +1,140 @@
+// A WHEP player for one <video>: token from the API, offer to the relay, H.264 only.
+// The relay takes no trickle ICE, so the offer waits (briefly) for candidate gathering.
+import { apiJson, ApiError } from "./api.js";
+
+const GATHER_MS = 1500;
+const RETRY_MS = [1000, 2000, 5000, 10000];
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, GATHER_MS);
+  });
+}
+
+export class WhepPlayer {
+  // onState(state, detail): "connecting" | "playing" | "error" | "stopped"
+  constructor(video, cameraId, stream, onState) {
+    this.video = video;
+    this.cameraId = cameraId;
+    this.stream = stream;
+    this.onState = onState;
+    this.pc = null;
+    this.session = null;
+    this.token = null;
+    this.stopped = false;
+    this.attempt = 0;
+    this.timer = null;
+  }
+
+  async start() {
+    this.onState("connecting");
+    try {
+      await this.connect();
+      this.attempt = 0;
+    } catch (error) {
+      if (this.stopped) return;
+      // A refusal (403, 404, 406, 422: H.265) will not fix itself: show why, do not retry.
+      const permanent = error instanceof ApiError && error.status >= 400 && error.status < 500;
+      this.onState("error", error.message);
+      if (!permanent) this.retry();
+    }
+  }
+
+  retry() {
+    this.close();
+    const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
+    this.attempt += 1;
+    this.timer = setTimeout(() => this.start(), delay);
+  }
+
+  async connect() {
+    const grant = await apiJson(`/api/cameras/${encodeURIComponent(this.cameraId)}/viewer-token`, {
+      method: "POST",
+    });
+    if (this.stopped) return;
+    this.token = grant.token;
+    const url = this.stream === "main" ? grant.whep_url_main : grant.whep_url;
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    const h264 = (RTCRtpReceiver.getCapabilities("video")?.codecs || []).filter(
+      (c) => c.mimeType === "video/H264",
+    );
+    if (h264.length && transceiver.setCodecPreferences) transceiver.setCodecPreferences(h264);
+    pc.ontrack = (event) => {
+      this.video.srcObject = event.streams[0] || new MediaStream([event.track]);
+      this.video.play().catch(() => {});
+    };
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc || this.stopped) return;
+      if (pc.connectionState === "connected") this.onState("playing");
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") {
+        this.onState("error", "connection lost");
+        this.retry();
+      }
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${this.token}` },
+      body: pc.localDescription.sdp,
+    });
+    if (response.status !== 201) {
+      const body = await response.json().catch(() => ({}));
+      throw new ApiError(response.status, body.detail || `relay answered ${response.status}`);
+    }
+    this.session = new URL(response.headers.get("Location"), url).href;
+    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  }
+
+  // Inbound video stats of the tile: frames decoded, fps, and the receive-side delay.
+  async stats() {
+    if (!this.pc) return null;
+    const report = await this.pc.getStats();
+    for (const s of report.values()) {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        const buffer = s.jitterBufferEmittedCount
+          ? (s.jitterBufferDelay / s.jitterBufferEmittedCount) * 1000
+          : null;
+        const decode = s.framesDecoded ? (s.totalDecodeTime / s.framesDecoded) * 1000 : 0;
+        return {
+          framesDecoded: s.framesDecoded || 0,
+          fps: s.framesPerSecond || 0,
+          delayMs: buffer === null ? null : buffer + decode,
+          width: s.frameWidth,
+          height: s.frameHeight,
+        };
+      }
+    }
+    return null;
+  }
+
+  close() {
+    clearTimeout(this.timer);
+    if (this.session) {
+      fetch(this.session, {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${this.token}` },
+        keepalive: true,
+      }).catch(() => {});
+      this.session = null;
+    }
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+    this.close();
+    this.video.srcObject = null;
+    this.onState("stopped");
+  }
+}
