@@ -2,6 +2,15 @@
 
 The lifespan (`command_api.app`) builds one `Runtime` per process; routes never touch
 `app.state` directly.
+
+Identity for every router:
+- `PrincipalDep`: the caller (401 without a valid bearer token or `X-API-Key`).
+- `ScopeDep`: the cameras the caller may see (`scope.allows(id)`, `scope.principal`).
+- `AdminDep` / `require(Role.X, ...)`: role checks that audit refusals (403).
+- `deny(runtime, principal, action, target, reason)`: audits a refused attempt and returns
+  the 403 to raise (synchronous: from async code call it with `run_in_threadpool`).
+- `audit(runtime, AuditEntry(...))`: records an action (a token issued, a search) in its own
+  transaction. WebSockets authenticate with `principal_from_credential(runtime, token)`.
 """
 
 from __future__ import annotations

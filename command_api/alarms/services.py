@@ -74,16 +74,19 @@ class AlarmServices:
 
     async def publish(self, changes: list[Change]) -> None:
         """After commit: tell walls (pub/sub) and the delivery worker."""
+        if not changes:
+            return
+        self.delivery.wake()
+        pipe = self._r.pipeline(transaction=False)
         for change in changes:
             metrics.alarm_change(change.alarm.rule_id, change.change)
             message = AlarmMessage(change=change.change, alarm=change.alarm)
-            try:
-                await self._r.publish(ALARMS_CHANNEL, message.model_dump_json())
-            except (redis.RedisError, OSError) as e:
-                # Stored and queued for delivery already; walls reload on reconnect.
-                log.warning("live push of alarm %d failed: %s", change.alarm.id, e)
-        if changes:
-            self.delivery.wake()
+            pipe.publish(ALARMS_CHANNEL, message.model_dump_json())
+        try:
+            await pipe.execute()
+        except (redis.RedisError, OSError) as e:
+            # Stored and queued for delivery already; walls reload on reconnect.
+            log.warning("live push of %d alarm changes failed: %s", len(changes), e)
 
     async def escalate_once(self) -> list[Change]:
         def work() -> list[Change]:
