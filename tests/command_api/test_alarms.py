@@ -191,3 +191,40 @@ async def test_escalation_after_t_with_manual_clock(api: Harness) -> None:
         "level 1: duty officer",
         "level 2: department head",
     ]
+
+
+async def test_rule_through_the_api_routes_new_events(api: Harness) -> None:
+    admin = await api.login("admin")
+    rule = {
+        "id": "canteen-smoke",
+        "name": "Smoke in a school canteen",
+        "event_types": ["smoke"],
+        "groups": ["canteens"],
+        "severity": "high",
+        "departments": ["food_safety", "education"],
+        "escalate_after_s": 60,
+    }
+    bad = await api.client.put(
+        "/api/rules/canteen-smoke", json={**rule, "departments": ["nobody"]}, headers=admin
+    )
+    assert bad.status_code == 422 and "unknown department 'nobody'" in bad.text
+    bad = await api.client.put(
+        "/api/rules/canteen-smoke", json={**rule, "timezone": "Mars/Base"}, headers=admin
+    )
+    assert bad.status_code == 422 and "Mars/Base" in bad.text
+    r = await api.client.put("/api/rules/canteen-smoke", json=rule, headers=admin)
+    assert r.status_code == 200, r.text
+    await api.publish(event("smoke", "canteen-kitchen"))
+    (alarm,) = await _stored(api, 1)
+    assert alarm["rule_id"] == "canteen-smoke" and alarm["departments"] == [
+        "food_safety",
+        "education",
+    ]
+    viewer = await api.login("education")
+    assert (
+        await api.client.put("/api/rules/canteen-smoke", json=rule, headers=viewer)
+    ).status_code == 403
+    audit = (
+        await api.client.get("/api/audit", params={"action": "rule.create"}, headers=admin)
+    ).json()
+    assert audit[0]["target"] == "canteen-smoke"
