@@ -93,6 +93,7 @@ class CameraAnalytics:
         )
         self._fire_last_event = -float("inf")
         self.tracks: dict[int, TrackState] = {}
+        self._last_hit: dict[str, float] = {}  # watchlist key → time of its last event
         self.uses_detector = "objects" in features
 
     def wants_detection(self, frame: NDArray[np.uint8], at: float) -> bool:
@@ -290,9 +291,7 @@ class CameraAnalytics:
                 if match:
                     st.face_match = match[0].person_id
             key = f"face:{match[0].person_id}" if match else ""
-            if match and (st is None or key not in st.events):
-                if st is not None:
-                    st.events.add(key)
+            if match and self._first_time(key, st, at):
                 h, w = frame.shape[:2]
                 fb = (face.box[0] / w, face.box[1] / h, face.box[2] / w, face.box[3] / h)
                 events.append(
@@ -343,9 +342,7 @@ class CameraAnalytics:
                         update={"plate": r.text, "plate_score": min(1.0, r.score)}
                     )
             key = f"plate:{r.text}"
-            if r.text in self.plate_watchlist and (st is None or key not in st.events):
-                if st is not None:
-                    st.events.add(key)
+            if r.text in self.plate_watchlist and self._first_time(key, st, at):
                 h, w = frame.shape[:2]
                 x1, y1, x2, y2 = r.box
                 events.append(
@@ -360,6 +357,17 @@ class CameraAnalytics:
                     )
                 )
         return events
+
+    def _first_time(self, key: str, st: TrackState | None, at: float) -> bool:
+        """Once per track, and once per `cooldown_s` per camera whatever the track (the same
+        plate found by the whole-frame search and then on a detected vehicle is one hit)."""
+        recent = at - self._last_hit.get(key, -float("inf")) < self.config.rules.cooldown_s
+        first = not recent and (st is None or key not in st.events)
+        if st is not None:
+            st.events.add(key)
+        if first:
+            self._last_hit[key] = at
+        return first
 
     def _end(self, track_id: int) -> Sighting:
         st = self.tracks.pop(track_id)
