@@ -39,6 +39,8 @@ from relay.ice import use_host_addresses
 from sharpeye.tokens import TokenSigner
 
 SECRET = "relay-benchmark-secret-0123456789"
+NOMINAL_FPS = 25.0
+LATENCY_VIEWERS = 5
 CAMERA = "bench"
 
 
@@ -133,10 +135,13 @@ async def load_run(
                 await h.stop()
         await asyncio.gather(*(v.close() for v in viewers))
     cores = (cpu1 - cpu0) / (t1 - t0)
+    # Viewers served at the camera's full rate: a starved viewer counts for what it got.
+    served = sum(min(f, NOMINAL_FPS) for f in fps) / NOMINAL_FPS
     return {
         "viewers": n,
+        "served": served,
         "cores": cores,
-        "viewers_per_core": n / cores if cores > 0 else float("inf"),
+        "viewers_per_core": served / cores if cores > 0 else float("inf"),
         "fps_min": min(fps),
         "fps_median": statistics.median(fps),
         "latency_ms": latency,
@@ -191,6 +196,28 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
+def server_runs(
+    name: str,
+    pid: int,
+    connect: Connect,
+    args: argparse.Namespace,
+    camera: str,
+    out: dict[str, Any],
+) -> None:
+    """Latency with a few viewers, then CPU at each load level, for one server."""
+    out[f"latency_{name}"] = asyncio.run(
+        load_run(pid, connect, LATENCY_VIEWERS, args.window, camera)
+    )["latency_ms"]
+    for n in args.viewers:
+        row = asyncio.run(load_run(pid, connect, n, args.window, None))
+        print(
+            f"{name:6s} {n:4d} viewers: {row['cores']:.3f} cores, {row['served']:.1f} served, "
+            f"{row['viewers_per_core']:.0f}/core, fps min {row['fps_min']:.1f}",
+            flush=True,
+        )
+        out[name].append(row)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     use_host_addresses(["127.0.0.1"])
     token = TokenSigner(SECRET.encode()).issue(CAMERA, "bench", ttl_s=3600)
@@ -203,17 +230,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             relay = RelayProcess(work / "relay", camera)
             try:
                 connect = relay_connect(relay.url, token)
-                for i, n in enumerate(args.viewers):
-                    row = asyncio.run(
-                        load_run(
-                            relay.proc.pid, connect, n, args.window, camera if i == 0 else None
-                        )
-                    )
-                    print(
-                        f"relay  {n:4d} viewers: {row['cores']:.3f} cores, "
-                        f"{row['viewers_per_core']:.0f}/core, fps min {row['fps_min']:.1f}"
-                    )
-                    out["relay"].append(row)
+                server_runs("relay", relay.proc.pid, connect, args, camera, out)
                 out["ttff_cache"] = asyncio.run(joins(connect, connect, args.joins))
             finally:
                 relay.stop()
@@ -226,17 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             janus = Janus(work / "janus", camera)
             try:
                 connect = janus_connect(janus.url)
-                for i, n in enumerate(args.viewers):
-                    row = asyncio.run(
-                        load_run(
-                            janus.proc.pid, connect, n, args.window, camera if i == 0 else None
-                        )
-                    )
-                    print(
-                        f"janus  {n:4d} viewers: {row['cores']:.3f} cores, "
-                        f"{row['viewers_per_core']:.0f}/core, fps min {row['fps_min']:.1f}"
-                    )
-                    out["janus"].append(row)
+                server_runs("janus", janus.proc.pid, connect, args, camera, out)
                 out["ttff_janus"] = asyncio.run(joins(connect, connect, args.joins))
             finally:
                 janus.stop()
@@ -247,18 +254,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def figures(out: dict[str, Any]) -> list[Figure]:
     m, d = machine(), today()
-    relay, janus = out["relay"][-1], out["janus"][-1]
+    # The headline load: the largest where both servers served ≥ 95 % of their viewers at full
+    # rate (beyond it, on a small machine, the load client itself runs out of CPU).
+    full = [
+        i
+        for i, (r, j) in enumerate(zip(out["relay"], out["janus"], strict=True))
+        if r["served"] >= 0.95 * r["viewers"] and j["served"] >= 0.95 * j["viewers"]
+    ]
+    pick = full[-1] if full else 0
+    relay, janus = out["relay"][pick], out["janus"][pick]
     n = relay["viewers"]
-    lat_r, lat_j = out["relay"][0]["latency_ms"], out["janus"][0]["latency_ms"]
+    lat_r, lat_j = out["latency_relay"], out["latency_janus"]
     cache, nocache = out["ttff_cache"], out["ttff_nocache"]
     return [
         Figure(
-            f"viewers per core, one 720p25 camera, {n} viewers (relay, H.264 passthrough)",
+            f"viewers per core at full rate, one 720p25 camera, {n} viewers (relay, passthrough)",
             round(relay["viewers_per_core"], 1),
             "viewers/core",
             "Janus 1.1.2 streaming plugin, same camera and viewers, same run",
             round(janus["viewers_per_core"], 1),
             "≥ 1.0× Janus",
+            m,
+            d,
+        ),
+        Figure(
+            f"viewers served at full rate of {out['relay'][-1]['viewers']} requested (relay)",
+            round(out["relay"][-1]["served"], 1),
+            "viewers",
+            "Janus streaming plugin, same load, same run",
+            round(out["janus"][-1]["served"], 1),
+            "all of them",
             m,
             d,
         ),
@@ -313,10 +338,23 @@ def plot(out: dict[str, Any]) -> None:
 
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 4.2))
     for name, rows in (("relay (aiortc)", out["relay"]), ("Janus", out["janus"])):
-        a.plot([r["viewers"] for r in rows], [r["cores"] for r in rows], "o-", label=name)
-    a.set(xlabel="viewers", ylabel="server CPU (cores)", title="one 720p25 camera")
+        xs, ys = [r["viewers"] for r in rows], [r["viewers_per_core"] for r in rows]
+        a.plot(xs, ys, "o-", label=name)
+        for x, y, r in zip(xs, ys, rows, strict=True):
+            a.annotate(
+                f"{r['served']:.0f} served",
+                (x, y),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    a.set(
+        xlabel="viewers requested",
+        ylabel="full-rate viewers per core",
+        title="one 720p25 camera (2-core shared box)",
+    )
     a.legend()
-    lat = [out["relay"][0]["latency_ms"], out["janus"][0]["latency_ms"]]
+    lat = [out["latency_relay"], out["latency_janus"]]
     b.boxplot([x or [0.0] for x in lat], tick_labels=["relay", "Janus"], showfliers=False)
     b.set(ylabel="ms", title="added latency over a direct RTSP read")
     ttff = [out["ttff_cache"], out["ttff_nocache"], out.get("ttff_janus", [])]
