@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 import sharpeye
 from command_api.alarms.clock import Clock, SystemClock
 from command_api.alarms.services import AlarmServices, ServiceOptions
+from command_api.alarms.writes import write_scope
 from command_api.auth.directory import sync_departments
 from command_api.auth.seed import BOOTSTRAP_ENV, bootstrap_admin
 from command_api.auth.tokens import load_auth_config
@@ -98,13 +99,17 @@ def load_initial_registry(path: Path) -> RegistryHolder:
     return RegistryHolder(path=path, registry=registry, loaded_at=time.time())
 
 
-def _follow(holder: RegistryHolder, poll_s: float) -> RegistryWatcher:
+def _follow(
+    holder: RegistryHolder, poll_s: float, on_reload: Callable[[Registry], None] | None = None
+) -> RegistryWatcher:
     """A watcher that swaps edits into `holder`, keeping the last good registry on errors."""
 
     def on_change(registry: Registry, diff: RegistryDiff) -> None:
         holder.registry = registry
         holder.loaded_at = time.time()
         holder.reload_error = None
+        if on_reload is not None:
+            on_reload(registry)
         log.info(
             "registry reloaded from %s: %d cameras (%d added, %d removed, %d changed)",
             holder.path,
@@ -139,6 +144,15 @@ def _open_store(settings: Settings, holder: RegistryHolder, clock: Clock) -> Any
         if created:
             log.info("created the first administrator %r from %s", created, BOOTSTRAP_ENV)
     return engine, sessions
+
+
+def _sync(sessions: Any, registry: Registry, clock: Clock) -> None:
+    """A department added to the registry can get users and grants at once."""
+    try:
+        with write_scope(sessions) as s:
+            sync_departments(s, registry, clock.now())
+    except Exception:
+        log.exception("departments of the reloaded registry not stored; retried on next edit")
 
 
 def create_app(
@@ -179,7 +193,10 @@ def create_app(
             services.start()
         stop_watching = asyncio.Event()
         watcher = asyncio.create_task(
-            _follow(holder, registry_poll_s).run(stop_watching), name="registry-watcher"
+            _follow(holder, registry_poll_s, lambda r: _sync(sessions, r, app_clock)).run(
+                stop_watching
+            ),
+            name="registry-watcher",
         )
         log.info(
             "API ready: %d cameras from %s", len(holder.registry.cameras), app_settings.registry

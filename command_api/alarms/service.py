@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from command_api.alarms.rules import RuleSpec, matching_rules
@@ -229,3 +229,20 @@ def escalate_due(session: Session, now: float, limit: int = 500) -> list[Change]
         enqueue(session, alarm, "escalated", now)
         changes.append(Change(alarm, "escalated"))
     return changes
+
+
+# Long past any redelivery: pending stream entries are reclaimed within minutes.
+SEEN_EVENTS_KEEP_S = 7 * 86400
+
+
+def prune_seen_events(session: Session, now: float, limit: int = 5000) -> int:
+    """Forget event ids older than `SEEN_EVENTS_KEEP_S` (the table would grow forever)."""
+    old = (
+        select(SeenEvent.event_id)
+        .where(SeenEvent.received_at < now - SEEN_EVENTS_KEEP_S)
+        .limit(limit)
+    )
+    ids = list(session.execute(old).scalars())
+    if ids:
+        session.execute(delete(SeenEvent).where(SeenEvent.event_id.in_(ids)))
+    return len(ids)

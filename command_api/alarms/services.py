@@ -15,7 +15,7 @@ from command_api.alarms import metrics
 from command_api.alarms.clock import Clock
 from command_api.alarms.consumer import EventConsumer
 from command_api.alarms.hub import AlarmHub
-from command_api.alarms.service import Change, escalate_due
+from command_api.alarms.service import Change, escalate_due, prune_seen_events
 from command_api.alarms.writes import write_scope
 from command_api.delivery.senders import Senders
 from command_api.delivery.worker import Backoff, DeliveryWorker
@@ -91,7 +91,9 @@ class AlarmServices:
     async def escalate_once(self) -> list[Change]:
         def work() -> list[Change]:
             with write_scope(self._sessions) as s:
-                return escalate_due(s, self._clock.now())
+                changes = escalate_due(s, self._clock.now())
+                prune_seen_events(s, self._clock.now())
+                return changes
 
         changes = await asyncio.to_thread(work)
         await self.publish(changes)

@@ -228,3 +228,24 @@ async def test_rule_through_the_api_routes_new_events(api: Harness) -> None:
         await api.client.get("/api/audit", params={"action": "rule.create"}, headers=admin)
     ).json()
     assert audit[0]["target"] == "canteen-smoke"
+
+
+async def test_seen_event_ids_are_pruned_after_a_week(api: Harness) -> None:
+    from sqlalchemy import func, select
+
+    from sharpeye.store.models import SeenEvent
+
+    await api.publish(event("fire", "forest-lookout-1", score=0.9))
+    await _stored(api, 1)
+
+    def seen() -> int:
+        with api.runtime.sessions() as s:
+            return int(s.execute(select(func.count()).select_from(SeenEvent)).scalar_one())
+
+    assert seen() == 1
+    api.clock.advance(6 * 86400)
+    await api.services.escalate_once()
+    assert seen() == 1
+    api.clock.advance(2 * 86400)
+    await api.services.escalate_once()
+    assert seen() == 0

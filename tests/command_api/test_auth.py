@@ -194,3 +194,27 @@ def _iso(t: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+async def test_department_added_to_the_registry_appears_without_restart(
+    api: Harness, tmp_path: Path
+) -> None:
+    import asyncio
+
+    registry = tmp_path / "camera_registry.yaml"
+    text = registry.read_text()
+    anchor = "  - {id: food_safety,"
+    line = "  - {id: transport, name: Transport Bureau, kind: transport}\n"
+    registry.write_text(text.replace(anchor, line + anchor, 1))
+    headers = await api.login("tourism")
+    for _ in range(500):  # hang guard
+        departments = (await api.client.get("/api/departments", headers=headers)).json()
+        if any(d["id"] == "transport" for d in departments):
+            break
+        await asyncio.sleep(0.02)
+    assert {
+        "id": "transport",
+        "name": "Transport Bureau",
+        "kind": "transport",
+        "source": "registry",
+    } in departments

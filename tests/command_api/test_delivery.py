@@ -168,3 +168,39 @@ async def _ticking(api: Harness, step_s: float = 0.5) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+
+
+async def test_gave_up_delivery_is_shown_and_retried(
+    tmp_path: Path, redis_url: str, receiver: Receiver
+) -> None:
+    from command_api.delivery.worker import Backoff
+
+    async with harness(
+        tmp_path, redis_url, backoff=Backoff(base_s=0.01, cap_s=0.01, max_attempts=2)
+    ) as h:
+        admin = await h.login("admin")
+        dest = {
+            "name": "Desk",
+            "department": "forestry",
+            "kind": "webhook",
+            "url": receiver.url("/desk"),
+        }
+        assert (
+            await h.client.put("/api/destinations/desk", json=dest, headers=admin)
+        ).status_code == 200
+        await h.publish(_fires(1)[0])
+        async with _ticking(h):
+            await _until(lambda: _failed_count(h), "the delivery to give up")
+        (failed,) = await _deliveries(h, state="failed")
+        assert failed["attempts"] == 2 and "ConnectError" in failed["last_error"]
+        receiver.up()
+        r = await h.client.post(f"/api/deliveries/{failed['id']}/retry", headers=admin)
+        assert r.status_code == 200 and r.json()["state"] == "pending"
+        assert (
+            await h.client.post(f"/api/deliveries/{failed['id']}/retry", headers=admin)
+        ).status_code == 409
+        await _until(lambda: _now(len(receiver.at("/desk")) == 1), "the retried delivery")
+
+
+async def _failed_count(h: Harness) -> bool:
+    return len(await _deliveries(h, state="failed")) == 1
