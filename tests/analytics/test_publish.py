@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -114,3 +115,41 @@ def test_store_finds_a_plate_in_a_time_window(tmp_path: Path) -> None:
     got = find_by_plate(db, "皖S12345", 0.0, 500.0)
     assert [s.camera_id for s in got] == ["a", "b"]
     assert np.isclose(got[0].score, 0.9)
+
+
+def test_live_fleet_through_ingest_engine_to_redis(
+    fleet_factory: Callable[..., Any], redis_url: str, models_data_dir: Path
+) -> None:
+    """Real RTSP cameras (simulated fleet) → ingest engine at 2 fps → analytics → Redis."""
+    from ingest.engine import IngestEngine
+    from ingest.spec import StreamSpec
+
+    fleet = fleet_factory(cameras=2, clip="vtest-360p")
+    zone = {
+        "id": "square",
+        "name": "Square",
+        "polygon": [[0.05, 0.3], [0.95, 0.3], [0.95, 0.95], [0.05, 0.95]],
+    }
+    cams = [camera(c, profile="intrusion", zones=[zone]) for c in ("east", "west")]
+    pipeline = Pipeline(cams, AnalyticsConfig(evidence=False), models_data_dir)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.delete(EVENTS_STREAM, SIGHTINGS_STREAM)
+    with IngestEngine(node_id="test") as engine:
+        for c, path in zip(("east", "west"), fleet.camera_paths, strict=False):
+            engine.add(StreamSpec(c, fleet.url(path), sampling="fps", fps=2))
+        runner = AnalyticsRunner(engine, pipeline, Publisher(client), ["east", "west"])
+        runner.start()
+        try:
+            deadline = time.monotonic() + 60
+            seen: set[str] = set()
+            while seen != {"east", "west"} and time.monotonic() < deadline:
+                seen = {
+                    Event.from_stream_fields(f).camera_id for _, f in client.xrange(EVENTS_STREAM)
+                }
+                time.sleep(0.2)
+        finally:
+            runner.stop()
+    events = [Event.from_stream_fields(f) for _, f in client.xrange(EVENTS_STREAM)]
+    assert {e.camera_id for e in events} == {"east", "west"}
+    assert {e.event_type for e in events} == {"intrusion"}
+    assert all(e.occurred_at > 1e9 and e.zone_id == "square" for e in events)
