@@ -90,6 +90,9 @@ class EventConsumer:
                 await self.poll()
                 delay = 0.1
             except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+                # A reply lost with the connection may have handed us entries (now in our
+                # pending list) that we never saw: read our own pending list first again.
+                self._own_pending = True
                 log.warning("event stream unavailable (%s); retrying in %.1f s", e, delay)
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)

@@ -187,7 +187,7 @@ async def test_redis_restarted_mid_stream(
                     break
                 except (redis.ConnectionError, ConnectionError):
                     await asyncio.sleep(0.05)
-        for _ in range(1500):
+        for _ in range(3000):  # hang guard
             r = await api.client.get("/api/alarms", params={"limit": 1}, headers=admin)
             if int(r.headers["x-total-count"]) >= n:
                 break
