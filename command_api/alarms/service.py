@@ -211,6 +211,8 @@ def escalate_due(session: Session, now: float, limit: int = 500) -> list[Change]
             )
             .order_by(AlarmRow.next_escalation_at)
             .limit(limit)
+            # Several API nodes on PostgreSQL: each due alarm is escalated by one of them.
+            .with_for_update(skip_locked=True)
         )
         .scalars()
         .all()

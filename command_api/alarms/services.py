@@ -17,6 +17,7 @@ from command_api.alarms.consumer import EventConsumer
 from command_api.alarms.hub import AlarmHub
 from command_api.alarms.service import Change, escalate_due, prune_seen_events
 from command_api.alarms.writes import write_scope
+from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders
 from command_api.delivery.worker import Backoff, DeliveryWorker
 from command_api.deps import RegistryHolder
@@ -56,6 +57,7 @@ class AlarmServices:
             self.options.backoff,
             poll_s=self.options.delivery_poll_s,
             on_result=metrics.delivery_result,
+            leader=DeliveryLeader(sessions.kw["bind"]) if sessions.kw.get("bind") else None,
         )
         self.consumer = EventConsumer(
             r,
@@ -125,3 +127,5 @@ class AlarmServices:
                 await task
         self._tasks = []
         await self.senders.aclose()
+        if self.delivery.leader is not None:
+            self.delivery.leader.release()

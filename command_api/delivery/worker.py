@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from command_api.alarms.clock import Clock
 from command_api.alarms.writes import write_scope
+from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import DeliveryError, Senders, Target
 from sharpeye.store.models import DestinationRow, OutboxItem
 
@@ -54,6 +55,7 @@ class DeliveryWorker:
         poll_s: float = 1.0,
         batch: int = 100,
         on_result: Any = None,
+        leader: DeliveryLeader | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -64,6 +66,11 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         # Called as on_result(kind, ok, seconds since the item was created) for metrics.
         self._on_result = on_result
+        self._leader = leader
+
+    @property
+    def leader(self) -> DeliveryLeader | None:
+        return self._leader
 
     def wake(self) -> None:
         self._wake.set()
@@ -81,6 +88,8 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """One pass over every destination with due items; returns how many were delivered."""
+        if self._leader is not None and not await asyncio.to_thread(self._leader.is_leader):
+            return 0
         work = await asyncio.to_thread(self._due_work)
         results = await asyncio.gather(*(self._drain(t, items) for t, items in work))
         return sum(results)

@@ -18,8 +18,9 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-async def api(tmp_path: Path, redis_url: str) -> AsyncIterator[Harness]:
-    async with harness(tmp_path, redis_url) as h:
+async def api(tmp_path: Path, redis_url: str, database_url: str) -> AsyncIterator[Harness]:
+    # The whole pipeline on SQLite and on PostgreSQL.
+    async with harness(tmp_path, redis_url, database_url) as h:
         yield h
 
 

@@ -32,8 +32,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, redis_url: str, receiver: Receiver) -> AsyncIterator[Harness]:
-    async with harness(tmp_path, redis_url) as h:
+async def api(
+    tmp_path: Path, redis_url: str, receiver: Receiver, database_url: str
+) -> AsyncIterator[Harness]:
+    async with harness(tmp_path, redis_url, database_url) as h:
         admin = await h.login("admin")
         destinations = {
             "forestry-desk": {
