@@ -124,6 +124,15 @@ class SessionManager:
             if pc.connectionState in ("failed", "closed"):
                 await self.end(session.id)
 
+        # A viewer that posted an offer and vanished (tab closed before ICE finished) would
+        # hold the camera's upstream open for ever: give it a deadline to connect.
+        def check_connected() -> None:
+            if session.id in self.sessions and pc.connectionState != "connected":
+                log.info("viewer %s never connected; dropping it", session.id[:8])
+                asyncio.get_running_loop().create_task(self.end(session.id))
+
+        asyncio.get_running_loop().call_later(self.settings.connect_timeout_s, check_connected)
+
         log.info("viewer %s: %s/%s (%s)", session.id[:8], spec.camera_id, spec.stream, department)
         return session, answer
 

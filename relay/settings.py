@@ -36,6 +36,12 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_QUEUE_FRAMES",
         description="Frames a viewer may fall behind before it skips to the next keyframe.",
     )
+    connect_timeout_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        validation_alias="SHARPEYE_RELAY_CONNECT_TIMEOUT_S",
+        description="A viewer whose connection is not up this long after its offer is dropped.",
+    )
     gop_cache: bool = Field(
         default=True,
         validation_alias="SHARPEYE_RELAY_GOP_CACHE",

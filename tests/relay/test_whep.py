@@ -183,3 +183,18 @@ async def test_frozen_viewer_does_not_stall_another(
             proc.kill()
             await proc.wait()
         await healthy.stop()
+
+
+async def test_viewer_that_never_connects_is_dropped(
+    fleet_factory: Callable[..., Fleet], relay_factory: Callable[..., RelayHandle]
+) -> None:
+    """An offer whose sender vanished before ICE: the session ends, the camera closes."""
+    fleet = fleet_factory(cameras=1, clip="vtest-360p")
+    relay = relay_factory(fleet, SHARPEYE_RELAY_CONNECT_TIMEOUT_S=1, SHARPEYE_RELAY_IDLE_S=0.5)
+    ghost = WhepViewer(relay.whep("cam1"), relay.token("cam1"))
+    await ghost.start()
+    await ghost.pc.close()  # gone without a DELETE, before connecting
+    assert len(relay.state.manager.sessions) == 1
+    upstream = relay.upstream("cam1")
+    await eventually(lambda: not relay.state.manager.sessions)
+    await eventually(lambda: upstream.closed)

@@ -86,6 +86,10 @@ export class CameraMap {
       this.points.push({ x: px, y: py, camera: c });
       ctx.fillStyle = COLORS[c.health.state] || COLORS.unknown;
       ctx.beginPath(); ctx.arc(px, py, r, 0, Math.PI * 2); ctx.fill();
+      if (cameras.length <= 200) {
+        ctx.fillStyle = "#aab3c0";
+        ctx.fillText(c.name, px + r + 3, py + 4);
+      }
       if (this.alarmed.has(c.id)) {
         ctx.strokeStyle = "#ff3b3b"; ctx.lineWidth = 2;
         ctx.beginPath(); ctx.arc(px, py, r + 6, 0, Math.PI * 2); ctx.stroke();
