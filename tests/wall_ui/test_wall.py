@@ -113,3 +113,33 @@ def test_alarm_pops_its_camera_into_the_alarm_tile(page: Any, stack: Stack) -> N
     page.screenshot(path=str(ARTIFACTS / "wall-alarm.png"))
     tile.locator("button.ack").click()
     wait_for(page, "() => !document.querySelector('#wall .tile.alarmed')")
+
+
+def test_full_screen_switches_to_the_main_stream_and_back(page: Any) -> None:
+    page.evaluate("window.sharpeye.setLayout('4')")
+    page.evaluate("window.sharpeye.assign(0, 'cam2')")
+    wait_for(page, "async () => (await window.sharpeye.stats())[0].framesDecoded > 0")
+    page.dblclick("#wall .tile >> nth=0")
+    wait_for(page, "() => document.fullscreenElement !== null")
+    wait_for(
+        page,
+        "async () => { const t = (await window.sharpeye.stats())[0];"
+        " return t.stream === 'main' && t.framesDecoded > 0; }",
+    )
+    page.evaluate("document.exitFullscreen()")
+    wait_for(page, "async () => (await window.sharpeye.stats())[0].stream === 'sub'")
+
+
+def test_saved_layouts_are_kept_per_user(page: Any) -> None:
+    page.evaluate("window.sharpeye.setLayout('9')")
+    page.evaluate("['cam3', 'cam4'].forEach((id, i) => window.sharpeye.assign(i, id))")
+    page.once("dialog", lambda dialog: dialog.accept("gate watch"))
+    page.click("#layout-save")
+    page.click("#wall-clear")
+    assert page.evaluate("window.sharpeye.tiles()")[:2] == [None, None]
+    page.select_option("#saved-layouts", "gate watch")
+    page.click("#layout-load")
+    assert page.evaluate("window.sharpeye.tiles()")[:2] == ["cam3", "cam4"]
+    assert page.input_value("#layout-select") == "9"
+    saved = page.evaluate("Object.keys(localStorage)")
+    assert any(key.endswith(".wall-admin") for key in saved)
