@@ -107,7 +107,8 @@ def _fetch_sources(data_dir: Path) -> Path:
     # dpkg -x would unpack the whole 300 MB of docs; tar pulls only the members we use.
     tmp = Path(tempfile.mkdtemp(prefix="opencv-doc.", dir=cache))
     try:
-        members = [f"./{p}" for p in (*SOURCE_VIDEOS.values(), *IMAGES)]
+        # Each member once: tar reports a member named twice as "not found" the second time.
+        members = sorted({f"./{p}" for p in (*SOURCE_VIDEOS.values(), *IMAGES)})
         deb = subprocess.Popen(
             ["dpkg-deb", "--fsys-tarfile", str(debs[-1])], stdout=subprocess.PIPE
         )

@@ -13,6 +13,7 @@ import av
 import pytest
 
 from sharpeye.simulate import footage as ft
+from tests.fixtures_fleet import DATA_DIR
 
 FFMPEG_ERRORS = ("ffmpeg", "-v", "error", "-nostdin")
 
@@ -136,3 +137,20 @@ def test_apt_get_failure_says_what_to_do(
     with pytest.raises(ft.FootageError, match=r"run `apt-get update`"):
         ft.prepare(tmp_path / "data")
     assert "== fetching opencv-doc" in capsys.readouterr().out
+
+
+def test_sources_extract_from_the_deb_into_an_empty_data_dir(
+    footage: dict[str, Path], tmp_path: Path
+) -> None:
+    """The newcomer's path: only the .deb, nothing extracted yet (no download here)."""
+    import shutil
+
+    from sharpeye.simulate.footage import IMAGES, SOURCE_VIDEOS, _fetch_sources
+
+    debs = sorted((DATA_DIR / "cache").glob("opencv-doc_*.deb"))
+    if not debs:
+        pytest.skip("opencv-doc is installed system-wide: no .deb was fetched")
+    (tmp_path / "cache").mkdir()
+    shutil.copy(debs[-1], tmp_path / "cache")
+    root = _fetch_sources(tmp_path)
+    assert all((root / p).is_file() for p in (*SOURCE_VIDEOS.values(), *IMAGES))
