@@ -60,6 +60,15 @@ class HealthOut(BaseModel):
     node_id: str | None = Field(default=None, description="Node of the ingest worker reporting.")
     last_error: str | None = Field(default=None, description="Last error, credentials redacted.")
     updated_at: float | None = Field(default=None, description="Unix time of the last report.")
+    quality_issues: list[str] = Field(
+        default_factory=list,
+        description="Picture problems from the last diagnosis: black, overexposed, "
+        "low_contrast, blurred, frozen.",
+    )
+    brightness: float | None = Field(default=None, description="Mean luma 0-255 (diagnosis).")
+    sharpness: float | None = Field(
+        default=None, description="Variance of the Laplacian (diagnosis); low means blurred."
+    )
 
 
 class CameraSummary(BaseModel):
@@ -96,6 +105,9 @@ def _health_out(camera: Camera, h: CameraHealth | None, now: float) -> HealthOut
         node_id=h.node_id,
         last_error=h.last_error,
         updated_at=h.updated_at,
+        quality_issues=h.quality_issues,
+        brightness=h.brightness,
+        sharpness=h.sharpness,
     )
 
 
