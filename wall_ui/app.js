@@ -37,7 +37,25 @@ for (const b of document.querySelectorAll("#tabs button")) {
 }
 
 // Layout and tours.
-$("layout-select").addEventListener("change", (e) => wall.setLayout(e.target.value));
+function selectLayout(key) {
+  const select = $("layout-select");
+  if (![...select.options].some((o) => o.value === key)) {
+    select.add(new Option(key.replace("x", " × "), key), select.querySelector("[value=custom]"));
+  }
+  select.value = key;
+}
+$("layout-select").addEventListener("change", (e) => {
+  let key = e.target.value;
+  if (key === "custom") {
+    key = (prompt("Custom grid as ROWSxCOLS (up to 8x8):", "3x4") || "").trim().toLowerCase();
+    if (!/^\d+x\d+$/.test(key)) {
+      selectLayout(wall.layoutKey);
+      return;
+    }
+  }
+  wall.setLayout(key);
+  selectLayout(wall.layoutKey);
+});
 function fillTourSources() {
   const select = $("tour-group");
   const departments = new Map(catalog.cameras.map((c) => [c.department, c.department_name]));
@@ -74,7 +92,7 @@ $("layout-load").addEventListener("click", () => {
   if (!saved) return;
   tour.stop();
   wall.restore(saved);
-  $("layout-select").value = saved.layout;
+  selectLayout(saved.layout);
 });
 $("layout-delete").addEventListener("click", () => {
   layouts.remove($("saved-layouts").value);
@@ -103,7 +121,7 @@ async function main() {
   const last = layouts.last();
   if (last && !new URLSearchParams(location.search).has("empty")) {
     wall.restore(last);
-    $("layout-select").value = last.layout;
+    selectLayout(last.layout);
   }
   alarms.connect();
   startHealth(() => tab === "health");
@@ -122,7 +140,7 @@ window.sharpeye = {
   assign: (index, id) => wall.assign(index, id),
   setLayout: (key) => {
     wall.setLayout(key);
-    $("layout-select").value = key;
+    selectLayout(String(key));
   },
   stats: () => wall.stats(),
   tiles: () => wall.tiles.map((t) => t.camera),

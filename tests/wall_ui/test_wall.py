@@ -143,3 +143,12 @@ def test_saved_layouts_are_kept_per_user(page: Any) -> None:
     assert page.input_value("#layout-select") == "9"
     saved = page.evaluate("Object.keys(localStorage)")
     assert any(key.endswith(".wall-admin") for key in saved)
+
+
+def test_custom_grid_layout(page: Any) -> None:
+    page.once("dialog", lambda dialog: dialog.accept("2x3"))
+    page.select_option("#layout-select", "custom")
+    assert page.locator("#wall .tile").count() == 6
+    assert page.input_value("#layout-select") == "2x3"
+    page.evaluate("window.sharpeye.assign(5, 'cam9')")
+    wait_for(page, "async () => (await window.sharpeye.stats())[5].framesDecoded > 0")

@@ -12,6 +12,19 @@ export const LAYOUTS = {
   "1+7": { cls: "grid-1p7", tiles: 8 },
 };
 const STATS_MS = 1000;
+const MAX_SIDE = 8;
+
+// A preset, or a custom grid "ROWSxCOLS" (up to 8×8).
+export function layoutOf(key) {
+  if (LAYOUTS[key]) return LAYOUTS[key];
+  const m = /^(\d+)x(\d+)$/.exec(String(key));
+  if (m) {
+    const rows = Math.min(Math.max(Number(m[1]), 1), MAX_SIDE);
+    const cols = Math.min(Math.max(Number(m[2]), 1), MAX_SIDE);
+    return { cls: "grid-custom", tiles: rows * cols, template: `repeat(${rows}, 1fr) / repeat(${cols}, 1fr)` };
+  }
+  return LAYOUTS[16];
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -142,13 +155,14 @@ export class Wall extends EventTarget {
   }
 
   setLayout(key) {
-    const layout = LAYOUTS[key] || LAYOUTS[16];
+    const layout = layoutOf(key);
     const cameras = this.tiles.map((t) => t.camera);
     for (const t of this.tiles.slice(layout.tiles)) t.stopPlayer();
     this.tiles = this.tiles.slice(0, layout.tiles);
     while (this.tiles.length < layout.tiles) this.tiles.push(new Tile(this, this.tiles.length));
-    this.layoutKey = String(key);
+    this.layoutKey = LAYOUTS[key] || /^\d+x\d+$/.test(String(key)) ? String(key) : "16";
     this.container.className = layout.cls;
+    this.container.style.gridTemplate = layout.template || "";
     this.container.replaceChildren(...this.tiles.map((t) => t.node));
     this.tiles.forEach((t, i) => {
       t.node.classList.toggle("alarm-tile", i === this.tiles.length - 1);
