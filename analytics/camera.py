@@ -21,7 +21,7 @@ from analytics.faces import FaceAnalyzer, FaceWatchlist
 from analytics.fire import FireDetector
 from analytics.motion import MotionGate
 from analytics.plates.reader import PlateReader
-from analytics.rules import RuleHit, ZoneLineRules
+from analytics.rules import RuleHit, ZoneLineRules, in_polygon
 from analytics.tracking import ByteTracker
 from analytics.tracks import TrackState, norm_box
 from sharpeye.contracts.detections import Detection, FrameDetections
@@ -111,7 +111,20 @@ class CameraAnalytics:
         area = (d.xyxy[:, 2] - d.xyxy[:, 0]) * (d.xyxy[:, 3] - d.xyxy[:, 1]) / (width * height)
         # Keep weak boxes of wanted classes for the tracker's second round; rules see only
         # confirmed tracks, which start from boxes above the camera's min_score.
-        keep = (
+        if self.config.rules.zones_only and self.camera.analytics.zones:
+            feet = np.column_stack(
+                [(d.xyxy[:, 0] + d.xyxy[:, 2]) / 2 / width, d.xyxy[:, 3] / height]
+            )
+            inside = np.array(
+                [
+                    any(in_polygon((x, y), z.polygon) for z in self.camera.analytics.zones)
+                    for x, y in feet
+                ],
+                dtype=bool,
+            )
+        else:
+            inside = np.ones(len(d), dtype=bool)
+        keep = inside & (
             np.isin(names, self.config.classes)
             & (conf >= 0.2)
             & (area >= self.config.rules.min_area)

@@ -4,6 +4,17 @@ The registry says per camera *which* profile and zones/lines; this file says *ho
 detector plug-in, batching, thresholds, watchlists. What runs on a camera is the union of
 its profile's features and those its tags ask for (`fire-watch` adds fire, `crowd` adds
 crowd counting...), so the demo registry's tags light up the right analytics.
+
+`<data_dir>/analytics.yaml`, read by the worker (every key optional):
+
+    analytics:
+      detector: {type: yolo-onnx, model: my-yolo, provider: cuda, score: 0.3}
+      batch_size: 16
+      batch_wait_ms: 30
+      motion: {heartbeat_s: 10}
+      rules: {crowd_min_people: 8, crowd_hold_s: 5, loiter_s: 60, zones_only: true}
+      faces: {watchlist_dir: /srv/keypersons, threshold: 0.5}
+      plates: {watchlist: [皖S12345], whole_frame: false}
 """
 
 from __future__ import annotations
@@ -60,6 +71,11 @@ class RuleSettings(_Section):
     cooldown_s: float = Field(default=60.0, ge=0, description="Repeat crowd/fire events after.")
     intrusion_classes: list[str] = Field(default_factory=lambda: [*PEOPLE, *VEHICLES, *BOATS])
     min_area: float = Field(default=0.0003, ge=0, description="Drop boxes smaller (of frame).")
+    zones_only: bool = Field(
+        default=False,
+        description="On cameras with zones, ignore objects outside every zone (reflections, "
+        "a road beyond the fence): fewer false alarms and fewer tracks.",
+    )
 
 
 class FaceSettings(_Section):

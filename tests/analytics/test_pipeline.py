@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.config import AnalyticsConfig, RuleSettings
+from analytics.config import AnalyticsConfig, MotionSettings, RuleSettings
 from analytics.pipeline import FrameIn, Pipeline
 from tests.analytics.conftest import Frame
 from tests.analytics.scenes import ScriptedDetector, camera
@@ -77,3 +77,28 @@ def test_static_scene_saves_detector_calls_and_misses_no_arrival(models_data_dir
     # 120 static frames cost 1 + 60 s / 10 s heartbeat = 7 detector runs, not 120.
     assert pipe.stats.detected_frames <= 7 + 10
     assert [e.event_type for e in events] == ["intrusion"]
+
+
+def test_classes_min_area_and_zones_only_cut_false_alarms(models_data_dir: Path) -> None:
+    frame = np.full((360, 640, 3), 100, np.uint8)
+    boxes = [
+        ("person", [300.0, 150.0, 340.0, 260.0], 0.9),  # in the zone
+        ("person", [20.0, 150.0, 60.0, 260.0], 0.9),  # outside every zone
+        ("person", [400.0, 200.0, 402.0, 203.0], 0.9),  # a few pixels: noise
+        ("car", [450.0, 150.0, 600.0, 260.0], 0.1),  # below every threshold
+    ]
+    zone = {"id": "z", "name": "Z", "polygon": [[0.3, 0.3], [0.9, 0.3], [0.9, 0.9], [0.3, 0.9]]}
+    config = AnalyticsConfig(
+        evidence=False, rules=RuleSettings(zones_only=True), motion=MotionSettings(enabled=False)
+    )
+    pipe = Pipeline(
+        [camera("yard", profile="intrusion", zones=[zone])],
+        config,
+        models_data_dir,
+        detector=ScriptedDetector(lambda i: boxes),
+    )
+    seen = []
+    for i in range(3):
+        (r,) = pipe.process([FrameIn("yard", frame, T0 + i)])
+        seen.append([(d.class_name, d.track_id) for d in r.detections.detections])
+    assert seen[-1] == [("person", 1)]
