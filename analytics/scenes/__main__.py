@@ -3,6 +3,7 @@
     synthetic-fire-720p.mkv      tree.avi with procedural flames (fire-watch cameras)
     synthetic-junction-720p.mkv  vtest's square with drawn vehicles carrying rendered plates
     synthetic-crowd-720p.mkv     people cut from vtest gathering on the empty square
+    synthetic-faces-720p.mkv     ultralytics' zidane.jpg (real faces) with a slow pan
 
 H.264, fixed GOP 50, SPS/PPS repeated (what the simulated fleet serves), 25 fps.
 """
@@ -14,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from analytics.scenes.crowd import gathering, load_annotations, person_cutouts
 from analytics.scenes.flames import with_flames
 from analytics.scenes.plates import Vehicle, junction
+from sharpeye.models.samples import pull_samples
 from sharpeye.settings import get_settings
 from sharpeye.simulate.footage import prepare
 
@@ -79,7 +82,20 @@ def write_scene_clips(data_dir: Path) -> dict[str, Path]:
         gathering(background, people, frames=500, arrive_by=250),
         footage / "synthetic-crowd-720p.mkv",
     )
+    zidane = np.asarray(cv2.imread(str(pull_samples(data_dir)["zidane.jpg"])), np.uint8)
+    out["synthetic-faces-720p"] = encode(pan(zidane, 250), footage / "synthetic-faces-720p.mkv")
     return out
+
+
+def pan(image: Frame, frames: int) -> Iterator[Frame]:
+    """A slow zoom-and-pan over a photo (a camera watching people who barely move)."""
+    h, w = image.shape[:2]
+    for i in range(frames):
+        a = i / max(1, frames - 1)
+        zoom = 1.0 + 0.15 * a
+        cw, ch = int(w / zoom), int(h / zoom)
+        x, y = int((w - cw) * a), int((h - ch) * 0.5 * a)
+        yield np.asarray(cv2.resize(image[y : y + ch, x : x + cw], (1280, 720)), np.uint8)
 
 
 if __name__ == "__main__":
