@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from analytics.config import AnalyticsConfig, MotionSettings, PlateSettings
+from analytics.config import AnalyticsConfig, MotionSettings
 from analytics.detectors import build_detector
 from analytics.detectors.config import NanodetOnnxConfig
 from analytics.detectors.nanodet_onnx import NanodetOnnx
@@ -29,43 +29,14 @@ from analytics.pipeline import FrameIn, Pipeline
 from analytics.plates.ocr import TextRecognizer
 from analytics.plates.reader import PlateReader
 from analytics.plates.render import render_plate
+from benchmarks.analytics_frames import T0, Frame, camera, read_frames
+from benchmarks.analytics_quality import false_events, quality
 from benchmarks.common import RESULTS, Figure, machine, today, write_results
 from sharpeye.models.manifest import resolve
 from sharpeye.models.provision import pull
 from sharpeye.models.samples import pull_samples
-from sharpeye.registry.schema import Camera
 from sharpeye.settings import get_settings
 from sharpeye.simulate.footage import prepare
-
-Frame = NDArray[np.uint8]
-T0 = 1_800_000_000.0
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "vtest_people.json"
-
-
-def read_frames(path: Path, indices: list[int]) -> list[Frame]:
-    import av
-
-    wanted, out = set(indices), {}
-    with av.open(str(path)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            if i in wanted:
-                out[i] = np.asarray(f.to_ndarray(format="bgr24"), np.uint8)
-            if i >= max(indices):
-                break
-    return [out[i] for i in indices]
-
-
-def camera(cid: str, profile: str, **analytics: Any) -> Camera:
-    return Camera.model_validate(
-        {
-            "id": cid,
-            "name": cid,
-            "department": "bench",
-            "location": {"lat": 0, "lon": 0},
-            "streams": {"main": f"rtsp://127.0.0.1/{cid}"},
-            "analytics": {"profile": profile, **analytics},
-        }
-    )
 
 
 def cpu_per_call(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -232,59 +203,6 @@ def stage_latencies(data_dir: Path, frame: Frame) -> dict[str, float]:
     _, wall = cpu_per_call(lambda: reader.read(car, [[0, 0, 400, 300]]), 10)
     out["plate_locate_ocr_ms"] = 1000 * wall
     return out
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def quality(data_dir: Path, score: float) -> dict[str, float]:
-    ann = json.loads(DATA.read_text())
-    idx = sorted(int(k) for k in ann["frames"])
-    frames = read_frames(data_dir / "footage" / f"{ann['clip']}.mkv", idx)
-    det = build_detector(NanodetOnnxConfig(score=score), data_dir)
-    tp = fp = fn = 0
-    for i, f in zip(idx, frames, strict=True):
-        h, w = f.shape[:2]
-        (d,) = det.detect([f])
-        preds = [
-            [x1 / w, y1 / h, x2 / w, y2 / h]
-            for (x1, y1, x2, y2), n in zip(d.xyxy, d.data["class_name"], strict=True)
-            if n == "person"
-        ]
-        gts = list(ann["frames"][str(i)])
-        for p in preds:
-            best = max(range(len(gts)), key=lambda j: iou(p, gts[j]), default=None)
-            if best is not None and iou(p, gts[best]) >= 0.5:
-                tp += 1
-                gts.pop(best)
-            else:
-                fp += 1
-        fn += len(gts)
-    return {"precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn), "people": tp + fn}
-
-
-def false_events(data_dir: Path) -> dict[str, float]:
-    """Fire, plate-watchlist and face-watchlist events on footage with none of them."""
-    config = AnalyticsConfig(
-        evidence=False, plates=PlateSettings(watchlist=["皖S12345"], whole_frame=True)
-    )
-    seconds = 0.0
-    events = 0
-    for clip, n in (("vtest-360p", 1950), ("tree-360p", 700)):
-        cam = camera(clip, "all")
-        pipe = Pipeline([cam], config, data_dir)
-        frames = read_frames(data_dir / "footage" / f"{clip}.mkv", list(range(0, n, 12)))
-        for k, f in enumerate(frames):
-            (r,) = pipe.process([FrameIn(clip, f, T0 + k * 0.48)])
-            events += sum(
-                e.event_type in ("fire", "watchlist_plate", "watchlist_face") for e in r.events
-            )
-        seconds += n / 25
-    return {"false_events": events, "hours": seconds / 3600}
 
 
 def plot(rows: dict[str, Any]) -> None:
