@@ -109,5 +109,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind (the schema is the test's to create)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
-    admin_url: str = request.getfixturevalue("postgres_server")
-    return _fresh_postgres_database(admin_url)
+    url: str = request.getfixturevalue("database_url_postgresql")
+    return url
+
+
+@pytest.fixture
+def database_url_postgresql(postgres_server: str) -> str:
+    """A fresh, empty PostgreSQL database on the session's server."""
+    return _fresh_postgres_database(postgres_server)

@@ -10,10 +10,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from command_api.auth.passwords import use_cheap_hashing_for_tests
 from sharpeye.settings import Settings
-from tests.fixtures_postgres import database_url, postgres_server
-
-# Imported fixtures: this package's tests run the store on SQLite and PostgreSQL.
-__all__ = ["database_url", "postgres_server"]
 from sharpeye.store.db import create_engine_for, session_factory, upgrade_database
 
 
