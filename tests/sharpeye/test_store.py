@@ -1,4 +1,4 @@
-"""The store on SQLite (always) and PostgreSQL (when SHARPEYE_TEST_POSTGRES_URL is set)."""
+"""The store on SQLite and PostgreSQL (SHARPEYE_TEST_POSTGRES_URL, else the session's server)."""
 
 from __future__ import annotations
 
