@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from command_api.deps import RedisDep, RegistryDep, RuntimeDep, ScopeDep, deny
+from command_api.auth.guard import require_camera
+from command_api.deps import RedisDep, RegistryDep, RuntimeDep, ScopeDep
 from sharpeye.bus.health import (
     UNKNOWN,
     current_frame_age,
@@ -215,18 +215,6 @@ async def list_cameras(
 async def get_camera(
     camera_id: str, registry: RegistryDep, r: RedisDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> CameraSummary:
-    camera = registry.cameras_by_id.get(camera_id)
-    if camera is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera with id {camera_id!r}")
-    if not scope.allows(camera_id):
-        # Refused and audited: a cross-department attempt is what the audit log is for.
-        raise await run_in_threadpool(
-            deny,
-            runtime,
-            scope.principal,
-            "camera.read",
-            f"camera:{camera_id}",
-            f"camera not visible to {scope.principal.department if scope.principal else '?'}",
-        )
+    camera = await require_camera(runtime, registry, scope, camera_id, "camera.read")
     health = await read_health(r, [camera_id])
     return _summary(registry, camera, health.get(camera_id), time.time())

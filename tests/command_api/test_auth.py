@@ -218,3 +218,39 @@ async def test_department_added_to_the_registry_appears_without_restart(
         "kind": "transport",
         "source": "registry",
     } in departments
+
+
+async def test_require_camera_audits_allowed_use_and_refusal(api: Harness) -> None:
+    from fastapi import HTTPException
+
+    from command_api.auth.directory import user_principal
+    from command_api.auth.guard import require_camera
+    from command_api.deps import scope_for
+    from sharpeye.store.models import UserRow
+
+    with api.runtime.sessions() as s:
+        from sqlalchemy import select
+
+        user = s.execute(select(UserRow).where(UserRow.username == "tourism")).scalar_one()
+        principal = user_principal(user)
+    scope = scope_for(api.runtime, principal)
+    registry = api.runtime.registry.registry
+    camera = await require_camera(
+        api.runtime,
+        registry,
+        scope,
+        "scenic-lakeside",
+        "viewer_token",
+        audit_allowed=True,
+        detail={"ttl_s": 300},
+    )
+    assert camera.id == "scenic-lakeside"
+    with pytest.raises(HTTPException) as refused:
+        await require_camera(api.runtime, registry, scope, "police-station-gate", "viewer_token")
+    assert refused.value.status_code == 403
+    records = await _audit(api, action="viewer_token")
+    assert [(r["target"], r["outcome"]) for r in records] == [
+        ("camera:police-station-gate", "denied"),
+        ("camera:scenic-lakeside", "ok"),
+    ]
+    assert records[1]["detail"] == {"ttl_s": 300}
