@@ -226,3 +226,20 @@ async def test_pending_entries_of_a_dead_consumer_are_reclaimed(
             pending = await r.xpending(EVENTS_STREAM, GROUP)
         assert pending["pending"] == 0
     await r.aclose()
+
+
+async def test_malformed_entries_are_acknowledged_not_retried(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async with harness(tmp_path, redis_url) as api:
+        await api.redis.xadd(EVENTS_STREAM, {"event": "{not json"})
+        await api.redis.xadd(EVENTS_STREAM, {"other": "field"})
+        await api.redis.xadd(EVENTS_STREAM, _fire(1))  # type: ignore[arg-type]
+        admin = await api.login("admin")
+        for _ in range(1000):  # hang guard
+            alarms = (await api.client.get("/api/alarms", headers=admin)).json()
+            pending = await api.redis.xpending(EVENTS_STREAM, GROUP)
+            if alarms and pending["pending"] == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert len(alarms) == 1 and pending["pending"] == 0
