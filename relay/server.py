@@ -212,13 +212,20 @@ def create_relay_app(
 
 
 def serve(settings: Settings) -> None:
-    """`sharpeye relay`: the WHEP relay on SHARPEYE_RELAY_HOST:SHARPEYE_RELAY_PORT."""
+    """`sharpeye relay`: the WHEP relay on SHARPEYE_RELAY_HOST:SHARPEYE_RELAY_PORT.
+
+    With SHARPEYE_RELAY_WORKERS=N this process is worker 0 and starts workers 1..N-1 (one
+    event loop, so one core, each) on the next ports, stopping them when it stops.
+    """
     import uvicorn
 
+    from relay.workers import Workers
     from sharpeye.logs import configure_logging
 
     configure_logging()
     rs = get_relay_settings()
+    port = rs.port + rs.worker
     app = create_relay_app(settings, rs)
-    print(f"relay on http://{rs.host}:{rs.port}/whep/<camera>", flush=True)
-    uvicorn.run(app, host=rs.host, port=rs.port, log_level="warning")
+    with Workers(rs):
+        print(f"relay on http://{rs.host}:{port}/whep/<camera> (worker {rs.worker})", flush=True)
+        uvicorn.run(app, host=rs.host, port=port, log_level="warning")

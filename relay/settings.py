@@ -5,6 +5,7 @@ The command API reads them too: it hands the wall the relay's public URL with ea
 
 from __future__ import annotations
 
+import zlib
 from functools import lru_cache
 from typing import Annotated
 
@@ -63,6 +64,20 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_ANNOUNCE_ADDRESS",
         description="Address written into host candidates instead of the local one (1:1 NAT).",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias="SHARPEYE_RELAY_WORKERS",
+        description="Relay processes, one event loop each, on ports port..port+workers-1; "
+        "cameras are shared out among them by id (one upstream per camera).",
+    )
+    worker: int = Field(
+        default=0,
+        ge=0,
+        validation_alias="SHARPEYE_RELAY_WORKER",
+        description="Which worker this process is (set by the first worker for the others).",
+    )
     allow_origins: CommaList = Field(
         default_factory=lambda: ["*"],
         validation_alias="SHARPEYE_RELAY_ALLOW_ORIGINS",
@@ -76,12 +91,19 @@ class RelaySettings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
-    @property
-    def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+    def shard(self, camera_id: str) -> int:
+        """The worker that serves a camera: stable across processes (crc32, not hash())."""
+        return zlib.crc32(camera_id.encode("utf-8")) % self.workers
+
+    def base_url(self, worker: int = 0) -> str:
+        """A worker's URL. Behind a proxy, SHARPEYE_RELAY_PUBLIC_URL may contain `{worker}`
+        (e.g. https://wall.example/relay/{worker}) to route each worker's share."""
+        if self.public_url:
+            return self.public_url.replace("{worker}", str(worker)).rstrip("/")
+        return f"http://{self.host}:{self.port + worker}"
 
     def whep_url(self, camera_id: str, stream: str) -> str:
-        return f"{self.base_url}/whep/{camera_id}/{stream}"
+        return f"{self.base_url(self.shard(camera_id))}/whep/{camera_id}/{stream}"
 
 
 @lru_cache(maxsize=1)
