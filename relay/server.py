@@ -125,7 +125,14 @@ def create_relay_app(
     def ice_links() -> dict[str, str]:
         if not rs.ice_servers:
             return {}
-        links = ", ".join(f'<{u}>; rel="ice-server"' for u in rs.ice_servers)
+        parts = []
+        for d in rs.ice_server_dicts():
+            link = f'<{d["urls"]}>; rel="ice-server"'
+            if "username" in d:
+                link += f'; username="{d["username"]}"; credential="{d["credential"]}"'
+                link += '; credential-type="password"'
+            parts.append(link)
+        links = ", ".join(parts)
         return {"Link": links}
 
     @app.options("/whep/{camera_id}")

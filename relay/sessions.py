@@ -83,7 +83,10 @@ class SessionManager:
         self.settings = settings
         self.pool = pool or UpstreamPool(settings)
         self.sessions: dict[str, WhepSession] = {}
-        self._ice_servers = [RTCIceServer(urls=u) for u in settings.ice_servers]
+        self._ice_servers = [
+            RTCIceServer(urls=d["urls"], username=d.get("username"), credential=d.get("credential"))
+            for d in settings.ice_server_dicts()
+        ]
         self._loopback_only = loopback_only(settings.ice_addresses)
         self.on_end: Callable[[WhepSession], None] | None = None
 

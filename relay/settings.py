@@ -53,6 +53,17 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_ICE_SERVERS",
         description="STUN/TURN URLs, comma-separated; none by default (no public STUN).",
     )
+    ice_username: str | None = Field(
+        default=None,
+        validation_alias="SHARPEYE_RELAY_ICE_USERNAME",
+        description="User name for the TURN servers among ice_servers.",
+    )
+    ice_credential: str | None = Field(
+        default=None,
+        validation_alias="SHARPEYE_RELAY_ICE_CREDENTIAL",
+        description="Credential for the TURN servers among ice_servers.",
+        repr=False,
+    )
     ice_addresses: CommaList = Field(
         default_factory=lambda: ["127.0.0.1"],
         validation_alias="SHARPEYE_RELAY_ICE_ADDRESSES",
@@ -90,6 +101,17 @@ class RelaySettings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    def ice_server_dicts(self) -> list[dict[str, str]]:
+        """ICE servers as RTCConfiguration wants them (browser and aiortc alike)."""
+        out = []
+        for url in self.ice_servers:
+            entry = {"urls": url}
+            if url.startswith(("turn:", "turns:")) and self.ice_username:
+                entry["username"] = self.ice_username
+                entry["credential"] = self.ice_credential or ""
+            out.append(entry)
+        return out
 
     def shard(self, camera_id: str) -> int:
         """The worker that serves a camera: stable across processes (crc32, not hash())."""

@@ -29,6 +29,10 @@ class ViewerToken(BaseModel):
     department: str = Field(description="Department the token was issued to.")
     whep_url: str = Field(description="WHEP endpoint of the sub stream (wall tiles).")
     whep_url_main: str = Field(description="WHEP endpoint of the main stream (full screen).")
+    ice_servers: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="RTCConfiguration.iceServers for the viewer (none by default: no public STUN).",
+    )
 
 
 @lru_cache(maxsize=4)
@@ -81,6 +85,7 @@ async def viewer_token(
         department=department,
         whep_url=relay.whep_url(camera_id, "sub"),
         whep_url_main=relay.whep_url(camera_id, "main"),
+        ice_servers=relay.ice_server_dicts(),
     )
 
 

@@ -42,6 +42,9 @@ async def api(
     tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Api]:
     monkeypatch.setenv("SHARPEYE_RELAY_PUBLIC_URL", "https://relay.example:8443")
+    monkeypatch.setenv("SHARPEYE_RELAY_ICE_SERVERS", "stun:stun.example:3478,turn:turn.example")
+    monkeypatch.setenv("SHARPEYE_RELAY_ICE_USERNAME", "wall")
+    monkeypatch.setenv("SHARPEYE_RELAY_ICE_CREDENTIAL", "turn-secret")
     from relay.settings import get_relay_settings
 
     get_relay_settings.cache_clear()
@@ -70,6 +73,10 @@ async def test_token_for_a_camera_in_scope(api: Api) -> None:
     assert body["department"] == "police"
     assert body["whep_url"] == "https://relay.example:8443/whep/cam-a/sub"
     assert body["whep_url_main"] == "https://relay.example:8443/whep/cam-a/main"
+    assert body["ice_servers"] == [
+        {"urls": "stun:stun.example:3478"},
+        {"urls": "turn:turn.example", "username": "wall", "credential": "turn-secret"},
+    ]
     # The relay, reading the same node key, accepts it for this camera only.
     signer = signer_for(api.data_dir)
     claims = signer.verify(body["token"], "cam-a")

@@ -59,7 +59,7 @@ export class WhepPlayer {
     if (this.stopped) return;
     this.token = grant.token;
     const url = this.stream === "main" ? grant.whep_url_main : grant.whep_url;
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: grant.ice_servers || [] });
     this.pc = pc;
     const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
     const h264 = (RTCRtpReceiver.getCapabilities("video")?.codecs || []).filter(
