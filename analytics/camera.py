@@ -8,7 +8,6 @@ and the sightings of tracks that ended.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
@@ -21,31 +20,14 @@ from analytics.faces import FaceAnalyzer, FaceWatchlist
 from analytics.fire import FireDetector
 from analytics.motion import MotionGate
 from analytics.plates.reader import PlateReader
+from analytics.results import SEVERITY, FrameResult
 from analytics.rules import RuleHit, ZoneLineRules, in_polygon
 from analytics.tracking import ByteTracker
 from analytics.tracks import TrackState, norm_box
 from sharpeye.contracts.detections import Detection, FrameDetections
-from sharpeye.contracts.events import Event, EvidenceRef, SeverityName
+from sharpeye.contracts.events import Event, EvidenceRef
 from sharpeye.contracts.sightings import Sighting
 from sharpeye.registry import Camera
-
-SEVERITY: dict[str, SeverityName] = {
-    "fire": "critical",
-    "intrusion": "high",
-    "watchlist_face": "high",
-    "watchlist_plate": "high",
-    "crowd": "medium",
-    "loitering": "medium",
-    "line_crossing": "low",
-}
-
-
-@dataclass
-class FrameResult:
-    detections: FrameDetections
-    events: list[Event] = field(default_factory=list)
-    sightings: list[Sighting] = field(default_factory=list)
-    density: dict[str, float] = field(default_factory=dict)
 
 
 class CameraAnalytics:
@@ -157,6 +139,16 @@ class CameraAnalytics:
                 set(self.config.rules.intrusion_classes),
             )
             events.extend(self._rule_events(frame, at, [h for h in hits if h.kind == "loitering"]))
+            out = [  # the tracked objects, where they were last seen
+                Detection(
+                    class_name=self.tracks[t.track_id].class_name,
+                    score=min(1.0, self.tracks[t.track_id].best_score),
+                    box=norm_box(t.box, w, h),
+                    track_id=t.track_id,
+                )
+                for t in self.tracker.tracks
+                if t.track_id in self.tracks
+            ]
         ended = [t for t in self.tracks if t not in self.tracker.live_ids()]
         sightings = [self._end(t) for t in ended]
         return FrameResult(

@@ -20,12 +20,13 @@ import numpy as np
 import supervision as sv
 from numpy.typing import NDArray
 
-from analytics.camera import CameraAnalytics, FrameResult
+from analytics.camera import CameraAnalytics
 from analytics.config import AnalyticsConfig, features_for
 from analytics.detectors import Detector, build_detector
 from analytics.evidence import EvidenceStore
 from analytics.faces import FaceAnalyzer, FaceWatchlist
 from analytics.plates.reader import PlateReader
+from analytics.results import FrameResult
 from sharpeye.contracts.sightings import Sighting
 from sharpeye.registry import Camera
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 import redis
 from sqlalchemy import Engine
 
-from analytics.camera import FrameResult
+from analytics.results import FrameResult
 from analytics.store import ensure_table, store_sightings
 from sharpeye.contracts.events import EVENTS_STREAM, EVENTS_STREAM_MAXLEN, Event
 from sharpeye.contracts.sightings import SIGHTINGS_STREAM, SIGHTINGS_STREAM_MAXLEN, Sighting

@@ -79,3 +79,18 @@ def test_watchlist_hit_event(
     (r,) = pipe.process([FrameIn("entrance", photos["zidane"], 1_800_000_000.0)])
     hits = [e for e in r.events if e.event_type == "watchlist_face"]
     assert [e.attributes["person_id"] for e in hits] == ["kp-001"]
+
+
+@pytest.mark.parametrize(
+    ("transform", "why"),
+    [
+        (lambda img: cv2.GaussianBlur(img, (0, 0), 6), "blurred"),
+        (lambda img: cv2.resize(img, None, fx=0.12, fy=0.12), "too small"),
+    ],
+)
+def test_quality_filter_drops_unusable_faces(
+    analyzer: FaceAnalyzer, photos: dict[str, Frame], transform: object, why: str
+) -> None:
+    assert analyzer.usable_faces(photos["zidane"]), "the sharp, large original is usable"
+    degraded = transform(photos["zidane"])  # type: ignore[operator]
+    assert analyzer.usable_faces(degraded) == [], why
