@@ -1,7 +1,8 @@
 """Viewer tokens: the API decides who may watch a camera; the relay only checks signatures.
 
 The token names the viewer's department, from the caller's scope (its principal); the
-scope check here is the only permission check: the relay trusts what this route signed.
+scope check here (`require_camera`, which audits each issue and each refusal) is the only
+permission check: the relay trusts what this route signed.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from command_api.deps import CameraScope, RegistryDep, ScopeDep, SettingsDep
+from command_api.auth.guard import require_camera
+from command_api.deps import CameraScope, RegistryDep, RuntimeDep, ScopeDep, SettingsDep
 from relay.settings import RelaySettings, get_relay_settings
 from sharpeye.registry import Camera
 from sharpeye.settings import Settings
@@ -64,18 +66,22 @@ def viewer_department(scope: CameraScope, camera: Camera) -> str:
     "/{camera_id}/viewer-token",
     response_model=ViewerToken,
     summary="A short-lived token to watch one camera through the relay",
-    responses={404: {"description": "No camera with this id (or not visible to the caller)."}},
+    responses={
+        403: {"description": "The camera is outside the caller's scope (the refusal is audited)."},
+        404: {"description": "No camera with this id."},
+    },
 )
 async def viewer_token(
     camera_id: str,
     registry: RegistryDep,
     scope: ScopeDep,
+    runtime: RuntimeDep,
     signer: SignerDep,
     relay: RelayDep,
 ) -> ViewerToken:
-    camera = registry.cameras_by_id.get(camera_id)
-    if camera is None or not scope.allows(camera_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera with id {camera_id!r}")
+    camera = await require_camera(
+        runtime, registry, scope, camera_id, "camera.view", audit_allowed=True
+    )
     department = viewer_department(scope, camera)
     now = time.time()
     token = signer.issue(camera_id, department, DEFAULT_TTL_S, now=now)
