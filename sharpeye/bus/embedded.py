@@ -111,6 +111,7 @@ class EmbeddedRedis:
         host: str = "127.0.0.1",
         port: int | None = None,
         write_url_file: bool = True,
+        persist: bool = True,
         startup_timeout_s: float = 10.0,
         binary: str | None = None,
     ) -> None:
@@ -118,6 +119,7 @@ class EmbeddedRedis:
         self.host = host
         self._requested_port = port
         self.write_url_file = write_url_file
+        self.persist = persist
         self.startup_timeout_s = startup_timeout_s
         self._binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
@@ -162,16 +164,23 @@ class EmbeddedRedis:
             last_error = error
         raise EmbeddedRedisError(f"embedded Redis did not start: {last_error}")
 
+    def _dir(self) -> Path:
+        d = self.data_dir / "redis" if self.persist else run_dir(self.data_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
     def _spawn(self, binary: str, port: int) -> subprocess.Popen[bytes]:
         args = [
             binary,
             "--bind", self.host,
             "--port", str(port),
-            # Health and live events only: nothing to persist, nothing to fsync.
             "--save", "",
-            "--appendonly", "no",
+            # The event stream feeds alarms: an append-only file (fsync each second) keeps
+            # events not yet turned into alarms across a Redis restart.
+            "--appendonly", "yes" if self.persist else "no",
+            "--appendfsync", "everysec",
             "--daemonize", "no",
-            "--dir", str(run_dir(self.data_dir).resolve()),
+            "--dir", str(self._dir().resolve()),
             "--logfile", str(self.log_file.resolve()),
             "--loglevel", "warning",
         ]  # fmt: skip

@@ -75,12 +75,24 @@ def test_running_url_sees_a_live_owner_only(tmp_path: Path) -> None:
     assert running_url(tmp_path) is None
 
 
-def test_no_persistence(tmp_path: Path) -> None:
-    with EmbeddedRedis(tmp_path, write_url_file=False) as server:
+def test_no_persistence_when_asked(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path, write_url_file=False, persist=False) as server:
         client = redis.Redis.from_url(server.url, decode_responses=True)
         assert client.config_get("save") == {"save": ""}
         assert client.config_get("appendonly") == {"appendonly": "no"}
         assert client.config_get("bind")["bind"] == "127.0.0.1"
+        client.close()
+
+
+def test_events_survive_a_restart(tmp_path: Path) -> None:
+    """Events not yet turned into alarms must outlive a Redis restart (append-only file)."""
+    with EmbeddedRedis(tmp_path, write_url_file=False) as server:
+        client = redis.Redis.from_url(server.url, decode_responses=True)
+        client.xadd("sharpeye:events", {"event": "{}"})
+        client.close()  # stop() is a SIGTERM: Redis fsyncs the append-only file on the way out
+    with EmbeddedRedis(tmp_path, write_url_file=False) as server:
+        client = redis.Redis.from_url(server.url, decode_responses=True)
+        assert client.xlen("sharpeye:events") == 1
         client.close()
 
 
