@@ -125,3 +125,24 @@ def test_pull_rebuilds_a_deleted_model_from_the_cache(
 
     (entry,) = pull(tmp_path, ["ppocr-rec"])
     assert entry.sha256 == resolve(models_data_dir, "ppocr-rec")[0].sha256
+
+
+def test_cli_import_then_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from sharpeye.cli import app
+    from sharpeye.settings import get_settings
+
+    monkeypatch.setenv("SHARPEYE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        model = build_tiny_yolo(tmp_path / "mine.onnx", PREDS, names={0: "person", 1: "car"})
+        runner = CliRunner()
+        imported = runner.invoke(app, ["models", "import", str(model), "--name", "my-yolo"])
+        assert imported.exit_code == 0, imported.output
+        listed = runner.invoke(app, ["models", "list"])
+        assert listed.exit_code == 0 and "my-yolo" in listed.output
+        bad = runner.invoke(app, ["models", "import", str(tmp_path / "missing.onnx")])
+        assert bad.exit_code == 1
+    finally:
+        get_settings.cache_clear()
