@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from analytics.config import VEHICLES, AnalyticsConfig
 from analytics.evidence import EvidenceStore
 from analytics.faces import FaceAnalyzer, FaceWatchlist
-from analytics.fire import FireDetector
+from analytics.fire import FireDetector, SmokeDetector
 from analytics.motion import MotionGate
 from analytics.plates.reader import PlateReader
 from analytics.results import SEVERITY, FrameResult
@@ -73,7 +73,9 @@ class CameraAnalytics:
             if "fire" in features
             else None
         )
+        self.smoke = SmokeDetector() if "fire" in features else None
         self._fire_last_event = -float("inf")
+        self._smoke_last_event = -float("inf")
         self.tracks: dict[int, TrackState] = {}
         self._last_hit: dict[str, float] = {}  # watchlist key → time of its last event
         self.uses_detector = "objects" in features
@@ -253,22 +255,29 @@ class CameraAnalytics:
         return (b.x1, b.y1, b.x2, b.y2)
 
     def _fire(self, frame: NDArray[np.uint8], at: float) -> list[Event]:
-        assert self.fire is not None
+        assert self.fire is not None and self.smoke is not None
+        events = []
+        smoke = self.smoke.update(frame)
+        if smoke.alarm and at - self._smoke_last_event >= self.config.rules.cooldown_s:
+            self._smoke_last_event = at
+            events.append(
+                self._event(
+                    "smoke",
+                    frame,
+                    at,
+                    value=round(smoke.area, 4),
+                    attributes={"method": "desaturation+softening+growth"},
+                )
+            )
         reading = self.fire.update(frame)
         if not reading.alarm or at - self._fire_last_event < self.config.rules.cooldown_s:
-            return []
+            return events
         self._fire_last_event = at
-        return [
-            self._event(
-                "fire",
-                frame,
-                at,
-                box=reading.box,
-                value=round(reading.area, 4),
-                score=min(1.0, reading.flicker * 2),
-                attributes={"flicker": round(reading.flicker, 3), "method": "colour+flicker"},
-            )
-        ]
+        attrs: dict[str, str | int | float | bool] = {"flicker": round(reading.flicker, 3)}
+        fire = self._event(
+            "fire", frame, at, box=reading.box, value=round(reading.area, 4), attributes=attrs
+        )
+        return [*events, fire.model_copy(update={"score": min(1.0, reading.flicker * 2)})]
 
     def _faces(self, frame: NDArray[np.uint8], at: float, tracked: sv.Detections) -> list[Event]:
         assert self.faces is not None

@@ -1,4 +1,5 @@
-"""Fire from video, classically: flame colour, flicker and persistence over time.
+"""Fire and smoke from video, classically: flame colour, flicker and persistence over time;
+smoke as spreading desaturation and softening against the background (`SmokeDetector`).
 
 No registry package ships fire/smoke weights, so this is the baseline (a trained model can
 take the same slot later). One frame cannot tell a flame from an orange jacket or a sunset;
@@ -70,3 +71,48 @@ class FireDetector:
             h, w = mask.shape
             box = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
         return FireReading(area, flicker, burning, sum(self._history) >= self.hold, box)
+
+
+@dataclass(frozen=True)
+class SmokeReading:
+    area: float  # fraction of the frame that turned smoky against the background
+    growing: bool
+    alarm: bool
+
+
+class SmokeDetector:
+    """Smoke, classically: a region turns greyer (less saturated), brighter and softer
+    (fewer edges) than the slowly learned background, and keeps spreading. Leaves in wind
+    and walkers change pixels but neither desaturate, brighten and blur them all at once."""
+
+    def __init__(self, min_area: float = 0.012, window: int = 6, hold: int = 4) -> None:
+        self.min_area, self.window, self.hold = min_area, window, hold
+        self._bg: NDArray[np.float32] | None = None
+        self._areas: deque[float] = deque(maxlen=window)
+        self._history: deque[bool] = deque(maxlen=window)
+
+    def update(self, frame: NDArray[np.uint8]) -> SmokeReading:
+        scale = WORK_WIDTH / frame.shape[1]
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV).astype(np.float32)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        edges = cv2.blur(
+            np.abs(cv2.Laplacian(cv2.GaussianBlur(gray, (3, 3), 0), cv2.CV_32F)), (5, 5)
+        )
+        feat = np.dstack([hsv[..., 1], hsv[..., 2], edges]).astype(np.float32)
+        if self._bg is None or self._bg.shape != feat.shape:
+            self._bg = feat.copy()
+            return SmokeReading(0.0, False, False)
+        bg = self._bg
+        smoky = (
+            (feat[..., 0] < 70)
+            & (bg[..., 0] - feat[..., 0] > 15)  # desaturated
+            & (feat[..., 1] - bg[..., 1] > 5)  # brighter
+            & (bg[..., 2] - feat[..., 2] > 2)  # softer
+        )
+        cv2.accumulateWeighted(feat, self._bg, 0.02)
+        area = float(smoky.mean())
+        growing = len(self._areas) >= 3 and area > 1.2 * self._areas[0]
+        self._areas.append(area)
+        self._history.append(area >= self.min_area and growing)
+        return SmokeReading(area, growing, sum(self._history) >= self.hold)

@@ -11,6 +11,7 @@ from sharpeye.contracts.sightings import Sighting
 # The producer's estimate; the command API's alarm rules may override it.
 SEVERITY: dict[str, SeverityName] = {
     "fire": "critical",
+    "smoke": "high",
     "intrusion": "high",
     "watchlist_face": "high",
     "watchlist_plate": "high",

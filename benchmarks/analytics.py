@@ -341,7 +341,7 @@ def main() -> None:
     )
     figs.append(
         Figure(
-            "false fire/watchlist events per camera-hour (vtest + tree, profile all)",
+            "false fire/smoke/watchlist events per camera-hour (vtest + tree, profile all)",
             round(fe["false_events"] / fe["hours"], 2),
             "events/h",
             "camera-hours analysed",

@@ -1,5 +1,5 @@
 """Analytics quality figures: person precision/recall on annotated vtest frames, and false
-fire/watchlist events on footage that has none (used by benchmarks/analytics.py)."""
+fire/smoke/watchlist events on footage that has none (used by benchmarks/analytics.py)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def false_events(data_dir: Path) -> dict[str, float]:
         for k, f in enumerate(frames):
             (r,) = pipe.process([FrameIn(clip, f, T0 + k * 0.48)])
             events += sum(
-                e.event_type in ("fire", "watchlist_plate", "watchlist_face") for e in r.events
+                e.event_type in ("fire", "smoke", "watchlist_plate", "watchlist_face")
+                for e in r.events
             )
         seconds += n / 25
     return {"false_events": events, "hours": seconds / 3600}

@@ -1,6 +1,7 @@
 """`python -m analytics.scenes`: write the demo scene clips into <data_dir>/footage.
 
     synthetic-fire-720p.mkv      tree.avi with procedural flames (fire-watch cameras)
+    synthetic-smoke-720p.mkv     tree.avi with procedural smoke rising
     synthetic-junction-720p.mkv  vtest's square with drawn vehicles carrying rendered plates
     synthetic-crowd-720p.mkv     people cut from vtest gathering on the empty square
     synthetic-faces-720p.mkv     ultralytics' zidane.jpg (real faces) with a slow pan
@@ -22,6 +23,7 @@ from numpy.typing import NDArray
 from analytics.scenes.crowd import gathering, load_annotations, person_cutouts
 from analytics.scenes.flames import with_flames
 from analytics.scenes.plates import Vehicle, junction
+from analytics.scenes.smoke import with_smoke
 from sharpeye.models.samples import pull_samples
 from sharpeye.settings import get_settings
 from sharpeye.simulate.footage import prepare
@@ -64,6 +66,9 @@ def write_scene_clips(data_dir: Path) -> dict[str, Path]:
     out["synthetic-fire-720p"] = encode(
         with_flames(frames_of(clips["tree-720p"], 500), centre=(0.45, 0.85)),
         footage / "synthetic-fire-720p.mkv",
+    )
+    out["synthetic-smoke-720p"] = encode(
+        with_smoke(frames_of(clips["tree-720p"], 500)), footage / "synthetic-smoke-720p.mkv"
     )
     cars = [
         Vehicle("皖S12345", (170, 170, 175), (-0.1, 0.62), (0.006, 0.0)),
