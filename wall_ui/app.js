@@ -21,7 +21,8 @@ const map = new CameraMap($("map"), $("map-tip"), catalog, (id) => {
   wall.assign(wall.selected, id);
   showTab("wall");
 });
-const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog);
+const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog,
+  (alarm, open) => (open ? map.markAlarm(alarm.camera_id) : map.clearAlarm(alarm.camera_id)));
 
 let tab = "wall";
 function showTab(name) {

@@ -111,8 +111,10 @@ def test_alarm_pops_its_camera_into_the_alarm_tile(page: Any, stack: Stack) -> N
     wait_for(page, "async () => (await window.sharpeye.stats())[3].framesDecoded > 0")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "wall-alarm.png"))
+    assert page.evaluate("window.sharpeye.map.alarmed.has('cam7')")  # ringed on the map
     tile.locator("button.ack").click()
     wait_for(page, "() => !document.querySelector('#wall .tile.alarmed')")
+    assert not page.evaluate("window.sharpeye.map.alarmed.has('cam7')")
 
 
 def test_full_screen_switches_to_the_main_stream_and_back(page: Any) -> None:

@@ -38,7 +38,9 @@ function live(path, onMessage, onState = () => {}) {
 }
 
 export class AlarmPanel {
-  constructor(list, liveDot, wall, catalog) {
+  // onChange(alarm, open): an alarm popped (open) or was handled (e.g. ring it on the map).
+  constructor(list, liveDot, wall, catalog, onChange = () => {}) {
+    this.onChange = onChange;
     this.list = list;
     this.liveDot = liveDot;
     this.wall = wall;
@@ -64,8 +66,12 @@ export class AlarmPanel {
     const open = alarm.state === undefined || alarm.state === "new";
     if (open && (!known || message.change === "created" || message.change === "escalated")) {
       this.wall.popAlarm(alarm, (a) => this.acknowledge(a));
+      this.onChange(alarm, true);
     }
-    if (!open) this.wall.clearAlarm(alarm.id);
+    if (!open) {
+      this.wall.clearAlarm(alarm.id);
+      this.onChange(alarm, false);
+    }
   }
 
   render(alarm) {
@@ -105,5 +111,6 @@ export class AlarmPanel {
     this.alarms.set(alarm.id, acked);
     this.render(acked);
     this.wall.clearAlarm(alarm.id);
+    this.onChange(acked, false);
   }
 }

@@ -28,6 +28,11 @@ export class CameraMap {
     this.draw();
   }
 
+  clearAlarm(cameraId) {
+    this.alarmed.delete(cameraId);
+    this.draw();
+  }
+
   bounds(cameras) {
     let [s, n, w, e] = [90, -90, 180, -180];
     for (const c of cameras) {
