@@ -43,7 +43,7 @@ CAMERAS = 16
 USER, PASSWORD = "wall-admin", "wall-admin-pass"
 
 
-def wall_registry(fleet: Fleet, cameras: int) -> str:
+def wall_registry(fleet: Fleet, cameras: int, h265_port: int) -> str:
     lines = [
         "version: 1",
         "district: {id: t, name: Wall Test District}",
@@ -65,6 +65,13 @@ def wall_registry(fleet: Fleet, cameras: int) -> str:
             f"    location: {{lat: {31.80 + i * 0.002:.4f}, lon: {117.20 + (i % 5) * 0.003:.4f}}}",
             f"    streams: {{main: '{url}', sub: '{url}'}}",
         ]
+    lines += [
+        "  - id: hevc-1",
+        "    name: H.265 camera",
+        "    department: police",
+        "    location: {lat: 31.79, lon: 117.19}",
+        f"    streams: {{main: 'rtsp://127.0.0.1:{h265_port}/live'}}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +106,7 @@ def serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:
 @pytest.fixture
 def stack(
     fleet_factory: Callable[..., Fleet],
+    h265_camera: int,
     redis_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -108,7 +116,7 @@ def stack(
 
     fleet = fleet_factory(cameras=CAMERAS, clip="vtest-360p")
     registry_file = tmp_path / "camera_registry.yaml"
-    registry_file.write_text(wall_registry(fleet, CAMERAS))
+    registry_file.write_text(wall_registry(fleet, CAMERAS, h265_camera))
     relay = start_relay(load_registry(registry_file), tmp_path, signer=signer_for(tmp_path))
     monkeypatch.setenv("SHARPEYE_RELAY_PUBLIC_URL", relay.url)
     monkeypatch.setenv("SHARPEYE_BOOTSTRAP_ADMIN", f"{USER}:{PASSWORD}")

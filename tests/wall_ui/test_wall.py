@@ -154,3 +154,11 @@ def test_custom_grid_layout(page: Any) -> None:
     assert page.input_value("#layout-select") == "2x3"
     page.evaluate("window.sharpeye.assign(5, 'cam9')")
     wait_for(page, "async () => (await window.sharpeye.stats())[5].framesDecoded > 0")
+
+
+def test_a_camera_browsers_cannot_play_says_why_on_its_tile(page: Any) -> None:
+    page.evaluate("window.sharpeye.setLayout('4')")
+    page.evaluate("window.sharpeye.assign(0, 'hevc-1')")
+    wait_for(page, "() => document.querySelector('#wall .tile').dataset.state === 'error'")
+    message = page.inner_text("#wall .tile >> nth=0 >> .message")
+    assert "H.265" in message and "H.264" in message
