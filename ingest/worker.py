@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+from ingest.analytics_host import AnalyticsHost
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
 from ingest.leases import Leases
@@ -50,6 +51,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
     leases = Leases(r, settings.node_id)
+    host = AnalyticsHost(engine, settings) if settings.analytics else None
     fleet.apply(registry, only=await leases.sync(c.id for c in registry.cameras))
     log.info(
         "ingest: %d of %d cameras from %s (leased to this worker)",
@@ -86,6 +88,10 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             _, dropped = fleet.apply(registry, only=held)
             for cid in dropped:
                 states.pop(cid, None)
+            if host is not None:
+                by_id = registry.cameras_by_id
+                ours = [by_id[cid] for cid in fleet.camera_ids if cid in by_id]
+                await asyncio.to_thread(host.update, ours)
             reports = fleet.health()
             changed = [h for cid, h in reports.items() if states.get(cid) != h.state]
             for h in changed:
@@ -102,6 +108,8 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             for h in fleet.health().values()
             if h.state != CameraState.DISABLED
         ]
+        if host is not None:
+            await asyncio.to_thread(host.close)
         fleet.close()
         engine.stop()
         await publish_health(r, final)

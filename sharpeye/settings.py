@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", validation_alias="SHARPEYE_API_HOST")
     api_port: int = Field(default=8080, validation_alias="SHARPEYE_API_PORT", ge=1, le=65535)
     node_id: str = Field(default="node-1", validation_alias="SHARPEYE_NODE_ID")
+    analytics: bool = Field(
+        default=True,
+        validation_alias="SHARPEYE_ANALYTICS",
+        description="Run live analytics in the ingest worker on the frames it decodes.",
+    )
     sim_rtsp_port: int = Field(default=8554, validation_alias="SHARPEYE_SIM_RTSP_PORT")
     sim_onvif_port: int = Field(default=8000, validation_alias="SHARPEYE_SIM_ONVIF_PORT")
 

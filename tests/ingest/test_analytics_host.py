@@ -1,0 +1,66 @@
+"""Analytics hosted by the ingest worker: real fleet → one decode → detector → events in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+
+from ingest.worker import run
+from sharpeye.contracts.events import EVENTS_STREAM
+from sharpeye.registry import load_registry
+from sharpeye.settings import Settings
+from tests.fixtures_fleet import Fleet
+from tests.ingest.test_worker import camera, write_registry
+
+pytestmark = pytest.mark.integration
+
+
+async def test_worker_raises_intrusion_events_from_the_frames_it_decodes(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet
+) -> None:
+    pytest.importorskip("onnxruntime")
+    fleet = port_and_fleet
+    path = tmp_path / "registry.yaml"
+    whole_frame = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    write_registry(
+        path,
+        [
+            camera(
+                "square",
+                fleet.url("/sim/vtest-360p/w0"),
+                tags=["intrusion"],
+                analytics={
+                    "profile": "intrusion",
+                    "sampling": {"mode": "fps", "fps": 2},
+                    "zones": [{"id": "all", "name": "Whole square", "polygon": whole_frame}],
+                },
+            )
+        ],
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-x"
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, load_registry(path), stop))
+    r = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        deadline = time.monotonic() + 60
+        events: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not events:
+            entries = await r.xrange(EVENTS_STREAM)
+            events = [json.loads(f["event"]) for _, f in entries]
+            events = [e for e in events if e["event_type"] == "intrusion"]
+            await asyncio.sleep(0.5)
+        assert events, "no intrusion event from the pedestrians of vtest"
+        assert events[0]["camera_id"] == "square" and events[0]["zone_id"] == "all"
+        health = json.loads(await r.hget("sharpeye:health", "square") or "{}")
+        assert health["frames_decoded"] > 0  # the worker's own decode fed the detector
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await r.aclose()
