@@ -37,6 +37,7 @@ from command_api.routers import (
     live,
     metrics,
     rules,
+    sightings,
     users,
     viewer,
 )
@@ -235,6 +236,7 @@ def create_app(
     app.include_router(grants.router)
     app.include_router(deliveries.router)
     app.include_router(audit.router)
+    app.include_router(sightings.router)
     app.include_router(viewer.router)
     app.include_router(live.router)
     # Last: the static mount at "/" would otherwise shadow the API routes.

@@ -1,0 +1,79 @@
+"""Plate search: scope-filtered trajectories, investigators only, every search audited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from analytics.store import ensure_table, store_sightings
+from sharpeye.contracts.sightings import Sighting
+from tests.command_api.harness import NOON, Harness, harness
+
+
+@pytest.fixture
+async def api(tmp_path: Path, redis_url: str) -> AsyncIterator[Harness]:
+    async with harness(tmp_path, redis_url, start_services=False) as h:
+        yield h
+
+
+def seen(camera: str, at: float, track: int) -> Sighting:
+    return Sighting.model_validate(
+        {
+            "camera_id": camera,
+            "track_id": track,
+            "class_name": "car",
+            "first_seen": at,
+            "last_seen": at + 5,
+            "score": 0.8,
+            "box": {"x1": 0.1, "y1": 0.1, "x2": 0.3, "y2": 0.3},
+            "plate": "皖S12345",
+            "plate_score": 0.9,
+        }
+    )
+
+
+async def test_trajectory_in_time_order_within_scope_and_audited(api: Harness) -> None:
+    engine = api.runtime.sessions.kw["bind"]
+    assert isinstance(engine, Engine)
+    ensure_table(engine)
+    store_sightings(
+        engine,
+        [
+            seen("junction-west", NOON + 60, 2),
+            seen("junction-east", NOON, 1),
+            seen("school-gate", NOON + 120, 3),
+        ],
+    )
+    police = await api.login("police-wall")  # investigator; police sees every group
+    r = await api.client.get(
+        "/api/sightings",
+        params={"plate": "皖S·12345", "start": NOON - 10, "end": NOON + 3600},
+        headers=police,
+    )
+    assert r.status_code == 200, r.text
+    assert [s["camera_id"] for s in r.json()] == ["junction-east", "junction-west", "school-gate"]
+    # A wall operator without the investigator role may not search: refused and audited.
+    forestry = await api.login("forestry")
+    r = await api.client.get(
+        "/api/sightings",
+        params={"plate": "皖S12345", "start": NOON, "end": NOON + 60},
+        headers=forestry,
+    )
+    assert r.status_code == 403
+    admin = await api.login("admin")
+    audit = (await api.client.get("/api/audit", headers=admin)).json()
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    searches = [e for e in entries if e["action"] == "search.plate"]
+    assert searches and searches[-1]["detail"]["results"] == 3
+    assert any(e["outcome"] == "denied" and e["actor"] == "forestry" for e in entries)
+
+
+async def test_bad_plate_is_a_clear_422(api: Harness) -> None:
+    police = await api.login("police-wall")
+    r = await api.client.get(
+        "/api/sightings", params={"plate": "hello", "start": NOON, "end": NOON}, headers=police
+    )
+    assert r.status_code == 422 and "plate" in r.text
