@@ -7,9 +7,13 @@ transport; `login(name)` returns the headers of a user's fresh token.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from command_api.app import create_app
 from command_api.auth.seed import DEMO_USERS, DemoUser, seed
 from command_api.delivery.worker import Backoff
 from command_api.deps import Runtime
+from sharpeye.bus.embedded import free_port
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.registry import load_registry
 from sharpeye.settings import Settings
@@ -135,3 +140,46 @@ async def harness(
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield Harness(app, client, r, clock, {u.username: u for u in chosen})
     await r.aclose()
+
+
+def start_api(workdir: Path, redis_url: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    """A real `sharpeye api` on workdir's camera_registry.yaml (SQLite in workdir/data),
+    logging to workdir/api.log; cwd is workdir so a developer's `.env` cannot leak in."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(
+        SHARPEYE_REGISTRY=str(workdir / "camera_registry.yaml"),
+        SHARPEYE_DATA_DIR=str(workdir / "data"),
+        SHARPEYE_API_PORT=str(port),
+        REDIS_URL=redis_url,
+        **extra,
+    )
+    with (workdir / "api.log").open("ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "sharpeye.cli", "api"],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=log,
+        )
+
+
+@contextmanager
+def running_api(workdir: Path, redis_url: str, **extra: str) -> Iterator[int]:
+    """`start_api` on a free port, once /healthz answers; yields the port, stops it after."""
+    port = free_port()
+    proc = start_api(workdir, redis_url, port, **extra)
+    try:
+        deadline = time.monotonic() + 30  # hang guard
+        while True:
+            assert proc.poll() is None, (workdir / "api.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +17,9 @@ import redis
 import websockets
 
 from command_api.auth.seed import seed_demo
-from sharpeye.bus.embedded import free_port
 from sharpeye.contracts.events import EVENTS_STREAM
 from sharpeye.settings import Settings
-from tests.command_api.harness import DEMO_REGISTRY, NOON, event
+from tests.command_api.harness import DEMO_REGISTRY, NOON, event, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -39,35 +35,8 @@ def api(tmp_path: Path, redis_url: str) -> Iterator[str]:
             }
         )
     )
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        SHARPEYE_REGISTRY=str(tmp_path / "camera_registry.yaml"),
-        SHARPEYE_DATA_DIR=str(tmp_path / "data"),
-        SHARPEYE_API_PORT=str(port),
-        REDIS_URL=redis_url,
-    )
-    log = (tmp_path / "api.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sharpeye.cli", "api"], env=env, cwd=tmp_path, stdout=log, stderr=log
-    )
-    base = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30  # hang guard
-        while True:
-            assert proc.poll() is None, (tmp_path / "api.log").read_text()
-            try:
-                if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    with running_api(tmp_path, redis_url) as port:
+        yield f"127.0.0.1:{port}"
 
 
 def _token(base: str, user: str) -> str:

@@ -4,11 +4,9 @@ mid-stream (with its append-only file), pending entries of a dead consumer recla
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from command_api.alarms.consumer import GROUP
 from sharpeye.bus.embedded import free_port
 from sharpeye.contracts.events import EVENTS_STREAM
 from sharpeye.store.models import AlarmRow, OutboxItem, SeenEvent
-from tests.command_api.harness import DEMO_REGISTRY, NOON, event, harness
+from tests.command_api.harness import DEMO_REGISTRY, NOON, event, harness, start_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,21 +52,6 @@ def _counts(db: Path) -> tuple[int, int, int]:
         engine.dispose()
 
 
-def _start_api(tmp_path: Path, redis_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
-    env.update(
-        SHARPEYE_REGISTRY=str(tmp_path / "camera_registry.yaml"),
-        SHARPEYE_DATA_DIR=str(tmp_path / "data"),
-        SHARPEYE_API_PORT=str(port),
-        SHARPEYE_NODE_ID="crash-node",
-        REDIS_URL=redis_url,
-    )
-    log = (tmp_path / "api.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "sharpeye.cli", "api"], env=env, cwd=tmp_path, stdout=log, stderr=log
-    )
-
-
 def _wait(predicate: object, what: str, limit_s: float = 60) -> None:
     deadline = time.monotonic() + limit_s  # hang guard only
     while time.monotonic() < deadline:
@@ -96,7 +79,7 @@ def test_api_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path, redi
     )
     n = 600
     port = free_port()
-    proc = _start_api(tmp_path, redis_url, port)
+    proc = start_api(tmp_path, redis_url, port, SHARPEYE_NODE_ID="crash-node")
     try:
         for i in range(n // 2):
             r.xadd(EVENTS_STREAM, _fire(i))  # type: ignore[arg-type]
@@ -105,7 +88,7 @@ def test_api_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path, redi
         proc.wait()
         for i in range(n // 2, n):
             r.xadd(EVENTS_STREAM, _fire(i))  # type: ignore[arg-type]
-        proc = _start_api(tmp_path, redis_url, port)
+        proc = start_api(tmp_path, redis_url, port, SHARPEYE_NODE_ID="crash-node")
         _wait(lambda: _counts(db)[2] >= n, "every event stored")
         _wait(lambda: r.xpending(EVENTS_STREAM, GROUP)["pending"] == 0, "every entry acknowledged")
     finally:

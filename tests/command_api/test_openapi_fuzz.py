@@ -3,11 +3,7 @@ requests (valid and invalid) to every operation, as an administrator, never get 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,8 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from sharpeye.bus.embedded import free_port
-from tests.command_api.harness import DEMO_REGISTRY
+from tests.command_api.harness import DEMO_REGISTRY, running_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,36 +23,8 @@ ADMIN = "admin:fuzz-admin-pass"
 def api_base(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("fuzz")
     shutil.copy(DEMO_REGISTRY, tmp / "camera_registry.yaml")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        SHARPEYE_REGISTRY=str(tmp / "camera_registry.yaml"),
-        SHARPEYE_DATA_DIR=str(tmp / "data"),
-        SHARPEYE_API_PORT=str(port),
-        SHARPEYE_BOOTSTRAP_ADMIN=ADMIN,
-        REDIS_URL=redis_server,
-    )
-    log = (tmp / "api.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sharpeye.cli", "api"], env=env, cwd=tmp, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30  # hang guard
-        while True:
-            assert proc.poll() is None, (tmp / "api.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    with running_api(tmp, redis_server, SHARPEYE_BOOTSTRAP_ADMIN=ADMIN) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
