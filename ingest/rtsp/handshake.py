@@ -218,31 +218,27 @@ def _stale(resp: Response) -> bool:
     return any("stale=true" in v.lower() for v in resp.headers.get("www-authenticate", []))
 
 
-def keepalive_request(session: PlayingSession) -> bytes:
-    """GET_PARAMETER keeps the RTSP session alive (we send no RTCP receiver reports)."""
+def session_request(session: PlayingSession, method: str) -> bytes:
+    """A request on the playing session (authorised like the set-up was)."""
     session.cseq += 1
     lines = [
-        f"GET_PARAMETER {session.url} RTSP/1.0",
+        f"{method} {session.url} RTSP/1.0",
         f"CSeq: {session.cseq}",
         f"User-Agent: {USER_AGENT}",
         f"Session: {session.session_id}",
     ]
-    if session.authorizer and (h := session.authorizer.header("GET_PARAMETER", session.url)):
+    if session.authorizer and (h := session.authorizer.header(method, session.url)):
         lines.append(f"Authorization: {h}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def keepalive_request(session: PlayingSession) -> bytes:
+    """GET_PARAMETER keeps the RTSP session alive (we send no RTCP receiver reports)."""
+    return session_request(session, "GET_PARAMETER")
 
 
 def teardown_request(session: PlayingSession) -> bytes:
-    session.cseq += 1
-    lines = [
-        f"TEARDOWN {session.url} RTSP/1.0",
-        f"CSeq: {session.cseq}",
-        f"User-Agent: {USER_AGENT}",
-        f"Session: {session.session_id}",
-    ]
-    if session.authorizer and (h := session.authorizer.header("TEARDOWN", session.url)):
-        lines.append(f"Authorization: {h}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return session_request(session, "TEARDOWN")
 
 
 __all__ = [
