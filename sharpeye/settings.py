@@ -6,10 +6,11 @@ server the platform starts and owns, and a SQLite file under the data directory.
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,7 +44,13 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", validation_alias="SHARPEYE_API_HOST")
     api_port: int = Field(default=8080, validation_alias="SHARPEYE_API_PORT", ge=1, le=65535)
-    node_id: str = Field(default="node-1", validation_alias="SHARPEYE_NODE_ID")
+    node_id: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias="SHARPEYE_NODE_ID",
+        description="This process's name in camera leases and the alarm consumer group; "
+        "empty or unset: the host name (unique per container or pod, so scaled replicas "
+        "never share one).",
+    )
     analytics: bool = Field(
         default=True,
         validation_alias="SHARPEYE_ANALYTICS",
@@ -51,6 +58,11 @@ class Settings(BaseSettings):
     )
     sim_rtsp_port: int = Field(default=8554, validation_alias="SHARPEYE_SIM_RTSP_PORT")
     sim_onvif_port: int = Field(default=8000, validation_alias="SHARPEYE_SIM_ONVIF_PORT")
+
+    @field_validator("node_id")
+    @classmethod
+    def node_id_or_host(cls, value: str) -> str:
+        return value.strip() or socket.gethostname()
 
     @property
     def sqlite_url(self) -> str:
