@@ -33,6 +33,7 @@ from command_api.routers import (
     deliveries,
     departments,
     grants,
+    groups,
     health,
     live,
     metrics,
@@ -228,6 +229,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(cameras.router)
+    app.include_router(groups.router)
     app.include_router(alarms_ws.router)
     app.include_router(alarms.router)
     app.include_router(rules.router)

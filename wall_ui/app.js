@@ -6,7 +6,7 @@ import { CameraTree, Catalog } from "./js/catalog.js";
 import { showError, startHealth } from "./js/health.js";
 import * as layouts from "./js/layouts.js";
 import { CameraMap } from "./js/map.js";
-import { Tour } from "./js/tours.js";
+import { Tour, tourSources } from "./js/tours.js";
 import { Wall } from "./js/wall.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,13 +59,13 @@ $("layout-select").addEventListener("change", (e) => {
 });
 function fillTourSources() {
   const select = $("tour-group");
-  const departments = new Map(catalog.cameras.map((c) => [c.department, c.department_name]));
-  const options = [
-    ...catalog.groups().map((g) => [`group:${g}`, `Group ${g}`]),
-    ...[...departments].map(([id, name]) => [`department:${id}`, name]),
-  ];
   const current = select.value;
-  select.replaceChildren(...options.map(([value, label]) => new Option(label, value)));
+  select.replaceChildren(...tourSources(catalog).map(([heading, options]) => {
+    const group = document.createElement("optgroup");
+    group.label = heading;
+    group.append(...options.map(([value, label]) => new Option(label, value)));
+    return group;
+  }));
   if (current) select.value = current;
 }
 catalog.addEventListener("change", fillTourSources);

@@ -139,7 +139,13 @@ def _summary(
     )
 
 
-def _matches(camera: Camera, department: str | None, group: str | None, q: str | None) -> bool:
+def _matches(
+    camera: Camera,
+    department: str | None,
+    group: str | None,
+    q: str | None,
+    group_names: dict[str, str],
+) -> bool:
     if department is not None and camera.department != department:
         return False
     if group is not None and group not in camera.groups:
@@ -147,6 +153,7 @@ def _matches(camera: Camera, department: str | None, group: str | None, q: str |
     if q:
         needle = q.casefold()
         haystack = [camera.id, camera.name, *camera.tags]
+        haystack += [group_names.get(g, g) for g in camera.groups]
         if not any(needle in text.casefold() for text in haystack):
             return False
     return True
@@ -168,7 +175,8 @@ async def list_cameras(
     group: Annotated[str | None, Query(description="Camera group id.")] = None,
     state: Annotated[HealthState | None, Query(description="Effective health state.")] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Text in the id, name or a tag.")
+        str | None,
+        Query(max_length=200, description="Text in the id, name, a tag or a group's name."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 200,
     offset: Annotated[int, Query(ge=0, description="Cameras to skip.")] = 0,
@@ -179,8 +187,11 @@ async def list_cameras(
         )
     if group is not None and all(g.id != group for g in registry.groups):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown group {group!r}")
+    group_names = {g.id: g.name for g in registry.groups}
     cameras = [
-        c for c in registry.cameras if scope.allows(c.id) and _matches(c, department, group, q)
+        c
+        for c in registry.cameras
+        if scope.allows(c.id) and _matches(c, department, group, q, group_names)
     ]
     now = time.time()
     if state is None:

@@ -37,6 +37,7 @@ departments:
 groups:
   - {id: schools, name: School gates, department: edu}
   - {id: square, name: Central square, department: police}
+  - {id: harbour, name: Harbour watch, department: police}
 cameras:
   - id: cam-square-1
     name: Square north
@@ -75,6 +76,7 @@ class Api:
     client: httpx.AsyncClient
     redis: redis.asyncio.Redis
     registry: Path
+    app: FastAPI
 
 
 def _health(camera_id: str, state: CameraState, age_s: float = 0.0, **kw: object) -> CameraHealth:
@@ -113,23 +115,29 @@ async def api(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
     ):
         client.headers.update(await _login_admin(app, client))
-        yield Api(client, r, registry)
+        yield Api(client, r, registry, app)
     await r.aclose()
 
 
 async def _login_admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
     """An administrator (sees every camera) of the test registry's police department."""
+    return await _login_as(app, client, "admin", "police", Role.ADMINISTRATOR)
+
+
+async def _login_as(
+    app: FastAPI, client: httpx.AsyncClient, username: str, department: str, role: Role
+) -> dict[str, str]:
     with session_scope(app.state.runtime.sessions) as s:
         create_user(
             s,
-            username="admin",
-            password="admin-password",
-            department="police",
-            roles=[Role.ADMINISTRATOR],
+            username=username,
+            password=f"{username}-password",
+            department=department,
+            roles=[role],
             now=time.time(),
         )
     r = await client.post(
-        "/api/auth/login", json={"username": "admin", "password": "admin-password"}
+        "/api/auth/login", json={"username": username, "password": f"{username}-password"}
     )
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -198,6 +206,7 @@ async def test_stale_report_is_offline_with_reason(api: Api) -> None:
         ({"q": "SQUARE"}, ["cam-square-1", "cam-square-2"]),
         ({"q": "ptz"}, ["cam-square-1"]),
         ({"q": "gate"}, ["cam-school-1"]),
+        ({"q": "central"}, ["cam-square-1", "cam-square-2"]),  # a group's name
         ({"department": "police", "state": "online"}, ["cam-square-1"]),
         ({"limit": 2}, ["cam-square-1", "cam-school-1"]),
         ({"limit": 2, "offset": 2}, ["cam-square-2", "cam-off"]),
@@ -270,6 +279,39 @@ async def test_search_does_not_match_credentials(api: Api) -> None:
     # A search by user name must not reveal which camera uses that login.
     response = await _get(api, "/api/cameras", q=USERNAME)
     assert response.json() == []
+
+
+async def test_groups_have_names_and_visible_counts(api: Api) -> None:
+    groups = (await _get(api, "/api/groups")).json()
+    # Registry order; the harbour group has no camera, so nothing to show in a tree.
+    assert groups == [
+        {
+            "id": "schools",
+            "name": "School gates",
+            "department": "edu",
+            "department_name": "Education Bureau",
+            "description": "",
+            "cameras": 1,
+        },
+        {
+            "id": "square",
+            "name": "Central square",
+            "department": "police",
+            "department_name": "District Police",
+            "description": "",
+            "cameras": 2,
+        },
+    ]
+
+
+async def test_groups_are_scoped_like_the_cameras(api: Api) -> None:
+    edu = await _login_as(api.app, api.client, "edu-wall", "edu", Role.WALL_OPERATOR)
+    r = await api.client.get("/api/groups", headers=edu)
+    assert r.status_code == 200, r.text
+    # Education sees its school camera only: the police square's name is not its business.
+    assert [(g["id"], g["name"], g["cameras"]) for g in r.json()] == [
+        ("schools", "School gates", 1)
+    ]
 
 
 async def _wait_for(api: Api, url: str, predicate: object, timeout_s: float = 5.0) -> object:

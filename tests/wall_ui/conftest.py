@@ -50,8 +50,8 @@ def wall_registry(fleet: Fleet, cameras: int, h265_port: int) -> str:
         "departments:",
         "  - {id: police, name: Police, kind: police}",
         "groups:",
-        "  - {id: square, name: Square, department: police}",
-        "  - {id: port, name: Port, department: police}",
+        "  - {id: square, name: Central Square, department: police}",
+        "  - {id: port, name: Fishing Port, department: police}",
         "cameras:",
     ]
     for i in range(1, cameras + 1):

@@ -57,7 +57,11 @@ def test_ten_thousand_cameras_in_the_tree(big_api: str) -> None:
         page.wait_for_function("window.sharpeye.catalog.cameras.length === 10000")
         assert page.inner_text("#tree-info") == "10000 cameras"
         page.click("#tree .row.department >> nth=0")  # Department 0: 1,000 cameras
-        page.click("#tree .row.group >> nth=0")
+        group = page.locator("#tree .row.group >> nth=0")
+        # The registry's name (from GET /api/groups), not the id the cameras carry.
+        assert group.get_attribute("data-group") == "g0"
+        assert group.inner_text() == "▸ Group 0 (200)"
+        group.click()
         rows = page.locator("#tree .row").count()
         assert 0 < rows < 100, rows  # virtual: only what is in view exists
         page.fill("#search", "camera 09876")
@@ -65,3 +69,8 @@ def test_ten_thousand_cameras_in_the_tree(big_api: str) -> None:
         assert page.inner_text("#tree-info") == "1 of 10000 cameras match"
         page.dblclick("#tree .row.camera[data-camera='cam09876']")
         assert page.evaluate("window.sharpeye.tiles()")[0] == "cam09876"
+        page.fill("#search", "group 49")  # a group's name finds its cameras
+        page.wait_for_selector("#tree .row.camera[data-camera='cam00049']")
+        assert page.inner_text("#tree-info") == "200 of 10000 cameras match"
+        picker = page.locator("#tour-group optgroup[label=Groups] option[value='group:g7']")
+        assert picker.inner_text() == "Group 7"

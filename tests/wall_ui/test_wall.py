@@ -48,7 +48,9 @@ def test_sixteen_tiles_play(page: Any, stack: Stack) -> None:
 def test_drag_a_camera_from_the_tree_onto_a_tile(page: Any) -> None:
     page.evaluate("window.sharpeye.setLayout('4')")
     page.click("#tree .row.department")
-    page.click("#tree .row.group >> nth=0")
+    group = page.locator("#tree .row.group >> nth=0")
+    assert group.inner_text() == "▸ Central Square (8)"  # the registry's name, not 'square'
+    group.click()
     page.drag_and_drop("#tree .row.camera[data-camera='cam3']", "#wall .tile >> nth=1")
     assert page.evaluate("window.sharpeye.tiles()")[1] == "cam3"
     wait_for(page, "async () => (await window.sharpeye.stats())[1].framesDecoded > 0")

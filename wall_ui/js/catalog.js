@@ -1,7 +1,7 @@
-// The camera catalog (GET /api/cameras, paged) and the tree by department and group.
-// The tree is a virtual list: only the rows in view exist in the DOM, so 10,000 cameras
-// scroll as smoothly as ten. Departments and groups start collapsed; a search shows the
-// matching cameras flat.
+// The camera catalog (GET /api/cameras, paged; group names from GET /api/groups) and the
+// tree by department and group. The tree is a virtual list: only the rows in view exist in
+// the DOM, so 10,000 cameras scroll as smoothly as ten. Departments and groups start
+// collapsed; a search shows the matching cameras flat.
 import { api } from "./api.js";
 
 const PAGE = 1000;
@@ -9,14 +9,19 @@ const ROW_PX = 26;
 const OVERSCAN = 8;
 
 export class Catalog extends EventTarget {
-  constructor(endpoint) {
+  constructor(endpoint, groupsEndpoint = "/api/groups") {
     super();
     this.endpoint = endpoint;
+    this.groupsEndpoint = groupsEndpoint;
     this.cameras = [];
     this.byId = new Map();
+    this.groupNames = new Map();
+    this.searchText = new Map();
   }
 
   async load() {
+    // Names are asked for alongside the first page rather than after all of them.
+    const names = this.loadGroupNames();
     const cameras = [];
     let total = Infinity;
     for (let offset = 0; offset < total; offset += PAGE) {
@@ -26,9 +31,30 @@ export class Catalog extends EventTarget {
       cameras.push(...page);
       if (page.length < PAGE) break;
     }
+    this.groupNames = await names;
     this.cameras = cameras;
     this.byId = new Map(cameras.map((c) => [c.id, c]));
+    // Lower-cased once per load, not per camera on every keystroke (10,000 cameras). A
+    // newline between fields keeps a needle from matching across two of them.
+    this.searchText = new Map(cameras.map((c) => [c.id, [
+      c.id, c.name, c.location.address, ...c.tags, ...c.groups.map((g) => this.groupName(g)),
+    ].join("\n").toLowerCase()]));
     this.dispatchEvent(new Event("change"));
+  }
+
+  async loadGroupNames() {
+    try {
+      const groups = await (await api(this.groupsEndpoint)).json();
+      return new Map(groups.map((g) => [g.id, g.name]));
+    } catch (error) {
+      // Without names the tree still works on ids; the cameras are what matter.
+      console.warn("group names unavailable:", error);
+      return this.groupNames;
+    }
+  }
+
+  groupName(id) {
+    return this.groupNames.get(id) || id;
   }
 
   // A health change from the live socket (same shape as ingest's CameraHealth).
@@ -39,10 +65,16 @@ export class Catalog extends EventTarget {
     this.dispatchEvent(new CustomEvent("health", { detail: camera }));
   }
 
+  // The groups of the loaded cameras as {id, name}, by name.
   groups() {
     const ids = new Set();
     for (const c of this.cameras) for (const g of c.groups) ids.add(g);
-    return [...ids].sort();
+    return [...ids].map((id) => ({ id, name: this.groupName(id) }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  matches(camera, needle) {
+    return (this.searchText.get(camera.id) || "").includes(needle);
   }
 
   camerasOf(groupOrDepartment) {
@@ -50,11 +82,6 @@ export class Catalog extends EventTarget {
     return this.cameras.filter((c) =>
       kind === "group" ? c.groups.includes(id) : c.department === id);
   }
-}
-
-function matches(camera, needle) {
-  return [camera.id, camera.name, camera.location.address, ...camera.tags].some((text) =>
-    (text || "").toLowerCase().includes(needle));
 }
 
 export class CameraTree {
@@ -86,7 +113,9 @@ export class CameraTree {
     const rows = [];
     const cameras = this.catalog.cameras;
     if (this.needle) {
-      for (const c of cameras) if (matches(c, this.needle)) rows.push({ kind: "camera", camera: c });
+      for (const c of cameras) {
+        if (this.catalog.matches(c, this.needle)) rows.push({ kind: "camera", camera: c });
+      }
       this.info.textContent = `${rows.length} of ${cameras.length} cameras match`;
     } else {
       const departments = new Map();
@@ -109,7 +138,8 @@ export class CameraTree {
         if (!this.open.has(key)) continue;
         for (const [g, list] of d.groups) {
           const gkey = `g:${id}:${g}`;
-          rows.push({ kind: "group", key: gkey, label: g || "(no group)", count: list.length });
+          const label = g ? this.catalog.groupName(g) : "(no group)";
+          rows.push({ kind: "group", key: gkey, label, group: g, count: list.length });
           if (!this.open.has(gkey)) continue;
           for (const c of list) rows.push({ kind: "camera", camera: c, depth: 2 });
         }
@@ -176,6 +206,7 @@ export class CameraTree {
     } else {
       const opened = this.open.has(row.key);
       node.dataset.key = row.key;
+      if (row.group) node.dataset.group = row.group;
       node.setAttribute("aria-expanded", String(opened));
       node.style.paddingLeft = row.kind === "group" ? "1.2rem" : "0.3rem";
       node.textContent = `${opened ? "▾" : "▸"} ${row.label} (${row.count})`;

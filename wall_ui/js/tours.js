@@ -42,3 +42,14 @@ export class Tour extends EventTarget {
     this.dispatchEvent(new Event("change"));
   }
 }
+
+// What a tour can cycle, for the picker: groups by name, then departments, as
+// [heading, [[value, label], ...]] (one <optgroup> each, so a group named like a department
+// is still told apart). Values keep the ids (`group:ID`, `department:ID`) Tour.start takes.
+export function tourSources(catalog) {
+  const departments = new Map(catalog.cameras.map((c) => [c.department, c.department_name]));
+  return [
+    ["Groups", catalog.groups().map((g) => [`group:${g.id}`, g.name])],
+    ["Departments", [...departments].map(([id, name]) => [`department:${id}`, name])],
+  ];
+}
