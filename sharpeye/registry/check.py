@@ -42,7 +42,8 @@ def check_registry(path: Path, *, out: Console | None = None, err: Console | Non
         return EXIT_UNREADABLE
     out.print(
         f"OK: {len(registry.departments)} departments, {len(registry.groups)} groups, "
-        f"{len(registry.cameras)} cameras, {len(registry.grants)} grants",
+        f"{len(registry.cameras)} cameras, {len(registry.grants)} grants, "
+        f"{len(registry.alarm_rules)} alarm rules",
         markup=False,
         soft_wrap=True,
     )

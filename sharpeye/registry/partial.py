@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from sharpeye.registry.alarm_rules import RuleSpec
 from sharpeye.registry.schema import (
     Camera,
     CameraGroup,
@@ -29,6 +30,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "groups": CameraGroup,
     "cameras": Camera,
     "grants": Grant,
+    "alarm_rules": RuleSpec,
 }
 # Stands in for an unusable raw value; ids cannot contain NUL, so it matches nothing real,
 # and problems about it are dropped (the schema problem for that value is reported).
@@ -59,6 +61,7 @@ def partial_cross_checks(data: dict[str, Any], errors: list[ErrorDetails]) -> Fo
         groups=sections["groups"],
         cameras=sections["cameras"],
         grants=sections["grants"],
+        alarm_rules=sections["alarm_rules"],
     )
     return [(loc, m) for loc, m in verify_all(partial) if not _unusable(partial, loc)]
 
@@ -79,6 +82,13 @@ def _placeholder(model: type[BaseModel], item: Any, index: int) -> BaseModel:
     if model is Grant:
         return Grant.model_construct(
             department=_text(raw.get("department")), groups=_texts(raw.get("groups"))
+        )
+    if model is RuleSpec:
+        return RuleSpec.model_construct(
+            id=item_id,
+            departments=_texts(raw.get("departments")),
+            cameras=_texts(raw.get("cameras")),
+            groups=_texts(raw.get("groups")),
         )
     if model is Department:
         parent = raw.get("parent")

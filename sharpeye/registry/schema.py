@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sharpeye.registry.alarm_rules import RuleSpec
 from sharpeye.registry.geometry import polygon_problem
 from sharpeye.registry.urls import check_rtsp_url
 
@@ -278,6 +279,11 @@ class Registry(RegistryModel):
     groups: list[CameraGroup] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
     grants: list[Grant] = Field(default_factory=list)
+    alarm_rules: list[RuleSpec] = Field(
+        default_factory=list,
+        description="The district's alarm routing: which events become alarms for whom "
+        "(the command API adds the rules administrators create through /api/rules).",
+    )
 
     @model_validator(mode="after")
     def verify_cross_references(self, info: ValidationInfo) -> Self:

@@ -58,6 +58,7 @@ def verify_unique_ids(registry: Registry) -> Found:
     found = _duplicates("departments", "department", (d.id for d in registry.departments))
     found += _duplicates("groups", "group", (g.id for g in registry.groups))
     found += _duplicates("cameras", "camera", (c.id for c in registry.cameras))
+    found += _duplicates("alarm_rules", "alarm rule", (r.id for r in registry.alarm_rules))
     return found
 
 
@@ -134,6 +135,23 @@ def verify_grants(registry: Registry) -> Found:
     return found
 
 
+def verify_alarm_rules(registry: Registry) -> Found:
+    """Rules route to departments that exist and select cameras and groups that exist."""
+    found: Found = []
+    known: dict[str, set[str]] = {
+        "departments": {d.id for d in registry.departments},
+        "cameras": {c.id for c in registry.cameras},
+        "groups": {g.id for g in registry.groups},
+    }
+    for index, rule in enumerate(registry.alarm_rules):
+        for key, ids in known.items():
+            for r_index, ref in enumerate(getattr(rule, key)):
+                if ref not in ids:
+                    noun = key.removesuffix("s")
+                    found.append((("alarm_rules", index, key, r_index), f"unknown {noun} {ref!r}"))
+    return found
+
+
 def verify_all(registry: Registry) -> Found:
     """Every cross-section problem, in a stable order (the loader sorts by line)."""
     return (
@@ -142,4 +160,5 @@ def verify_all(registry: Registry) -> Found:
         + verify_group_owners(registry)
         + verify_camera_references(registry)
         + verify_grants(registry)
+        + verify_alarm_rules(registry)
     )

@@ -41,7 +41,9 @@ def test_cli_reports_every_problem_with_file_and_line() -> None:
 def test_cli_accepts_the_shipped_registry() -> None:
     result = run_cli(str(REPO / "camera_registry.yaml"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "OK: 7 departments, 8 groups, 13 cameras, 4 grants"
+    assert result.stdout.strip() == (
+        "OK: 7 departments, 8 groups, 13 cameras, 4 grants, 5 alarm rules"
+    )
 
 
 def test_cli_missing_file_exits_2(tmp_path: Path) -> None:

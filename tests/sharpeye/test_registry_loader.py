@@ -86,6 +86,14 @@ def test_problem_string_format() -> None:
     )
 
 
+# An alarm rule, lines 16-20 after HEADER + GATE.
+RULE = """\
+alarm_rules:
+  - id: gate-fire
+    name: Fire at the gate
+    event_types: [fire]
+    departments: [police]
+"""
 SECOND = GATE.replace("school-gate", "school-yard").replace("School gate", "School yard")
 
 BAD_CASES = [
@@ -109,6 +117,34 @@ BAD_CASES = [
         "cameras[1].groups[1] (id=school-gate)",
         "unknown group 'harbour'",
         id="unknown-group-in-camera",
+    ),
+    pytest.param(
+        HEADER + GATE + RULE.replace("[police]", "[police, forestry]"),
+        20,
+        "alarm_rules[0].departments[1] (id=gate-fire)",
+        "unknown department 'forestry'",
+        id="unknown-department-in-alarm-rule",
+    ),
+    pytest.param(
+        HEADER + GATE + RULE + "    cameras: [school-gate, school-gat]\n",
+        21,
+        "alarm_rules[0].cameras[1] (id=gate-fire)",
+        "unknown camera 'school-gat'",
+        id="unknown-camera-in-alarm-rule",
+    ),
+    pytest.param(
+        HEADER + GATE + RULE + RULE[len("alarm_rules:\n") :],
+        21,
+        "alarm_rules[1].id (id=gate-fire)",
+        "duplicate alarm rule id 'gate-fire' (alarm_rules[0])",
+        id="duplicate-alarm-rule",
+    ),
+    pytest.param(
+        HEADER + GATE + RULE + "    timezone: Asia/Beijing\n",
+        21,
+        "alarm_rules[0].timezone (id=gate-fire)",
+        "unknown timezone 'Asia/Beijing' (use an IANA name)",
+        id="alarm-rule-timezone",
     ),
     pytest.param(
         HEADER + GATE + "grants:\n  - department: police\n    groups: [schools, plaza]\n",
@@ -297,6 +333,20 @@ def test_references_to_an_invalid_item_are_not_reported_again() -> None:
     text = (HEADER + GATE).replace("kind: education}", "kind: school}")
     [problem] = problems_of(text)
     assert (problem.line, problem.key) == (5, "departments[1].kind (id=education)")
+
+
+def test_alarm_rule_references_are_checked_beside_schema_problems() -> None:
+    # A bad stream URL (schema problem) must not hide a rule routed to an unknown department,
+    # and a rule with its own schema problem still gets its references checked.
+    text = HEADER + GATE.replace("rtsp://", "http://") + RULE.replace("[police]", "[polce]")
+    text += "  - {id: r2, name: R2, event_types: [], departments: [fire-brigade]}\n"
+    found = {(p.line, p.key, p.message) for p in problems_of(text)}
+    rule0 = "alarm_rules[0].departments[0] (id=gate-fire)"
+    assert (20, rule0, "unknown department 'polce'") in found
+    rule1 = "alarm_rules[1].departments[0] (id=r2)"
+    assert (21, rule1, "unknown department 'fire-brigade'") in found
+    assert any(p[1] == "alarm_rules[1].event_types (id=r2)" for p in found), found
+    assert any(p[1] == "cameras[0].streams.main (id=school-gate)" for p in found), found
 
 
 @pytest.mark.parametrize(
