@@ -30,3 +30,11 @@ class OnvifFault(OnvifError):  # noqa: N818  (named after the SOAP fault it carr
 
 class OnvifProfileError(OnvifError):
     """A media profile token that the device does not have was asked for."""
+
+
+class OnvifNoPtzError(OnvifError):
+    """The device has no PTZ service, or no media profile with a PTZ configuration."""
+
+
+class OnvifPresetError(OnvifError):
+    """A PTZ preset token that the device does not have was asked for."""

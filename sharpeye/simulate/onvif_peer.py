@@ -9,8 +9,12 @@ loopback port; WS-Discovery is answered only on request, inside a private networ
 configuration, GetStreamUri returns the URI configured per profile token (the fleet's RTSP
 paths), faults carry SOAP 1.2 codes (`ter:NotAuthorized` for a bad password),
 GetSystemDateAndTime is pre-auth as the ONVIF core spec requires (clients read the device clock
-before signing), no PTZ is advertised (there is none), and the ProbeMatch gets its
-`ProbeMatches` action and wrapper so WS-Discovery clients (`wsdiscovery` too) accept it.
+before signing), and the ProbeMatch gets its `ProbeMatches` action and wrapper so WS-Discovery
+clients (`wsdiscovery` too) accept it.
+
+A device with `ptz=True` also has a PTZ service (`onvif_ptz.SimPtz`: moves, status, presets),
+advertised by GetCapabilities and GetServices and attached to every profile; a device without
+one advertises none and refuses PTZ requests (ActionNotSupported), like a fixed camera.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from ipycam.discovery import WSDiscoveryServer
 from ipycam.http import IPCameraHTTPHandler
 from ipycam.onvif import ONVIFService
 
+from sharpeye.simulate.onvif_ptz import CONFIGURATION, PTZ_NS, PtzFault, SimPtz, request_operation
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PASSWORD_ENV = "SHARPEYE_SIM_ONVIF_PASSWORD"
@@ -42,8 +48,8 @@ MAIN_TOKEN = "Profile_Main"
 SUB_TOKEN = "Profile_Sub"
 
 # Device and media operations the simulated camera implements. ipycam also answers PTZ and
-# snapshot operations with canned data that does not match this device (no PTZ, no HTTP
-# snapshot), so those get ActionNotSupported like on a fixed camera.
+# snapshot operations with canned data that does not match this device (PTZ is `SimPtz`'s,
+# there is no HTTP snapshot), so those get ActionNotSupported like on a fixed camera.
 # fmt: off
 _SUPPORTED = frozenset((
     "GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities", "GetServices",
@@ -54,7 +60,7 @@ _SUPPORTED = frozenset((
 _FAULT = """<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
  xmlns:ter="http://www.onvif.org/ver10/error"><s:Body><s:Fault>
-<s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>{subcode}</s:Value></s:Subcode></s:Code>
+<s:Code><s:Value>{code}</s:Value>{subcodes}</s:Code>
 <s:Reason><s:Text xml:lang="en">{reason}</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"""
 
 _CAPABILITIES = """<tds:GetCapabilitiesResponse><tds:Capabilities>
@@ -65,7 +71,7 @@ _CAPABILITIES = """<tds:GetCapabilitiesResponse><tds:Capabilities>
 </tt:System></tt:Device>
 <tt:Media><tt:XAddr>{media}</tt:XAddr>
 <tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>
-<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>
+<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>{ptz}
 </tds:Capabilities></tds:GetCapabilitiesResponse>"""
 
 _SERVICE = """<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{xaddr}</tds:XAddr>
@@ -86,7 +92,7 @@ _PROFILE = """<trt:{tag} token="{token}" fixed="true"><tt:Name>{name}</tt:Name>
 <tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address>
 </tt:Address><tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart>
 </tt:Multicast><tt:SessionTimeout>PT60S</tt:SessionTimeout>
-</tt:VideoEncoderConfiguration></trt:{tag}>"""
+</tt:VideoEncoderConfiguration>{ptz}</trt:{tag}>"""
 
 _STREAM_URI = """<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>{uri}</tt:Uri>
 <tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>
@@ -120,6 +126,8 @@ class OnvifDeviceConfig:
     sub_fps: int = 25
     main_kbps: int = 2000
     sub_kbps: int = 600
+    # A PTZ service (pan/tilt/zoom, presets) answered by onvif_ptz.SimPtz.
+    ptz: bool = False
 
 
 # Shorter name for the same description.
@@ -128,6 +136,13 @@ OnvifDevice = OnvifDeviceConfig
 
 def _element(tag: str, inner: str) -> str:
     return f"<{tag}>{inner}</{tag}>"
+
+
+def _fault(code: str, subcodes: list[str], reason: str) -> str:
+    nested = ""
+    for value in reversed([v for v in subcodes if v]):
+        nested = f"<s:Subcode><s:Value>{value}</s:Value>{nested}</s:Subcode>"
+    return _FAULT.format(code=code, subcodes=nested, reason=escape(reason))
 
 
 class _SimOnvifService(ONVIFService):  # type: ignore[misc]  # ipycam ships no type hints
@@ -149,6 +164,8 @@ class _SimOnvifService(ONVIFService):  # type: ignore[misc]  # ipycam ships no t
         )  # stream sizes are not needed: the profiles are rendered from `device` below
         super().__init__(config)
         self.device = device
+        # Not `self.ptz`: ipycam's own (unused) controller slot.
+        self.sim_ptz = SimPtz(self._tokens) if device.ptz else None
         # WS-Discovery 2005/04: the action is .../ProbeMatches and the matches are wrapped.
         probe = self._templates["probe_match"]
         if "ProbeMatches" not in probe:
@@ -177,30 +194,41 @@ class _SimOnvifService(ONVIFService):  # type: ignore[misc]  # ipycam ships no t
             code, subcode = "s:Sender", "ter:InvalidArgVal"
         else:
             code, subcode = "s:Receiver", "ter:Action"
-        return _FAULT.format(code=code, subcode=subcode, reason=escape(reason))
+        return _fault(code, [subcode], reason)
+
+    def _ptz_fault(self, fault: PtzFault) -> str:
+        # The PTZ service names the precise error one level down (ter:NoToken, ter:NoProfile).
+        code = "s:Receiver" if fault.subcode == "ter:Action" else "s:Sender"
+        return _fault(code, [fault.subcode, fault.detail], str(fault))
 
     def handle_action(self, action: str, body: str) -> str:
         # ipycam matches actions by substring; match exact operation names instead (a SOAP 1.1
         # client sends the full action URI, a SOAP 1.2 one none, so fall back to the body).
+        ptz_request = request_operation(body)
+        if ptz_request is not None and self.sim_ptz is not None:
+            try:
+                return str(self._wrap_envelope(self.sim_ptz.handle(*ptz_request)))
+            except PtzFault as fault:
+                return self._ptz_fault(fault)
         name = action.rsplit("/", 1)[-1] if action else ""
         match = _BODY_ELEMENT.search(body)
         if match and (not name or name not in _SUPPORTED):
             name = match.group(1)
-        if name not in _SUPPORTED:
+        if name not in _SUPPORTED or ptz_request is not None:
             return self.fault(f"Action not supported: {name or action}")
         token = self._requested_token(body)
         if name == "GetCapabilities":
+            ptz = f"<tt:PTZ><tt:XAddr>{self._url('ptz_service')}</tt:XAddr></tt:PTZ>"
             inner = _CAPABILITIES.format(
-                device=self._url("device_service"), media=self._url("media_service")
+                device=self._url("device_service"),
+                media=self._url("media_service"),
+                ptz=ptz if self.sim_ptz else "",
             )
         elif name == "GetServices":
             inner = _element(
                 "tds:GetServicesResponse",
                 "".join(
-                    _SERVICE.format(
-                        ns=f"http://www.onvif.org/ver10/{ns}/wsdl", xaddr=self._url(svc)
-                    )
-                    for ns, svc in (("device", "device_service"), ("media", "media_service"))
+                    _SERVICE.format(ns=ns, xaddr=self._url(svc)) for ns, svc in self._services()
                 ),
             )
         elif name == "GetProfiles":
@@ -217,6 +245,13 @@ class _SimOnvifService(ONVIFService):  # type: ignore[misc]  # ipycam ships no t
             return str(super().handle_action(name, body))
         return str(self._wrap_envelope(inner))
 
+    def _services(self) -> list[tuple[str, str]]:
+        services = [
+            ("http://www.onvif.org/ver10/device/wsdl", "device_service"),
+            ("http://www.onvif.org/ver10/media/wsdl", "media_service"),
+        ]
+        return [*services, (PTZ_NS, "ptz_service")] if self.sim_ptz else services
+
     def _tokens(self) -> list[str]:
         return [MAIN_TOKEN, SUB_TOKEN] if self.device.rtsp_sub else [MAIN_TOKEN]
 
@@ -232,6 +267,7 @@ class _SimOnvifService(ONVIFService):  # type: ignore[misc]  # ipycam ships no t
         name, kbps = ("MainStream", dev.main_kbps) if main else ("SubStream", dev.sub_kbps)
         src_w, src_h = dev.main_size
         use_count = len(self._tokens())
+        ptz = CONFIGURATION if self.sim_ptz else ""
         # The template's fields are the locals above.
         return _PROFILE.format(**locals(), gop=2 * fps)
 
@@ -280,6 +316,11 @@ class RunningDevice:
     def xaddr(self) -> str:
         return f"http://{self.config.host}:{self.port}/onvif/device_service"
 
+    @property
+    def ptz(self) -> SimPtz | None:
+        """The device's PTZ service (its position and presets), None without one."""
+        return self.server.onvif.sim_ptz
+
 
 class OnvifPeer:
     """Running simulated devices; `stop()` closes their sockets and joins their threads."""
@@ -295,6 +336,8 @@ class OnvifPeer:
             dev.server.shutdown()
             dev.server.server_close()
             dev.thread.join(timeout=2)
+            if dev.ptz is not None:
+                dev.ptz.stop()
         self.devices = []
 
     def __enter__(self) -> OnvifPeer:
@@ -374,6 +417,9 @@ def registry_devices(
                 rtsp_main=str(streams.get("main") or f"{base}/vtest-720p/{cam_id}"),
                 rtsp_sub=str(streams.get("sub") or f"{base}/vtest-360p/{cam_id}"),
                 serial=f"SIM-{cam_id}",
+                # Which simulated cameras are PTZ domes: those the registry tags `ptz`. The
+                # platform itself never reads the tag; it finds PTZ in the device's services.
+                ptz="ptz" in (cam.get("tags") or []),
             )
         )
     return devices
@@ -389,6 +435,7 @@ def serve_registry_devices(registry_path: Path, onvif_port: int, rtsp_port: int)
 
     A camera without `onvif.port` gets `onvif_port + its index in the registry`. The password
     comes from the env var named by `credentials.password_env` (default
-    SHARPEYE_SIM_ONVIF_PASSWORD), falling back to "sim-onvif". Never multicasts.
+    SHARPEYE_SIM_ONVIF_PASSWORD), falling back to "sim-onvif". A camera tagged `ptz` gets a
+    PTZ service. Never multicasts.
     """
     return start_onvif_devices(registry_devices(registry_path, onvif_port, rtsp_port))
