@@ -86,6 +86,8 @@ def _placeholder(model: type[BaseModel], item: Any, index: int) -> BaseModel:
     if model is RuleSpec:
         return RuleSpec.model_construct(
             id=item_id,
+            name="",
+            event_types=[],
             departments=_texts(raw.get("departments")),
             cameras=_texts(raw.get("cameras")),
             groups=_texts(raw.get("groups")),
