@@ -37,6 +37,7 @@ from command_api.routers import (
     health,
     live,
     metrics,
+    ptz,
     rules,
     sightings,
     users,
@@ -240,6 +241,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(sightings.router)
     app.include_router(viewer.router)
+    app.include_router(ptz.router)
     app.include_router(live.router)
     # Last: the static mount at "/" would otherwise shadow the API routes.
     if WALL_UI_DIR.is_dir():

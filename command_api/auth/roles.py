@@ -25,3 +25,6 @@ ALARM_HANDLERS = frozenset({Role.ADMINISTRATOR, Role.WALL_OPERATOR, Role.DUTY_OF
 SEARCHERS = frozenset({Role.ADMINISTRATOR, Role.INVESTIGATOR})
 # Roles allowed a live view (relay token).
 VIEWERS = frozenset(Role)
+# Roles allowed to steer a PTZ camera (move, presets): those who watch and act on the wall.
+# Everyone else in scope may read its position and presets.
+PTZ_OPERATORS = frozenset({Role.ADMINISTRATOR, Role.WALL_OPERATOR, Role.DUTY_OFFICER})
