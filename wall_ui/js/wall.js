@@ -1,6 +1,7 @@
 // The video wall: a grid of tiles, each a WHEP player with overlays (name, health, delay).
 // Tiles show the sub stream; a tile in full screen switches to the main stream. The last
 // tile is the alarm tile: an alarm pops its camera there, highlighted until acknowledged.
+import { PtzControls } from "./ptz.js";
 import { WhepPlayer } from "./whep.js";
 
 export const LAYOUTS = {
@@ -55,7 +56,8 @@ class Tile {
     this.alarmBar = el("div", "overlay alarm-bar");
     this.alarmBar.hidden = true;
     this.name.prepend(this.health);
-    this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar);
+    this.ptz = new PtzControls(this);
+    this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar, this.ptz.node);
     this.node.addEventListener("click", () => wall.select(this.index));
     this.node.addEventListener("dblclick", () => this.toggleFullscreen());
     this.node.addEventListener("dragover", (e) => {
@@ -74,6 +76,7 @@ class Tile {
   show(cameraId, stream = "sub") {
     if (this.camera === cameraId && this.stream === stream && this.player) return;
     this.stopPlayer();
+    if (this.camera !== cameraId) this.ptz.show(cameraId);
     this.camera = cameraId;
     this.stream = stream;
     this.node.classList.toggle("empty", !cameraId);
@@ -146,7 +149,10 @@ export class Wall extends EventTarget {
     catalog.addEventListener("health", (e) => {
       for (const t of this.tiles) if (t.camera === e.detail.id) t.refreshLabel();
     });
-    catalog.addEventListener("change", () => this.tiles.forEach((t) => t.refreshLabel()));
+    catalog.addEventListener("change", () => this.tiles.forEach((t) => {
+      t.refreshLabel();
+      t.ptz.refresh();
+    }));
     setInterval(() => this.tiles.forEach((t) => t.updateStats()), STATS_MS);
   }
 
