@@ -23,7 +23,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from relay import packer
+from relay import packer, rtp_out
 from relay.ice import announce, filter_remote_candidates, loopback_only
 from relay.settings import RelaySettings
 from relay.sources import SourceSpec
@@ -141,7 +141,9 @@ class SessionManager:
 
     async def _negotiate(self, pc: RTCPeerConnection, track: ViewerTrack, offer_sdp: str) -> str:
         # Before setRemoteDescription, or aiortc answers with its first codec (VP8).
-        packer.install(pc.addTrack(track))
+        sender = pc.addTrack(track)
+        packer.install(sender)
+        rtp_out.install(sender)
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(_h264_preferences())  # type: ignore[arg-type]

@@ -26,6 +26,11 @@ async def test_frames_arrive_and_decode(
     await viewer.start()
     try:
         assert await viewer.count_frames(30) >= 30
+        # The relay's own send loop (relay.rtp_out) keeps the counts RTCP reports carry.
+        (session,) = relay.state.manager.sessions.values()
+        (sender,) = session.pc.getSenders()
+        assert sender._RTCRtpSender__packet_count >= 30  # type: ignore[attr-defined]
+        assert sender._RTCRtpSender__octet_count > 0  # type: ignore[attr-defined]
     finally:
         await viewer.stop()
 
