@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 5.0
 # No data for this long means the camera is gone even if TCP did not notice.
 READ_TIMEOUT_S = 10.0
+# How often the pull checks that timeout and its keep-alive.
+WATCH_S = 1.0
 # Keep PTS increasing across reconnects: the browser's decoder never sees time go back.
 RECONNECT_PTS_GAP = 90000
 
@@ -196,26 +198,32 @@ class Upstream:
                 await asyncio.sleep(backoff.next_delay())
 
     async def _pump(self, session: PlayingSession) -> None:
-        reader, writer = await asyncio.open_connection(sock=session.sock)
         stream = Stream(session, Assembler("h264", self._on_access_unit, keyframes_only=False))
+        if session.leftover:
+            stream.feed(session.leftover, time.monotonic())
+        loop = asyncio.get_running_loop()
+        transport, pull = await loop.create_connection(
+            lambda: _Pull(stream, loop), sock=session.sock
+        )
         keepalive_every = max(5.0, session.timeout_s / 2)
         next_keepalive = time.monotonic() + keepalive_every
         try:
-            if session.leftover:
-                stream.feed(session.leftover, time.monotonic())
             while not self.closed:
-                data = await asyncio.wait_for(reader.read(262144), READ_TIMEOUT_S)
-                if not data:
-                    raise ConnectionError("camera closed the connection")
+                # Woken by the connection's end, else once a second for the timers: the
+                # frames themselves go from data_received straight to the viewers.
+                await asyncio.wait((pull.ended,), timeout=WATCH_S)
+                if pull.ended.done():
+                    raise pull.ended.result()
                 now = time.monotonic()
-                stream.feed(data, now)
+                if now - stream.last_data_at > READ_TIMEOUT_S:
+                    raise TimeoutError(f"no data from the camera for {READ_TIMEOUT_S:.0f} s")
                 if now >= next_keepalive:
-                    writer.write(keepalive_request(session))
+                    transport.write(keepalive_request(session))
                     next_keepalive = now + keepalive_every
         finally:
             with contextlib.suppress(OSError, RuntimeError):
-                writer.write(teardown_request(session))
-            writer.close()
+                transport.write(teardown_request(session))
+            transport.close()
 
     def _on_access_unit(self, au: AccessUnit) -> None:
         ts = au.rtp_timestamp
@@ -234,3 +242,41 @@ class Upstream:
         self.gop.add(frame)
         for sub in self.subscribers:
             sub.offer(frame)
+
+
+class _Pull(asyncio.Protocol):
+    """The camera's bytes fed to the depacketizer as they arrive.
+
+    A protocol rather than `StreamReader.read` under `asyncio.wait_for`: the camera's RTP
+    arrives in a few hundred TCP reads a second, and each read through a stream cost a
+    coroutine resume, a buffer copy and (Python 3.11) a `wait_for` task, for every camera
+    whether one viewer watches or a hundred.
+    """
+
+    def __init__(self, stream: Stream, loop: asyncio.AbstractEventLoop) -> None:
+        self.stream = stream
+        # Set once with the exception that ended the pull (the camera closed, an error).
+        self.ended: asyncio.Future[BaseException] = loop.create_future()
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.stream.feed(data, time.monotonic())
+        except Exception as exc:  # handed to _pump, which raises it as the read did
+            self._end(exc)
+            if self.transport is not None:
+                self.transport.close()
+
+    def eof_received(self) -> bool:
+        self._end(ConnectionError("camera closed the connection"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(exc or ConnectionError("camera closed the connection"))
+
+    def _end(self, exc: BaseException) -> None:
+        if not self.ended.done():
+            self.ended.set_result(exc)

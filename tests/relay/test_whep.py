@@ -90,6 +90,26 @@ async def test_idle_upstream_closes_and_reopens(
         await again.stop()
 
 
+async def test_camera_that_drops_is_pulled_again_for_its_viewer(
+    fleet_factory: Callable[..., Fleet], relay_factory: Callable[..., RelayHandle]
+) -> None:
+    """The camera's server dies (connection lost) and comes back: same upstream, reopened."""
+    fleet = fleet_factory(cameras=1, clip="vtest-360p")
+    relay = relay_factory(fleet)
+    viewer = WhepViewer(relay.whep("cam1"), relay.token("cam1"))
+    await viewer.start()
+    try:
+        assert await viewer.count_frames(10) >= 10
+        upstream = relay.upstream("cam1")
+        await asyncio.to_thread(fleet.kill)
+        await asyncio.to_thread(fleet.start)
+        before = viewer.frames_decoded
+        assert await viewer.count_frames(before + 25, timeout=60) >= before + 25
+        assert relay.upstream("cam1") is upstream and upstream.opens == 2
+    finally:
+        await viewer.stop()
+
+
 @pytest.mark.parametrize(
     ("camera", "token_for", "department", "status"),
     [
