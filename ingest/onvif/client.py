@@ -117,12 +117,12 @@ async def probe_device(
     except OnvifError:
         raise
     except Exception as exc:
-        mapped = _map_error(exc, host, port, username, password, timeout)
+        mapped = map_error(exc, host, port, username, password, timeout)
         if mapped is None:
             raise
         raise mapped from None  # the cause may quote the request, which carries the digest
     finally:
-        await _close(cam)
+        await close_camera(cam)
 
 
 async def fill_stream_urls(
@@ -222,9 +222,11 @@ async def _profile_report(media: Any, profile: Any, host: str, port: int) -> Pro
     )
 
 
-def _map_error(
+def map_error(
     exc: BaseException, host: str, port: int, username: str, password: str, timeout: float
 ) -> OnvifError | None:
+    """The `OnvifError` an onvif-zeep-async failure means (None: not one we map); the
+    password is redacted from any text that quotes it. Shared with the PTZ client."""
     where = f"ONVIF device {host}:{port}"
     for err in _chain(exc):
         if isinstance(err, zeep.exceptions.Fault):
@@ -323,7 +325,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-async def _close(cam: Any) -> None:
+async def close_camera(cam: Any) -> None:
     try:
         await cam.close()
     except Exception as exc:  # closing must not mask the real outcome

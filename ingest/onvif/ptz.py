@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import zeep.exceptions
 
-from ingest.onvif.client import ONVIFCamera, _close, _map_error
+from ingest.onvif.client import ONVIFCamera, close_camera, map_error
 from ingest.onvif.errors import OnvifError, OnvifNoPtzError, OnvifPresetError
 
 PTZ_NS = "http://www.onvif.org/ver20/ptz/wsdl"
@@ -175,7 +175,7 @@ async def open_ptz(
             cam, service, profile, username=username, password=password, timeout=timeout
         )
     finally:
-        await _close(cam)
+        await close_camera(cam)
 
 
 async def _ptz_service(cam: Any, host: str, port: int) -> tuple[Any, str]:
@@ -202,7 +202,7 @@ def _mapped(
     quote the request, which carries the digest)."""
     if isinstance(exc, OnvifError):
         return exc
-    return _map_error(exc, host, port, username, password, timeout) or exc
+    return map_error(exc, host, port, username, password, timeout) or exc
 
 
 def _is_no_token(exc: Exception) -> bool:
