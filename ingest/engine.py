@@ -13,6 +13,7 @@ import logging
 import os
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -29,11 +30,14 @@ from ingest.rtsp.errors import RtspError, redact_url
 from ingest.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
 from ingest.rtsp.sdp import VideoTrack
 from ingest.rtsp.stream import Stream
+from ingest.rtsp.tls import read_available
 from ingest.session import Session
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth
 
 log = logging.getLogger(__name__)
+
+READ_SIZE = 262144  # per camera and poll: a few polls' worth of a 4 Mb/s stream
 
 
 class _Reader(threading.Thread):
@@ -44,6 +48,19 @@ class _Reader(threading.Thread):
         self.inbox: deque[tuple[Session, int, PlayingSession]] = deque()
         self.closing: deque[tuple[Session, str | None]] = deque()
         self.sessions: set[Session] = set()
+        self.backlog: set[Session] = set()  # TLS sessions to read without waiting for poll
+
+    def _read(self, sess: Session, sock: socket.socket) -> bytes | None:
+        """A bulk read; None when nothing is there yet (OSError propagates)."""
+        if isinstance(sock, ssl.SSLSocket):
+            data, more = read_available(sock, READ_SIZE)
+            if more:
+                self.backlog.add(sess)
+            return data
+        try:
+            return sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return None
 
     def run(self) -> None:
         eng = self.engine
@@ -62,17 +79,22 @@ class _Reader(threading.Thread):
             while self.closing:
                 sess, reason = self.closing.popleft()
                 self._close(sess, reason, teardown=reason is None)
-            for key, _ in self.sel.select(timeout=poll):
-                sess = key.data
+            # TLS sessions with decrypted bytes left in their SSL object are due now, whether
+            # or not poll() reports their socket (it cannot see those bytes).
+            due = [key.data for key, _ in self.sel.select(timeout=0 if self.backlog else poll)]
+            if self.backlog:
+                due += self.backlog.difference(due)
+                self.backlog.clear()
+            for sess in due:
                 stream = sess.stream
                 if stream is None:
                     continue
                 try:
-                    data = stream.session.sock.recv(262144)
-                except BlockingIOError:
-                    continue
+                    data = self._read(sess, stream.session.sock)
                 except OSError as exc:
                     self._close(sess, f"read failed: {exc.strerror or exc}")
+                    continue
+                if data is None:
                     continue
                 if not data:
                     self._close(sess, "connection closed by the camera")
@@ -126,6 +148,8 @@ class _Reader(threading.Thread):
         sess.next_diagnosis = time.monotonic() + min(2.0, eng.diagnose_every_s)
         self.sessions.add(sess)
         self.sel.register(ps.sock, selectors.EVENT_READ, sess)
+        if isinstance(ps.sock, ssl.SSLSocket):
+            self.backlog.add(sess)  # the handshake's last read may have left bytes inside
         if ps.leftover:
             stream.feed(ps.leftover, time.monotonic())
 
@@ -141,6 +165,7 @@ class _Reader(threading.Thread):
             _quiet_close(sock)
             sess.retire_stream()
         self.sessions.discard(sess)
+        self.backlog.discard(sess)
         if reason is not None:
             sess.last_error = reason
             sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
@@ -327,7 +352,9 @@ class IngestEngine:
     def _connect(self, camera_id: str, sess: Session, generation: int) -> None:
         spec = sess.spec
         try:
-            ps = open_session(spec.url, spec.username, spec.password, self.connect_timeout_s)
+            ps = open_session(
+                spec.url, spec.username, spec.password, self.connect_timeout_s, spec.tls
+            )
         except RtspError as exc:
             sess.connecting = False
             sess.last_error = str(exc)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ingest.backoff import Backoff
 from ingest.engine import IngestEngine
+from ingest.rtsp.tls import tls_options
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
@@ -122,6 +123,7 @@ class Fleet:
             password=password,
             sampling=s.mode,
             fps=s.fps,
+            tls=tls_options(cam.tls),
         )
 
     async def _resolve_onvif(self, pending: _Pending) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ingest.rtsp.tls import TlsOptions
+
 SamplingMode = Literal["off", "keyframes", "fps"]
 
 
@@ -16,6 +18,7 @@ class StreamSpec:
     password: str | None = field(default=None, repr=False)  # never shown
     sampling: SamplingMode = "off"
     fps: float | None = None
+    tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
 
     def __post_init__(self) -> None:
         if self.sampling == "fps" and not self.fps:

@@ -53,10 +53,24 @@ def simulate(
     clip: Annotated[str, typer.Option(help="Clip for the extra cameras.")] = "vtest-720p",
     rtsp_port: Annotated[int | None, typer.Option(help="RTSP port.")] = None,
     onvif_port: Annotated[int | None, typer.Option(help="First ONVIF device port.")] = None,
+    rtsps_port: Annotated[
+        int | None, typer.Option(help="Also serve the cameras over RTSPS (TLS) on this port.")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="RTSPS: server certificate (PEM, chain after it).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="RTSPS: the certificate's key (PEM).")
+    ] = None,
 ) -> None:
     """Run a simulated fleet: a real RTSP server with real footage, some cameras also ONVIF."""
-    from sharpeye.simulate.fleet import run_fleet
+    from sharpeye.simulate.fleet import SimTls, run_fleet
 
+    tls = None
+    if rtsps_port is not None or tls_cert is not None or tls_key is not None:
+        if rtsps_port is None or tls_cert is None or tls_key is None:
+            raise typer.BadParameter("RTSPS needs --rtsps-port, --tls-cert and --tls-key")
+        tls = SimTls(rtsps_port, tls_cert, tls_key)
     s = get_settings()
     run_fleet(
         data_dir=s.data_dir,
@@ -65,6 +79,7 @@ def simulate(
         clip=clip,
         rtsp_port=rtsp_port or s.sim_rtsp_port,
         onvif_port=onvif_port or s.sim_onvif_port,
+        tls=tls,
     )
 
 

@@ -83,8 +83,13 @@ class Fleet:
         registry: Path | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        tls: tuple[Path, Path] | None = None,
+        tls_port: int | None = None,
     ) -> None:
         self.port = port or free_port()
+        # RTSPS beside RTSP: (certificate, key) PEM files, served on `tls_port`.
+        self.tls = tls
+        self.tls_port = (tls_port or free_port()) if tls is not None else None
         self.onvif_port = free_port()
         self.cameras = cameras
         self.clip = clip
@@ -104,10 +109,19 @@ class Fleet:
         """The extra cameras' paths, /sim/<clip>/cam0001 ..."""
         return [f"/sim/{self.clip}/cam{i:04d}" for i in range(1, self.cameras + 1)]
 
-    def url(self, camera_path: str, user: str | None = None, password: str | None = None) -> str:
-        """rtsp:// URL of a mount path; pass user/password (or `fleet.user`) for /secure."""
+    def url(
+        self,
+        camera_path: str,
+        user: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        host: str = "127.0.0.1",
+    ) -> str:
+        """rtsp:// URL of a mount path (rtsps:// with `tls`); pass user/password (or
+        `fleet.user`) for /secure."""
         auth = f"{user}:{password}@" if user is not None else ""
-        return f"rtsp://{auth}127.0.0.1:{self.port}/{camera_path.lstrip('/')}"
+        scheme, port = ("rtsps", self.tls_port) if tls else ("rtsp", self.port)
+        return f"{scheme}://{auth}{host}:{port}/{camera_path.lstrip('/')}"
 
     @property
     def output(self) -> str:
@@ -119,6 +133,9 @@ class Fleet:
         cmd += ["--onvif-port", str(self.onvif_port)]
         if self.registry is not None:
             cmd += ["--registry", str(self.registry)]
+        if self.tls is not None:
+            cmd += ["--rtsps-port", str(self.tls_port)]
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         self._ready.clear()
         self.proc = subprocess.Popen(
             cmd,

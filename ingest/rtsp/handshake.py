@@ -1,7 +1,8 @@
 """Blocking RTSP set-up: DESCRIBE → SETUP (RTP over the RTSP TCP connection) → PLAY.
 
-Runs on a connector thread with a deadline; the connected socket is then handed to a
-reader thread that polls it with many others (`ingest.rtsp.reader`).
+Runs on a connector thread with a deadline; the connected socket (an `ssl.SSLSocket` for
+rtsps://, see `ingest.rtsp.tls`) is then handed to a reader thread that polls it with many
+others (`ingest.engine`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 from ingest.rtsp.auth import Authorizer
 from ingest.rtsp.errors import RtspAuthError, RtspError, RtspProtocolError, redact_url
 from ingest.rtsp.sdp import VideoTrack, parse_video_track
+from ingest.rtsp.tls import DEFAULT_PORT as RTSPS_PORT
+from ingest.rtsp.tls import TlsOptions, connect_tls
 
 USER_AGENT = "Sharpeye/0.1"
 MAX_HEADER = 64 * 1024
@@ -35,7 +38,7 @@ class Response:
 class PlayingSession:
     """A session in PLAY state, ready for the reader."""
 
-    sock: socket.socket
+    sock: socket.socket  # an ssl.SSLSocket for rtsps://
     url: str  # without credentials
     track: VideoTrack
     session_id: str
@@ -127,8 +130,10 @@ def open_session(
     username: str | None = None,
     password: str | None = None,
     timeout: float = 5.0,
+    tls: TlsOptions | None = None,
 ) -> PlayingSession:
-    """Connect and start playing the video track over interleaved TCP.
+    """Connect and start playing the video track over interleaved TCP (TLS for rtsps://,
+    trusting what `tls` says; the system CA store by default).
 
     Credentials may come inline in the URL (some ONVIF devices return them) or apart;
     either way they never appear in errors or the returned URL.
@@ -137,17 +142,19 @@ def open_session(
     username = username if username is not None else url_user
     password = password if password is not None else url_password
     parts = urlsplit(clean)
-    if parts.scheme not in ("rtsp",):
-        raise RtspProtocolError(
-            f"{clean}: rtsps:// (RTSP over TLS) is not supported by ingest yet; use rtsp://"
-        )
-    host, port = parts.hostname or "", parts.port or 554
+    scheme = parts.scheme.lower()
+    if scheme not in ("rtsp", "rtsps"):
+        raise RtspProtocolError(f"{clean}: not an rtsp:// or rtsps:// URL")
+    host = parts.hostname or ""
+    port = parts.port or (RTSPS_PORT if scheme == "rtsps" else 554)
     deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         raise RtspError(f"{clean}: cannot connect ({exc.strerror or exc})") from exc
     try:
+        if scheme == "rtsps":
+            sock = connect_tls(sock, host, port, tls or TlsOptions(), clean, deadline)
         return _negotiate(_Conn(sock, deadline), clean, username, password)
     except TimeoutError as exc:
         sock.close()

@@ -151,6 +151,58 @@ class CredentialRef(RegistryModel):
         return self
 
 
+_FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class CameraTls(RegistryModel):
+    """Whom to trust for the camera's rtsps:// streams (RTSP over TLS).
+
+    Without this block the certificate must chain to the system CA store and name the URL's
+    host. Cameras usually carry certificates of a private CA: give its bundle in `ca_file`.
+    A self-signed camera is accepted by pinning its certificate (`sha256`), never by
+    switching verification off: a pin still keeps out a man in the middle.
+    """
+
+    ca_file: str | None = Field(
+        default=None,
+        description="Absolute path of a PEM bundle of the CAs trusted for this camera "
+        "(instead of the system store).",
+    )
+    sha256: str | None = Field(
+        default=None,
+        description="SHA-256 fingerprint of the camera's own certificate, AB:CD:... as "
+        "`openssl x509 -noout -fingerprint -sha256` prints it; accepts exactly that "
+        "certificate (self-signed included) and checks neither CA nor host name.",
+    )
+
+    @field_validator("ca_file")
+    @classmethod
+    def absolute_ca_file(cls, value: str | None) -> str | None:
+        # Ingest and relay may run from other directories (containers): relative is ambiguous.
+        if value is not None and not value.startswith("/"):
+            raise registry_error("give an absolute path (ingest and relay run elsewhere)")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = re.sub(r"[\s:]", "", value).lower()
+        if not _FINGERPRINT_RE.match(digits):
+            raise registry_error(
+                "a SHA-256 fingerprint is 32 bytes in hex, e.g. AB:CD:...:EF "
+                "(openssl x509 -noout -fingerprint -sha256 -in camera.crt)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def one_trust(self) -> Self:
+        if self.ca_file is not None and self.sha256 is not None:
+            raise registry_error("give ca_file or sha256, not both", field="sha256")
+        return self
+
+
 class OnvifEndpoint(RegistryModel):
     host: str = Field(min_length=1, description="Device host name or IP address.")
     port: int = Field(default=80, ge=1, le=65535, description="Device service port.")
@@ -234,6 +286,9 @@ class Camera(RegistryModel):
         default=None, description="RTSP URLs; None if ONVIF supplies them."
     )
     credentials: CredentialRef | None = Field(default=None, description="RTSP login.")
+    tls: CameraTls | None = Field(
+        default=None, description="Trust for rtsps:// streams: a CA bundle or a pinned cert."
+    )
     onvif: OnvifEndpoint | None = Field(default=None, description="ONVIF device of the camera.")
     analytics: AnalyticsProfile = Field(
         default_factory=AnalyticsProfile, description="What analysis runs on this camera."
@@ -247,6 +302,19 @@ class Camera(RegistryModel):
     def verify_has_source(self) -> Self:
         if self.streams is None and self.onvif is None:
             raise registry_error("a camera needs streams.main or onvif (which supplies the URLs)")
+        return self
+
+    @model_validator(mode="after")
+    def verify_tls_used(self) -> Self:
+        # A tls block on plain rtsp:// streams does nothing: likely a forgotten `s` in a URL.
+        # ONVIF devices hand out their URLs at run time, so only named streams are checked.
+        if self.tls is not None and self.streams is not None:
+            urls = [self.streams.main, self.streams.sub or ""]
+            if not any(u.lower().startswith("rtsps://") for u in urls):
+                raise registry_error(
+                    "tls only applies to rtsps:// streams; these streams are rtsp://",
+                    field="tls",
+                )
         return self
 
 

@@ -3,8 +3,10 @@
 Mount paths come from the registry (every stream URL that points at this server) and from
 `--cameras N` (`/sim/<clip>/cam0001`...). Paths are `/sim/<clip>/<camera-id>` (open) or
 `/secure/<clip>/<camera-id>` (RTSP Basic/Digest auth with SHARPEYE_SIM_RTSP_USER /
-SHARPEYE_SIM_RTSP_PASSWORD). The registry is read as plain YAML on purpose: the simulator
-must serve whatever URLs a registry names, even one the registry's validator would reject.
+SHARPEYE_SIM_RTSP_PASSWORD). With `--rtsps-port` and a certificate the same cameras are also
+served over RTSPS (RTSP over TLS) on that port. The registry is read as plain YAML on purpose:
+the simulator must serve whatever URLs a registry names, even one the registry's validator
+would reject.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +27,20 @@ from sharpeye.simulate.footage import CLIPS, prepare
 DEFAULT_USER = "operator"
 DEFAULT_PASSWORD = "sim-secret"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class SimTls:
+    """RTSPS for the simulated fleet: the port and the server's PEM certificate and key."""
+
+    port: int
+    cert: Path
+    key: Path
+
+    def check(self) -> None:
+        for what, path in (("certificate", self.cert), ("key", self.key)):
+            if not path.is_file():
+                raise SystemExit(f"RTSPS {what} {path} does not exist")
 
 
 def log(msg: str) -> None:
@@ -93,9 +110,14 @@ def _onvif_stream_urls(registry: Path, onvif_port: int, rtsp_port: int) -> list[
 
 
 def registry_mounts(
-    registry: Path, rtsp_port: int, onvif_port: int = 0, extra_clips: Iterable[str] = ()
+    registry: Path,
+    rtsp_port: int,
+    onvif_port: int = 0,
+    extra_clips: Iterable[str] = (),
+    rtsps_port: int | None = None,
 ) -> dict[str, str]:
-    """Path -> clip for the registry's URLs that this server (127.0.0.1:rtsp_port) must serve."""
+    """Path -> clip for the registry's URLs that this server must serve: rtsp:// URLs on
+    127.0.0.1:rtsp_port and, when it serves TLS, rtsps:// URLs on 127.0.0.1:rtsps_port."""
     doc = yaml.safe_load(registry.read_text(encoding="utf-8"))
     urls = [*_stream_urls(doc), *_onvif_stream_urls(registry, onvif_port, rtsp_port)]
     mounts: dict[str, str] = {}
@@ -105,7 +127,10 @@ def registry_mounts(
             port = parts.port
         except ValueError:
             continue  # malformed URLs are the registry checker's business, not ours
-        if parts.scheme != "rtsp" or parts.hostname not in LOCAL_HOSTS or port != rtsp_port:
+        ours = (parts.scheme == "rtsp" and port == rtsp_port) or (
+            parts.scheme == "rtsps" and rtsps_port is not None and port == rtsps_port
+        )
+        if not ours or parts.hostname not in LOCAL_HOSTS:
             continue
         segs = parts.path.strip("/").split("/")
         if len(segs) != 3 or segs[0] not in ("sim", "secure") or not all(segs):
@@ -144,18 +169,24 @@ def run_fleet(
     clip: str,
     rtsp_port: int,
     onvif_port: int,
+    tls: SimTls | None = None,
 ) -> None:
-    """Serve the fleet on 127.0.0.1 until SIGINT/SIGTERM."""
+    """Serve the fleet on 127.0.0.1 until SIGINT/SIGTERM (also over RTSPS with `tls`)."""
     if resolve_clip(clip) is None:
         raise SystemExit(f"unknown clip {clip!r}; choose one of: {', '.join(CLIPS)}")
+    if tls is not None:
+        tls.check()
     clips = prepare(data_dir)  # quick when the clips exist; `make footage` normally made them
     scenes = scene_clips(data_dir)
     clips = {**clips, **scenes}
     mounts = (
-        registry_mounts(registry, rtsp_port, onvif_port, scenes) if registry is not None else {}
+        registry_mounts(registry, rtsp_port, onvif_port, scenes, tls.port if tls else None)
+        if registry is not None
+        else {}
     )
     if registry is not None:
-        log(f"{len(mounts)} stream paths of {registry} point at 127.0.0.1:{rtsp_port}")
+        ports = f"{rtsp_port}" + (f" (rtsps: {tls.port})" if tls is not None else "")
+        log(f"{len(mounts)} stream paths of {registry} point at 127.0.0.1:{ports}")
     mounts |= extra_mount_paths(clip, extra_cameras)
     if not mounts:
         log("no cameras to serve: pass --cameras N or a --registry naming this server")
@@ -163,7 +194,8 @@ def run_fleet(
     # `sharpeye --help` and the footage command work without GStreamer.
     server_mod = importlib.import_module("sharpeye.simulate.rtsp_server")
     user, password = sim_credentials()
-    server = server_mod.FleetServer(rtsp_port, mounts, clips, user, password)
+    listener = server_mod.TlsListener(tls.port, tls.cert, tls.key) if tls is not None else None
+    server = server_mod.FleetServer(rtsp_port, mounts, clips, user, password, listener)
     onvif = _start_onvif_devices(registry, onvif_port, rtsp_port) if registry is not None else None
     try:
         server.run()

@@ -259,6 +259,30 @@ def _offer_basic_and_digest(auth: GstRtspServer.RTSPAuth) -> None:
     auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
 
 
+def _auth(user: str, password: str) -> FleetAuth:
+    auth = FleetAuth()
+    # Requests without credentials get the anonymous role: /sim paths allow it, /secure not.
+    auth.set_default_token(_token(ROLE_ANONYMOUS))
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), _token(ROLE_USER))
+    auth.add_digest(user, password, _token(ROLE_USER))
+    _offer_basic_and_digest(auth)
+    return auth
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """Serve the fleet over RTSPS too: on `port`, with this PEM certificate (chain) and key."""
+
+    port: int
+    cert: Path
+    key: Path
+
+    def certificate(self) -> Gio.TlsCertificate:
+        # One PEM holding the chain then the key is what Gio parses most reliably.
+        pem = self.cert.read_text() + "\n" + self.key.read_text()
+        return Gio.TlsCertificate.new_from_pem(pem, -1)
+
+
 class FleetServer:
     """An RTSP server on 127.0.0.1:port serving `mounts` (path -> clip) from `clips` (files)."""
 
@@ -269,9 +293,11 @@ class FleetServer:
         clips: Mapping[str, Path],
         user: str,
         password: str,
+        tls: TlsListener | None = None,
     ) -> None:
         Gst.init(None)
         self.port = port
+        self.tls = tls
         self.mounts = [Mount(path, clip) for path, clip in mounts.items()]
         unknown = sorted({m.clip for m in self.mounts} - set(clips))
         if unknown:
@@ -286,7 +312,8 @@ class FleetServer:
         # threads, which serialises DESCRIBEs so parallel opens time out.
         variants = {(m.clip, m.secure) for m in self.mounts}
         self.server.get_thread_pool().set_max_threads(len(self.mounts) + len(variants) + 4)
-        self._setup_auth(user, password)
+        self.server.set_auth(_auth(user, password))
+        self.tls_server = self._tls_server(tls, user, password) if tls is not None else None
         self.factories: dict[tuple[str, bool], ClipFactory] = {}
         self.publishers: dict[str, Publisher] = {}
         points = self.server.get_mount_points()
@@ -315,14 +342,22 @@ class FleetServer:
         self.failure: str | None = None
         self._started = 0.0
 
-    def _setup_auth(self, user: str, password: str) -> None:
-        auth = FleetAuth()
-        # Requests without credentials get the anonymous role: /sim paths allow it, /secure not.
-        auth.set_default_token(_token(ROLE_ANONYMOUS))
-        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), _token(ROLE_USER))
-        auth.add_digest(user, password, _token(ROLE_USER))
-        _offer_basic_and_digest(auth)
-        self.server.set_auth(auth)
+    def _tls_server(self, tls: TlsListener, user: str, password: str) -> GstRtspServer.RTSPServer:
+        """A second listener serving the same mount points (so the same media) over TLS.
+
+        gst-rtsp-server's TLS certificate belongs to the server's auth, so one server is all
+        TLS or all plain; cameras are served both ways from one process and one set of media.
+        """
+        server = GstRtspServer.RTSPServer()
+        server.set_address("127.0.0.1")
+        server.set_service(str(tls.port))
+        server.set_backlog(1024)
+        server.set_mount_points(self.server.get_mount_points())
+        server.get_thread_pool().set_max_threads(len(self.mounts) + 4)
+        auth = _auth(user, password)
+        auth.set_tls_certificate(tls.certificate())
+        server.set_auth(auth)
+        return server
 
     def _watch_publishers(self) -> bool:
         """Restart publishers that died; one that keeps dying is retried less and less often."""
@@ -352,6 +387,9 @@ class FleetServer:
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self._quit, sig.name)
         if self.server.attach(None) == 0:
             raise OSError(f"cannot listen on 127.0.0.1:{self.port} (port in use?)")
+        if self.tls_server is not None and self.tls_server.attach(None) == 0:
+            assert self.tls is not None
+            raise OSError(f"cannot listen on 127.0.0.1:{self.tls.port} (port in use?)")
         try:
             for pub in self.publishers.values():
                 pub.start()
@@ -375,10 +413,10 @@ class FleetServer:
         """Print the ready line once every media delivers video (a keyframe within a GOP)."""
         waiting = [k.url for k in self.keepers if not k.ready.is_set()]
         if not waiting:
-            print(
-                f"== fleet ready: {len(self.mounts)} cameras on rtsp://127.0.0.1:{self.port}",
-                flush=True,
-            )
+            where = f"rtsp://127.0.0.1:{self.port}"
+            if self.tls is not None:
+                where += f" and rtsps://127.0.0.1:{self.tls.port}"
+            print(f"== fleet ready: {len(self.mounts)} cameras on {where}", flush=True)
             return False
         if time.monotonic() - self._started > READY_TIMEOUT_S:
             self.failure = f"no video after {READY_TIMEOUT_S:.0f} s from {', '.join(waiting)}"
@@ -389,4 +427,6 @@ class FleetServer:
 
     def _cleanup_sessions(self) -> bool:
         self.server.get_session_pool().cleanup()
+        if self.tls_server is not None:
+            self.tls_server.get_session_pool().cleanup()
         return True
