@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ingest.rtsp.tls import TlsOptions, tls_options
 from sharpeye.registry import Camera, Registry, resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
@@ -28,6 +29,7 @@ class SourceSpec:
     url: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -64,9 +66,10 @@ class Sources:
                 main, sub, user, password = await self._from_onvif(camera, user, password)
         except CredentialError as exc:
             raise SourceError(f"camera {camera_id}: {exc}") from None
+        tls = tls_options(camera.tls)
         if stream == "sub" and sub is not None:
-            return SourceSpec(camera_id, "sub", sub, user, password)
-        return SourceSpec(camera_id, "main", main, user, password)
+            return SourceSpec(camera_id, "sub", sub, user, password, tls)
+        return SourceSpec(camera_id, "main", main, user, password, tls)
 
     def _credentials(self, camera: Camera) -> tuple[str | None, str | None]:
         if camera.credentials is None:

@@ -1,9 +1,9 @@
 """One RTSP pull per camera stream, shared by all its viewers, opened on demand.
 
-The pull reuses ingest's lean RTSP client (interleaved RTP over TCP, the same depacketizer)
-on the relay's event loop: no decoding, one `bytes` per access unit, offered to every
-subscriber's bounded queue. An upstream whose last viewer left closes after `idle_close_s`;
-one whose camera drops reconnects with backoff while viewers are attached.
+The pull reuses ingest's lean RTSP client (interleaved RTP over TCP, TLS for rtsps://, the
+same depacketizer) on the relay's event loop: no decoding, one `bytes` per access unit,
+offered to every subscriber's bounded queue. An upstream whose last viewer left closes after
+`idle_close_s`; one whose camera drops reconnects with backoff while viewers are attached.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable
 
@@ -27,6 +28,7 @@ from ingest.rtsp.stream import Stream
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
+from relay.tls_pull import TlsTransport
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,12 @@ class Upstream:
         while not self.closed:
             try:
                 session = await asyncio.to_thread(
-                    open_session, spec.url, spec.username, spec.password, self._open_timeout_s
+                    open_session,
+                    spec.url,
+                    spec.username,
+                    spec.password,
+                    self._open_timeout_s,
+                    spec.tls,
                 )
             except RtspError as exc:
                 if not self._opened.is_set():
@@ -202,9 +209,14 @@ class Upstream:
         if session.leftover:
             stream.feed(session.leftover, time.monotonic())
         loop = asyncio.get_running_loop()
-        transport, pull = await loop.create_connection(
-            lambda: _Pull(stream, loop), sock=session.sock
-        )
+        transport: asyncio.Transport
+        if isinstance(session.sock, ssl.SSLSocket):  # rtsps://: TLS is up already
+            pull = _Pull(stream, loop)
+            transport = TlsTransport(loop, session.sock, pull)
+        else:
+            transport, pull = await loop.create_connection(
+                lambda: _Pull(stream, loop), sock=session.sock
+            )
         keepalive_every = max(5.0, session.timeout_s / 2)
         next_keepalive = time.monotonic() + keepalive_every
         try:
