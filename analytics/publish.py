@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import Engine
 
 from analytics.results import FrameResult
-from analytics.store import ensure_table, store_sightings
+from analytics.store import store_sightings
 from sharpeye.contracts.events import EVENTS_STREAM, EVENTS_STREAM_MAXLEN, Event
 from sharpeye.contracts.sightings import SIGHTINGS_STREAM, SIGHTINGS_STREAM_MAXLEN, Sighting
 
@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class Publisher:
+    """`engine`, if given, must be migrated to head (`upgrade_database`): it holds sightings."""
+
     def __init__(self, client: redis.Redis, engine: Engine | None = None) -> None:
         self.client = client
         self.engine = engine
-        if engine is not None:
-            ensure_table(engine)
         self.events = 0
         self.sightings = 0
 

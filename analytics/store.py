@@ -1,43 +1,18 @@
-"""The `sightings` table: what trajectory search ("plate X / this face, 08:00–12:00")
-reads. Indexed by plate and by camera+time; the face embedding is kept as JSON (search
-compares embeddings in Python or a vector index added later).
+"""Sightings into and out of the `sightings` table (sharpeye.store.models.sightings).
 
-Created on first use with `create_all(checkfirst)`; the store owner folds it into the
-Alembic chain (sharpeye/store/migrations) when the search API lands.
+The table comes from the store's migrations (`upgrade_database`), which every process
+that writes or reads it runs at startup; nothing here creates schema.
 """
 
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, Float, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from sharpeye.contracts.sightings import Sighting
-from sharpeye.store.db import Base
-
-
-class SightingRow(Base):
-    __tablename__ = "sightings"
-
-    sighting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    camera_id: Mapped[str] = mapped_column(String(64))
-    track_id: Mapped[int] = mapped_column(Integer)
-    class_name: Mapped[str] = mapped_column(String(64))
-    first_seen: Mapped[float] = mapped_column(Float)
-    last_seen: Mapped[float] = mapped_column(Float)
-    score: Mapped[float] = mapped_column(Float)
-    plate: Mapped[str | None] = mapped_column(String(16), index=True)
-    plate_score: Mapped[float | None] = mapped_column(Float)
-    face_match: Mapped[str | None] = mapped_column(String(64), index=True)
-    snapshot_ref: Mapped[str | None] = mapped_column(String(512))
-    payload: Mapped[str] = mapped_column(Text, doc="The whole Sighting as JSON.")
-
-    __table_args__ = (Index("ix_sightings_camera_time", "camera_id", "first_seen"),)
-
-
-def ensure_table(engine: Engine) -> None:
-    Base.metadata.create_all(engine, tables=[SightingRow.__table__], checkfirst=True)  # type: ignore[list-item]
+from sharpeye.store.models.sightings import SightingRow
 
 
 def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:

@@ -23,7 +23,7 @@ from sharpeye.bus.connect import connect_sync
 from sharpeye.logs import configure_logging
 from sharpeye.registry import RegistryError, load_registry
 from sharpeye.settings import Settings, get_settings
-from sharpeye.store.db import create_engine_for
+from sharpeye.store.db import create_engine_for, upgrade_database
 
 log = logging.getLogger("sharpeye.analytics")
 
@@ -39,6 +39,8 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     cameras = [c for c in registry.cameras if c.enabled and c.analytics.sampling.mode != "off"]
     config = load_analytics_config(settings.data_dir / "analytics.yaml")
     pipeline = Pipeline(cameras, config, settings.data_dir, node_id=settings.node_id)
+    # Sightings go to the store: bring it to head first (a no-op when the API already did).
+    upgrade_database(settings)
     publisher = Publisher(connect_sync(settings), create_engine_for(settings))
     engine = IngestEngine(node_id=settings.node_id)
     engine.start()

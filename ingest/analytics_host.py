@@ -80,11 +80,13 @@ class AnalyticsHost:
         from analytics.publish import Publisher
         from analytics.runner import AnalyticsRunner
         from sharpeye.bus.connect import connect_sync
-        from sharpeye.store.db import create_engine_for
+        from sharpeye.store.db import create_engine_for, upgrade_database
 
         s = self.settings
         config = load_analytics_config(s.data_dir / "analytics.yaml")
         pipeline = Pipeline(list(cameras), config, s.data_dir, node_id=s.node_id)
+        # Sightings go to the store: bring it to head first (a no-op when the API already did).
+        upgrade_database(s)
         publisher = Publisher(connect_sync(s), create_engine_for(s))
         runner = AnalyticsRunner(self.engine, pipeline, publisher, [c.id for c in cameras])
         runner.start()

@@ -1,8 +1,8 @@
 """`sharpeye up`: the whole platform on one node with embedded defaults.
 
-Order: validate the registry (refuse to start on errors) → footage → Redis (embedded unless
-REDIS_URL) → simulated fleet → ingest worker → command API. Children that die are
-restarted with backoff; Ctrl-C stops everything, children first.
+Order: validate the registry (refuse to start on errors) → footage → store migrations →
+Redis (embedded unless REDIS_URL) → simulated fleet → ingest worker → command API. Children
+that die are restarted with backoff; Ctrl-C stops everything, children first.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
 
         for key, value in DEMO_SECRETS.items():
             env_extra[key] = os.environ.get(key, value)
+    # Migrate once here: ingest (sightings) and the API both upgrade at startup, and two
+    # processes creating the same tables at once on a fresh database would collide.
+    from sharpeye.store.db import upgrade_database
+
+    upgrade_database(settings)
     demo_users = _seed_demo(settings) if simulate else []
     if settings.redis_url:
         env_extra["REDIS_URL"] = settings.redis_url

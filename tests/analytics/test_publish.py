@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import redis
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, func, select
 
 from analytics.config import AnalyticsConfig
 from analytics.pipeline import Pipeline
@@ -20,10 +20,22 @@ from analytics.store import find_by_plate, store_sightings
 from ingest.frames import SampledFrame
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.contracts.sightings import SIGHTINGS_STREAM, Sighting
+from sharpeye.settings import Settings
+from sharpeye.store.db import create_engine_for, upgrade_database
+from sharpeye.store.models.sightings import SightingRow
 from tests.analytics.conftest import Frame
 from tests.analytics.scenes import ScriptedDetector, camera
 
 pytestmark = pytest.mark.integration
+
+
+def migrated_sqlite(tmp_path: Path) -> Engine:
+    """A store migrated to head, as the workers open it (the table comes from migrations)."""
+    settings = Settings.model_validate(
+        {"SHARPEYE_DATA_DIR": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    )
+    upgrade_database(settings)
+    return create_engine_for(settings)
 
 
 class FakeEngine:
@@ -64,7 +76,7 @@ def test_runner_publishes_events_and_sightings(
     )
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     client.delete(EVENTS_STREAM, SIGHTINGS_STREAM)
-    db = create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    db = migrated_sqlite(tmp_path)
     engine = FakeEngine({"c0": frames, "c1": frames})
     runner = AnalyticsRunner(engine, pipeline, Publisher(client, db), ["c0", "c1"])  # type: ignore[arg-type]
     runner.start()
@@ -80,15 +92,16 @@ def test_runner_publishes_events_and_sightings(
     ]
     sightings = [Sighting.from_stream_fields(f) for _, f in client.xrange(SIGHTINGS_STREAM)]
     assert {s.camera_id for s in sightings} == {"c0", "c1"}
+    with db.connect() as c:
+        stored = c.execute(select(func.count()).select_from(SightingRow)).scalar()
+    assert stored == len({s.sighting_id for s in sightings})
     assert pipeline.stats.frames >= 10
 
 
 def test_store_finds_a_plate_in_a_time_window(tmp_path: Path) -> None:
-    db = create_engine(f"sqlite:///{tmp_path / 's.db'}")
-    from analytics.store import ensure_table
+    db = migrated_sqlite(tmp_path)
     from sharpeye.contracts.events import Box
 
-    ensure_table(db)
     box = Box(x1=0.1, y1=0.1, x2=0.2, y2=0.2)
     rows = [
         Sighting(

@@ -6,6 +6,7 @@ Run through `sharpeye.store.db.upgrade_database` / `make_revision`, which pass t
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 import sharpeye.store.models  # noqa: F401  (registers the tables autogenerate compares)
 from sharpeye.settings import Settings, get_settings
@@ -21,6 +22,8 @@ def _settings() -> Settings:
 
 
 settings = _settings()
+# Any constant shared by every process of the deployment (PostgreSQL advisory lock key).
+_MIGRATION_LOCK = 0x5348_4152  # "SHAR"
 
 
 def run_offline() -> None:
@@ -46,6 +49,12 @@ def run_online() -> None:
                 render_as_batch=connection.dialect.name == "sqlite",
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # The API and every ingest node migrate at startup: one at a time, so a
+                    # second node waits, then finds the schema at head instead of colliding.
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    )
                 context.run_migrations()
     finally:
         engine.dispose()

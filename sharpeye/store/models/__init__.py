@@ -1,10 +1,11 @@
-"""The command API's tables. Importing this package registers them all on `Base.metadata`
-(Alembic's env imports it so autogenerate sees every table)."""
+"""The store's tables (command API; analytics sightings). Importing this package registers
+them all on `Base.metadata` (Alembic's env imports it so autogenerate sees every table)."""
 
 from sharpeye.store.models.alarms import AlarmNote, AlarmRoute, AlarmRow, AlarmRuleRow, SeenEvent
 from sharpeye.store.models.audit import AuditHead, AuditRecord
 from sharpeye.store.models.delivery import DestinationRow, OutboxItem
 from sharpeye.store.models.identity import ApiKeyRow, DepartmentRow, GrantRow, UserRow
+from sharpeye.store.models.sightings import SightingRow
 
 __all__ = [
     "AlarmNote",
@@ -19,5 +20,6 @@ __all__ = [
     "GrantRow",
     "OutboxItem",
     "SeenEvent",
+    "SightingRow",
     "UserRow",
 ]

@@ -1,0 +1,33 @@
+"""The `sightings` table: what trajectory search ("plate X / this face, 08:00–12:00")
+reads. Indexed by plate, by face match and by camera+time; the whole Sighting is kept as
+JSON (search compares embeddings in Python, or a vector index added later).
+
+Written by the analytics workers (`analytics.store`), read by the command API. Its schema
+is part of the Alembic chain (revision 5e1d2a7b9c40) like every other table.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sharpeye.store.db import Base
+
+
+class SightingRow(Base):
+    __tablename__ = "sightings"
+
+    sighting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(Integer)
+    class_name: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    plate_score: Mapped[float | None] = mapped_column(Float)
+    face_match: Mapped[str | None] = mapped_column(String(64), index=True)
+    snapshot_ref: Mapped[str | None] = mapped_column(String(512))
+    payload: Mapped[str] = mapped_column(Text, doc="The whole Sighting as JSON.")
+
+    __table_args__ = (Index("ix_sightings_camera_time", "camera_id", "first_seen"),)
