@@ -42,6 +42,9 @@ T = TypeVar("T")
 # Bounds each exchange with the device (its answer to one request).
 DEVICE_TIMEOUT_S = 5.0
 MAX_MOVE_S = 3.0
+# A held button renews its move before this runs out; a wall that vanishes mid-hold leaves
+# the camera turning no longer than this.
+MAX_HOLD_S = 2.0
 
 Velocity = Annotated[float, Field(ge=-1.0, le=1.0)]
 PresetToken = Annotated[str, PathParam(min_length=1, max_length=64, description="Preset token.")]
@@ -78,6 +81,18 @@ class MoveIn(BaseModel):
     zoom: Velocity = Field(default=0.0, description="Zoom velocity, -1 (out) to 1 (in).")
     duration_s: float = Field(
         default=0.5, gt=0.0, le=MAX_MOVE_S, description="How long to move before stopping."
+    )
+
+
+class StartIn(BaseModel):
+    pan: Velocity = Field(default=0.0, description="Pan velocity, -1 (left) to 1 (right).")
+    tilt: Velocity = Field(default=0.0, description="Tilt velocity, -1 (down) to 1 (up).")
+    zoom: Velocity = Field(default=0.0, description="Zoom velocity, -1 (out) to 1 (in).")
+    timeout_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=MAX_HOLD_S,
+        description="The device stops by itself this long after the request unless renewed.",
     )
 
 
@@ -207,6 +222,29 @@ async def move(
     detail = body.model_dump()
     return _position(
         await _control(runtime, registry, scope, camera_id, "camera.ptz.move", detail, operate)
+    )
+
+
+@router.post(
+    "/{camera_id}/ptz/start",
+    response_model=PositionOut,
+    summary="Start (or keep) moving at these velocities, for a held button",
+    description="Answers at once. The device stops by itself after `timeout_s` unless the "
+    "request is repeated before then (a wall renews it while the button is held, then "
+    "calls `stop`), so a wall that goes away never leaves the camera turning.",
+    responses=_RESPONSES,
+    dependencies=[require(*PTZ_OPERATORS)],
+)
+async def start(
+    camera_id: str, body: StartIn, registry: RegistryDep, scope: ScopeDep, runtime: RuntimeDep
+) -> PositionOut:
+    async def operate(ptz: PtzSession) -> PtzPosition:
+        await ptz.continuous_move(body.pan, body.tilt, body.zoom, timeout_s=body.timeout_s)
+        return await ptz.status()
+
+    detail = body.model_dump()
+    return _position(
+        await _control(runtime, registry, scope, camera_id, "camera.ptz.start", detail, operate)
     )
 
 

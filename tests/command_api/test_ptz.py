@@ -125,6 +125,30 @@ async def test_an_operator_reads_and_moves_a_ptz_camera(tmp_path: Path, redis_ur
         assert records[-1]["detail"] == {"pan": 0.8, "tilt": 0.5, "zoom": 0.0, "duration_s": 0.2}
 
 
+async def test_a_started_move_that_is_not_renewed_stops_by_itself(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # A wall that dies mid-hold sends no stop: the device's own timeout ends the move.
+    async with ptz_stack(tmp_path, redis_url) as s:
+        base = f"/api/cameras/{QUAY}/ptz"
+        r = await s.post("fisheries", f"{base}/start", {"pan": 0.5, "timeout_s": 0.3})
+        assert r.status_code == 200, r.text
+        for _ in range(200):  # hang guard
+            if not (await s.get("fisheries", base)).json()["position"]["moving"]:
+                break
+            await asyncio.sleep(0.05)
+        stopped = s.position(QUAY)
+        assert 0 < stopped[0] < 0.5
+        await asyncio.sleep(0.3)
+        assert s.position(QUAY) == stopped
+        r = await s.post("fisheries", f"{base}/start", {"pan": 0.5, "timeout_s": 5})
+        assert r.status_code == 422  # a hold is renewed, never granted for long
+        records = [a for a in await s.audit(actor="fisheries") if a["action"] == "camera.ptz.start"]
+        assert [r["detail"] for r in records] == [
+            {"pan": 0.5, "tilt": 0.0, "zoom": 0.0, "timeout_s": 0.3}
+        ]
+
+
 async def test_presets_save_and_goto(tmp_path: Path, redis_url: str) -> None:
     async with ptz_stack(tmp_path, redis_url) as s:
         base = f"/api/cameras/{QUAY}/ptz"

@@ -102,12 +102,27 @@ def test_tile_buttons_steer_the_ptz_camera(ptz_wall: tuple[str, RunningDevice]) 
         controls = page.locator(f"{tile} >> .ptz")
         controls.wait_for(state="visible")
 
-        # Each press answers once the camera stopped: `busy` is set from click to answer.
+        # A held button keeps the camera turning past the device's own timeout (the wall
+        # renews the move), and release stops it: `busy` lasts from press to stopped.
         idle = "!document.querySelector('#wall .tile .ptz').classList.contains('busy')"
-        page.click(f"{tile} >> [data-ptz=pan-right]")
+        page.hover(f"{tile} >> [data-ptz=pan-right]")
+        page.mouse.down()
+        _until(lambda: ptz.position()[0] > 0.05, "the dome to start panning")
+        page.wait_for_timeout(1500)  # longer than the 1 s the device moves unrenewed
+        during = ptz.position()[0]
+        page.wait_for_timeout(600)
+        assert ptz.position()[0] > during, "the held move ran out: not renewed"
+        page.mouse.up()
         page.wait_for_function(idle)
-        assert ptz.position()[0] > 0
-        page.click(f"{tile} >> [data-ptz=zoom-in]")
+        stopped = ptz.position()
+        page.wait_for_timeout(500)
+        assert ptz.position() == stopped, "still moving after release"
+        assert stopped[0] > 0 and stopped[1] == 0
+
+        # From the keyboard there is no press to hold: activation moves for a moment.
+        page.focus(f"{tile} >> [data-ptz=zoom-in]")
+        page.keyboard.press("Enter")
+        _until(lambda: ptz.position()[2] > 0, "the dome to zoom in")
         page.wait_for_function(idle)
         saved = ptz.position()
         assert saved[0] > 0 and saved[1] == 0 and saved[2] > 0

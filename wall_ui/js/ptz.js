@@ -1,11 +1,16 @@
 // PTZ controls on a tile: arrows pan/tilt, +/− zoom, home, and the camera's presets (go to,
 // save here). Shown on hover or on the selected tile, and only for a camera whose ONVIF
 // device has PTZ and a caller whose role may steer it: GET /api/cameras/{id}/ptz says both
-// (404: no PTZ). Each press moves for a moment then stops (the API bounds the move).
+// (404: no PTZ). An arrow or zoom button moves the camera while it is held: the press
+// starts a move the device ends by itself after HOLD_S unless renewed, the wall renews it
+// every RENEW_MS while held and sends stop on release, so a closed or crashed wall never
+// leaves a camera turning. Keyboard activation (no pointer) moves for PRESS_S.
 import { api, apiJson } from "./api.js";
 
 const SPEED = 0.5;
 const PRESS_S = 0.4;
+const HOLD_S = 1.0;
+const RENEW_MS = 400;
 // [label, title, move velocities]
 const BUTTONS = [
   ["▲", "Tilt up", { tilt: SPEED }],
@@ -38,8 +43,22 @@ export class PtzControls {
       const button = el("button", "", label);
       button.title = title;
       button.dataset.ptz = title.toLowerCase().replace(" ", "-");
-      button.addEventListener("click", () =>
-        velocity ? this.command("move", { ...velocity, duration_s: PRESS_S }) : this.command("home"));
+      if (!velocity) {
+        button.addEventListener("click", () => this.command("home"));
+      } else {
+        button.addEventListener("pointerdown", (e) => {
+          if (e.button !== 0) return;
+          button.setPointerCapture(e.pointerId); // the release arrives even off the button
+          this.hold(velocity);
+        });
+        for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
+          button.addEventListener(type, () => this.release());
+        }
+        // detail 0: activated from the keyboard, where there is no press to hold.
+        button.addEventListener("click", (e) => {
+          if (e.detail === 0) this.command("move", { ...velocity, duration_s: PRESS_S });
+        });
+      }
       pad.append(button);
     }
     this.presets = el("select", "ptz-presets");
@@ -59,6 +78,7 @@ export class PtzControls {
   // Called when the tile shows another camera; the answer for a camera no longer shown is dropped.
   async show(cameraId) {
     const camera = cameraId ? this.tile.wall.catalog.byId.get(cameraId) : null;
+    this.release(); // a camera held turning when the tile changes is stopped
     this.camera = cameraId;
     this.known = Boolean(camera);
     this.node.hidden = true;
@@ -90,8 +110,48 @@ export class PtzControls {
     this.status.textContent = `P ${fmt(p.pan)} T ${fmt(p.tilt)} Z ${fmt(p.zoom)}`;
   }
 
-  async command(path, body) {
+  // Start moving and keep renewing until release(): one request at a time, the next
+  // RENEW_MS after the previous one went out (or at once if it took longer), so requests
+  // never pile up on a slow device.
+  hold(velocity) {
+    this.release();
     const cameraId = this.camera;
+    const url = `/api/cameras/${encodeURIComponent(cameraId)}/ptz/start`;
+    const body = { ...velocity, timeout_s: HOLD_S };
+    const start = () =>
+      apiJson(url, { method: "POST", json: body })
+        .then((position) => { if (this.camera === cameraId) this.setPosition(position); })
+        .catch((e) => { this.status.textContent = e.message; });
+    this.node.classList.add("busy");
+    const held = { cameraId, active: true, timer: 0, wake: null, done: null };
+    held.done = (async () => {
+      while (held.active) {
+        const sent = performance.now();
+        await start();
+        const wait = RENEW_MS - (performance.now() - sent);
+        if (held.active && wait > 0) {
+          await new Promise((resolve) => {
+            held.wake = resolve;
+            held.timer = setTimeout(resolve, wait);
+          });
+        }
+      }
+    })();
+    this.held = held;
+  }
+
+  async release() {
+    const held = this.held;
+    if (!held) return;
+    this.held = null;
+    held.active = false;
+    clearTimeout(held.timer);
+    if (held.wake) held.wake();
+    await held.done; // stop goes out after the last start, never before it
+    await this.command("stop", undefined, held.cameraId);
+  }
+
+  async command(path, body, cameraId = this.camera) {
     this.node.classList.add("busy");
     try {
       const position = await apiJson(`/api/cameras/${encodeURIComponent(cameraId)}/ptz/${path}`, {
