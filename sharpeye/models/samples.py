@@ -1,8 +1,11 @@
-"""Sample photos for tests and demos, from a pinned registry package (no torch needed).
+"""Sample photos for tests and demos, from pinned registry packages (never installed).
 
 The ultralytics wheel ships `assets/bus.jpg` (people and a bus) and `assets/zidane.jpg`
-(two men, faces visible): the usual first images a detector is tried on. Only the wheel is
-downloaded (`pip download --no-deps`), never installed.
+(two men, faces visible): the usual first images a detector is tried on. The
+face_recognition sdist (MIT) ships its test photos: three different real photos
+of Barack Obama (`obama.jpg` portrait, `obama2.jpg` at a lectern, `obama3.jpg` full
+length) and one of Joe Biden: real "same person / different person" pairs for face
+matching. Only the archives are downloaded (`pip download --no-deps`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,24 @@ ULTRALYTICS_WHEEL = sources.Package(
     "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
     "AGPL-3.0",
 )
-SAMPLES = ("bus.jpg", "zidane.jpg")
+FACE_RECOGNITION_SDIST = sources.Package(
+    "pypi",
+    "face-recognition",
+    "1.3.0",
+    "face_recognition-1.3.0.tar.gz",
+    "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+    "MIT",
+    sdist=True,  # the wheel leaves tests/ out
+)
+# Sample name → (package, member path inside its archive).
+SAMPLES: dict[str, tuple[sources.Package, str]] = {
+    "bus.jpg": (ULTRALYTICS_WHEEL, "ultralytics/assets/bus.jpg"),
+    "zidane.jpg": (ULTRALYTICS_WHEEL, "ultralytics/assets/zidane.jpg"),
+    "obama.jpg": (FACE_RECOGNITION_SDIST, "tests/test_images/obama.jpg"),
+    "obama2.jpg": (FACE_RECOGNITION_SDIST, "tests/test_images/obama2.jpg"),
+    "obama3.jpg": (FACE_RECOGNITION_SDIST, "tests/test_images/obama3.jpg"),
+    "biden.jpg": (FACE_RECOGNITION_SDIST, "tests/test_images/biden.jpg"),
+}
 
 
 def samples_dir(data_dir: Path) -> Path:
@@ -27,9 +47,13 @@ def samples_dir(data_dir: Path) -> Path:
 
 
 def pull_samples(data_dir: Path) -> dict[str, Path]:
-    """The sample photos by name, extracted once from the cached wheel."""
+    """The sample photos by name, extracted once from the cached archives."""
     out = {name: samples_dir(data_dir) / name for name in SAMPLES}
-    missing = {f"ultralytics/assets/{n}": p for n, p in out.items() if not p.is_file()}
-    if missing:
-        sources.extract(sources.fetch(ULTRALYTICS_WHEEL, data_dir), missing)
+    missing: dict[sources.Package, dict[str, Path]] = {}
+    for name, path in out.items():
+        if not path.is_file():
+            pkg, member = SAMPLES[name]
+            missing.setdefault(pkg, {})[member] = path
+    for pkg, members in missing.items():
+        sources.extract(sources.fetch(pkg, data_dir), members)
     return out

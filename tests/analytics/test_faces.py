@@ -16,15 +16,10 @@ from tests.analytics.conftest import Frame
 from tests.analytics.scenes import camera
 
 
-def another_shot(img: Frame, scale: float) -> Frame:
-    """The same person in a different image: mirrored, rescaled, brighter, re-compressed.
-    (No second real photo of one person ships in a registry package.)"""
-    out = cv2.convertScaleAbs(
-        cv2.resize(cv2.flip(img, 1), None, fx=scale, fy=scale), alpha=0.9, beta=15
-    )
-    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 60])
-    assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+def read(path: Path) -> Frame:
+    img = cv2.imread(str(path))
+    assert img is not None, path
+    return np.asarray(img, np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -34,51 +29,70 @@ def analyzer(models_data_dir: Path) -> FaceAnalyzer:
 
 @pytest.fixture(scope="module")
 def photos(models_data_dir: Path, images_dir: Path) -> dict[str, Frame]:
+    # Real, different photos: three of Barack Obama (portrait, at a lectern, full length)
+    # and one of Joe Biden from face_recognition's sdist, zidane.jpg, and opencv's messi5.jpg.
     samples = pull_samples(models_data_dir)
-    return {
-        "zidane": cv2.imread(str(samples["zidane.jpg"])),
-        "messi": cv2.imread(str(images_dir / "messi5.jpg")),
-    }
+    names = ("obama", "obama2", "obama3", "biden", "zidane")
+    out = {n: read(samples[f"{n}.jpg"]) for n in names}
+    out["messi"] = read(images_dir / "messi5.jpg")
+    return out
+
+
+def main_face_embedding(analyzer: FaceAnalyzer, img: Frame) -> np.ndarray:
+    faces = sorted(analyzer.usable_faces(img), key=lambda f: -(f.box[2] - f.box[0]))
+    assert faces, "a usable face in the photo"
+    return analyzer.embed(img, faces[0])
 
 
 def test_faces_found_in_zidane_and_bus(
     analyzer: FaceAnalyzer, photos: dict[str, Frame], models_data_dir: Path
 ) -> None:
     assert len(analyzer.detect(photos["zidane"])) >= 2
-    bus = cv2.imread(str(pull_samples(models_data_dir)["bus.jpg"]))
+    bus = read(pull_samples(models_data_dir)["bus.jpg"])
     assert len(analyzer.detect(bus)) >= 2
 
 
 def test_same_person_matches_and_different_people_do_not(
     analyzer: FaceAnalyzer, photos: dict[str, Frame]
 ) -> None:
-    def main_face_embedding(img: Frame) -> np.ndarray:
-        faces = sorted(analyzer.usable_faces(img), key=lambda f: -(f.box[2] - f.box[0]))
-        return analyzer.embed(img, faces[0])
+    emb = {n: main_face_embedding(analyzer, img) for n, img in photos.items()}
 
-    z, m = photos["zidane"], photos["messi"]
-    same_z = np.linalg.norm(main_face_embedding(z) - main_face_embedding(another_shot(z, 0.8)))
-    same_m = np.linalg.norm(main_face_embedding(m) - main_face_embedding(another_shot(m, 1.6)))
-    other = np.linalg.norm(main_face_embedding(z) - main_face_embedding(m))
-    assert same_z < 0.5 and same_m < 0.5
-    assert other > 0.6
+    def dist(a: str, b: str) -> float:
+        return float(np.linalg.norm(emb[a] - emb[b]))
+
+    # One man in three different photos (light, pose, age, camera): the same person.
+    for a, b in [("obama", "obama2"), ("obama", "obama3"), ("obama2", "obama3")]:
+        assert dist(a, b) < 0.5, (a, b, dist(a, b))
+    # Four different people: far apart, with a margin over the 0.5 threshold.
+    for a, b in [
+        ("obama", "biden"),
+        ("obama2", "biden"),
+        ("obama3", "biden"),
+        ("obama", "zidane"),
+        ("biden", "messi"),
+        ("zidane", "messi"),
+    ]:
+        assert dist(a, b) > 0.6, (a, b, dist(a, b))
 
 
 def test_watchlist_hit_event(
     analyzer: FaceAnalyzer, photos: dict[str, Frame], models_data_dir: Path
 ) -> None:
+    # Enrolled from one photo each; cameras see other photos of them, and strangers.
     wl = FaceWatchlist(threshold=0.5)
-    wl.add_photos(analyzer, "kp-001", "Key person 1", [another_shot(photos["zidane"], 0.8)])
-    wl.add_photos(analyzer, "kp-002", "Key person 2", [photos["messi"]])
+    wl.add_photos(analyzer, "kp-001", "Key person 1", [photos["obama"]])
+    wl.add_photos(analyzer, "kp-002", "Key person 2", [photos["biden"]])
+    shown = ("obama3", "zidane", "obama2", "messi")  # one camera each
     pipe = Pipeline(
-        [camera("entrance", profile="faces")],
+        [camera(name, profile="faces") for name in shown],
         AnalyticsConfig(evidence=False, faces={"min_size": 24}),  # type: ignore[arg-type]
         models_data_dir,
         face_watchlist=wl,
     )
-    (r,) = pipe.process([FrameIn("entrance", photos["zidane"], 1_800_000_000.0)])
-    hits = [e for e in r.events if e.event_type == "watchlist_face"]
-    assert [e.attributes["person_id"] for e in hits] == ["kp-001"]
+    results = pipe.process([FrameIn(n, photos[n], 1_800_000_000.0) for n in shown])
+    hits = [e for r in results for e in r.events if e.event_type == "watchlist_face"]
+    seen = {n: [e.attributes["person_id"] for e in hits if e.camera_id == n] for n in shown}
+    assert seen == {"obama3": ["kp-001"], "zidane": [], "obama2": ["kp-001"], "messi": []}
 
 
 @pytest.mark.parametrize(
