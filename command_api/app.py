@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 import sharpeye
 from command_api.alarms.clock import Clock, SystemClock
+from command_api.alarms.registry_rules import sync_registry_rules
 from command_api.alarms.services import AlarmServices, ServiceOptions
 from command_api.alarms.writes import write_scope
 from command_api.auth.directory import sync_departments
@@ -132,12 +133,13 @@ def _follow(
 
 
 def _open_store(settings: Settings, holder: RegistryHolder, clock: Clock) -> Any:
-    """Migrate the store to head, then seed the registry's departments."""
+    """Migrate the store to head, then store the registry's departments and alarm rules."""
     upgrade_database(settings)
     engine = create_engine_for(settings)
     sessions = session_factory(engine)
     with session_scope(sessions) as s:
         sync_departments(s, holder.registry, clock.now())
+        sync_registry_rules(s, holder.registry, clock.now())
         try:
             created = bootstrap_admin(
                 s, holder.registry, os.environ.get(BOOTSTRAP_ENV), clock.now()
@@ -150,12 +152,14 @@ def _open_store(settings: Settings, holder: RegistryHolder, clock: Clock) -> Any
 
 
 def _sync(sessions: Any, registry: Registry, clock: Clock) -> None:
-    """A department added to the registry can get users and grants at once."""
+    """A department added to the registry can get users and grants at once, and the
+    registry's alarm rules apply from the next event on."""
     try:
         with write_scope(sessions) as s:
             sync_departments(s, registry, clock.now())
+            sync_registry_rules(s, registry, clock.now())
     except Exception:
-        log.exception("departments of the reloaded registry not stored; retried on next edit")
+        log.exception("reloaded registry's departments and rules not stored; retried on next edit")
 
 
 def create_app(

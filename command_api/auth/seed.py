@@ -1,6 +1,7 @@
-"""Demo seed for `sharpeye up`: the registry's departments, one user per role and
-department that the demo needs, and the demo alarm rules. Idempotent: existing users and
-rules are left as they are (an operator's changes survive a restart)."""
+"""Demo seed for `sharpeye up`: the registry's departments and one user per role and
+department that the demo needs. Idempotent: existing users are left as they are (an
+operator's changes survive a restart). The demo's alarm rules are the registry's
+`alarm_rules`, which the API itself keeps in the store (`command_api.alarms.registry_rules`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from command_api.alarms.demo_rules import DEMO_RULES
-from command_api.alarms.rules import RuleSpec
 from command_api.auth.directory import create_user, sync_departments
 from command_api.auth.roles import Role
 from sharpeye.registry import Registry, load_registry
 from sharpeye.settings import Settings
 from sharpeye.store.db import create_engine_for, session_factory, session_scope, upgrade_database
-from sharpeye.store.models import AlarmRuleRow, DepartmentRow, UserRow
+from sharpeye.store.models import DepartmentRow, UserRow
 
 
 @dataclass(frozen=True)
@@ -40,25 +39,8 @@ DEMO_USERS = [
 ]
 
 
-def ensure_rules(session: Session, rules: list[RuleSpec], now: float) -> int:
-    """Insert the rules whose ids are absent; returns how many were added."""
-    added = 0
-    for rule in rules:
-        if session.get(AlarmRuleRow, rule.id) is None:
-            spec = rule.model_dump(mode="json")
-            session.add(
-                AlarmRuleRow(
-                    id=rule.id, spec=spec, enabled=rule.enabled, created_at=now, updated_at=now
-                )
-            )
-            added += 1
-    return added
-
-
-def seed(
-    session: Session, registry: Registry, users: list[DemoUser], rules: list[RuleSpec], now: float
-) -> list[DemoUser]:
-    """Departments, users and rules; returns the users that exist (new or already there)."""
+def seed(session: Session, registry: Registry, users: list[DemoUser], now: float) -> list[DemoUser]:
+    """Departments and users; returns the users that exist (new or already there)."""
     sync_departments(session, registry, now)
     departments = set(session.execute(select(DepartmentRow.id)).scalars())
     present = []
@@ -76,8 +58,6 @@ def seed(
                 now=now,
             )
         present.append(user)
-    known = {r for r in departments}
-    ensure_rules(session, [r for r in rules if set(r.departments) <= known], now)
     return present
 
 
@@ -88,7 +68,7 @@ def seed_demo(settings: Settings) -> list[DemoUser]:
     engine = create_engine_for(settings)
     try:
         with session_scope(session_factory(engine)) as s:
-            return seed(s, registry, DEMO_USERS, DEMO_RULES, time.time())
+            return seed(s, registry, DEMO_USERS, time.time())
     finally:
         engine.dispose()
 

@@ -1,10 +1,19 @@
-"""Alarm rules: which events become alarms and which departments they go to."""
+"""Alarm rules: which events become alarms and which departments they go to.
+
+Rules written in the registry's `alarm_rules` are listed here with `source: registry` and
+are read-only through the API (409): the file is their single source, and the next reload
+would undo an edit made here.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, HTTPException, status
+from pydantic import Field
 from sqlalchemy import select
 
+from command_api.alarms.registry_rules import SOURCE_API, SOURCE_REGISTRY
 from command_api.alarms.rules import RuleSpec
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
@@ -13,6 +22,25 @@ from sharpeye.registry import Registry
 from sharpeye.store.models import AlarmRuleRow, DepartmentRow
 
 router = APIRouter(prefix="/api/rules", tags=["rules"])
+
+
+class RuleView(RuleSpec):
+    source: Literal["registry", "api"] = Field(
+        description="registry: set in camera_registry.yaml (read-only here); api: made here."
+    )
+
+
+def _view(row: AlarmRuleRow) -> RuleView:
+    return RuleView.model_validate({**row.spec, "source": row.source})
+
+
+def _refuse_registry_rule(rule_id: str, row: AlarmRuleRow | None, registry: Registry) -> None:
+    managed = row is not None and row.source == SOURCE_REGISTRY
+    if managed or any(r.id == rule_id for r in registry.alarm_rules):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"rule {rule_id!r} is set in the camera registry (alarm_rules); change it there",
+        )
 
 
 def _check_references(rule: RuleSpec, registry: Registry, departments: set[str]) -> None:
@@ -24,29 +52,32 @@ def _check_references(rule: RuleSpec, registry: Registry, departments: set[str])
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "; ".join(problems))
 
 
-@router.get("", response_model=list[RuleSpec], summary="List alarm rules")
-def list_rules(runtime: RuntimeDep, principal: PrincipalDep) -> list[RuleSpec]:
+@router.get("", response_model=list[RuleView], summary="List alarm rules")
+def list_rules(runtime: RuntimeDep, principal: PrincipalDep) -> list[RuleView]:
     with runtime.sessions() as s:
         rows = s.execute(select(AlarmRuleRow).order_by(AlarmRuleRow.id)).scalars()
-        return [RuleSpec.model_validate(r.spec) for r in rows]
+        return [_view(r) for r in rows]
 
 
 @router.get(
-    "/{rule_id}", response_model=RuleSpec, responses={404: {"description": "No such rule."}}
+    "/{rule_id}", response_model=RuleView, responses={404: {"description": "No such rule."}}
 )
-def get_rule(rule_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> RuleSpec:
+def get_rule(rule_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> RuleView:
     with runtime.sessions() as s:
         row = s.get(AlarmRuleRow, rule_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule {rule_id!r}")
-        return RuleSpec.model_validate(row.spec)
+        return _view(row)
 
 
 @router.put(
     "/{rule_id}",
     response_model=RuleSpec,
     summary="Create or replace an alarm rule",
-    responses={422: {"description": "Invalid rule, or its id differs from the path."}},
+    responses={
+        409: {"description": "The rule is set in the camera registry."},
+        422: {"description": "Invalid rule, or its id differs from the path."},
+    },
 )
 def put_rule(
     rule_id: str, body: RuleSpec, runtime: RuntimeDep, registry: RegistryDep, admin: AdminDep
@@ -58,11 +89,17 @@ def put_rule(
         departments = set(s.execute(select(DepartmentRow.id)).scalars())
         _check_references(body, registry, departments)
         row = s.get(AlarmRuleRow, rule_id)
+        _refuse_registry_rule(rule_id, row, registry)
         spec = body.model_dump(mode="json")
         if row is None:
             s.add(
                 AlarmRuleRow(
-                    id=rule_id, spec=spec, enabled=body.enabled, created_at=now, updated_at=now
+                    id=rule_id,
+                    spec=spec,
+                    enabled=body.enabled,
+                    source=SOURCE_API,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             action = "rule.create"
@@ -77,13 +114,17 @@ def put_rule(
     "/{rule_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an alarm rule (its alarms stay)",
-    responses={404: {"description": "No such rule."}},
+    responses={
+        404: {"description": "No such rule."},
+        409: {"description": "The rule is set in the camera registry."},
+    },
 )
-def delete_rule(rule_id: str, runtime: RuntimeDep, admin: AdminDep) -> None:
+def delete_rule(rule_id: str, runtime: RuntimeDep, registry: RegistryDep, admin: AdminDep) -> None:
     now = runtime.clock.now()
     with write_scope(runtime.sessions) as s:
         row = s.get(AlarmRuleRow, rule_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule {rule_id!r}")
+        _refuse_registry_rule(rule_id, row, registry)
         s.delete(row)
         append(s, AuditEntry(admin.actor, admin.department, "rule.delete", rule_id), now)

@@ -22,8 +22,6 @@ import redis.asyncio
 from fastapi import FastAPI
 
 from command_api.alarms.clock import ManualClock
-from command_api.alarms.demo_rules import DEMO_RULES
-from command_api.alarms.rules import RuleSpec
 from command_api.alarms.services import AlarmServices, ServiceOptions
 from command_api.app import create_app
 from command_api.auth.seed import DEMO_USERS, DemoUser, seed
@@ -92,7 +90,6 @@ async def harness(
     redis_url: str,
     database_url: str | None = None,
     *,
-    rules: list[RuleSpec] | None = None,
     start_services: bool = True,
     backoff: Backoff | None = None,
     users: list[DemoUser] | None = None,
@@ -129,13 +126,7 @@ async def harness(
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         with session_scope(runtime.sessions) as s:
-            seed(
-                s,
-                load_registry(registry),
-                chosen,
-                DEMO_RULES if rules is None else rules,
-                clock.now(),
-            )
+            seed(s, load_registry(registry), chosen, clock.now())
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield Harness(app, client, r, clock, {u.username: u for u in chosen})

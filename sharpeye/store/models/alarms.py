@@ -11,13 +11,16 @@ from sharpeye.store.db import Base
 
 
 class AlarmRuleRow(Base):
-    """One rule; `spec` is the validated `command_api.alarms.rules.RuleSpec` as JSON."""
+    """One rule; `spec` is the validated `sharpeye.registry.alarm_rules.RuleSpec` as JSON."""
 
     __tablename__ = "alarm_rules"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "registry": kept equal to the registry's alarm_rules (read-only through the API);
+    # "api": created by an administrator through /api/rules.
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
