@@ -98,10 +98,15 @@ class Pipeline:
         plates = None
         if "plates" in wanted:
             from analytics.plates.ocr import TextRecognizer
+            from analytics.plates.textdet import TextDetector
             from sharpeye.models.manifest import resolve
 
             plates = PlateReader(
-                TextRecognizer(resolve(data_dir, "ppocr-rec")[1]), config.plates.min_score
+                TextRecognizer(resolve(data_dir, "ppocr-rec")[1]),
+                config.plates.min_score,
+                TextDetector(resolve(data_dir, "ppocr-det")[1])
+                if config.plates.text_detect
+                else None,
             )
         evidence = EvidenceStore(data_dir / "evidence" if config.evidence else None)
         self.cameras = {

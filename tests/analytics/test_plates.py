@@ -10,9 +10,11 @@ import pytest
 from analytics.config import AnalyticsConfig, PlateSettings
 from analytics.pipeline import FrameIn, Pipeline
 from analytics.plates.ocr import TextRecognizer
+from analytics.plates.reader import PlateReader
 from analytics.plates.render import render_plate
 from analytics.plates.text import display, normalise_plate, plate_kind
-from analytics.scenes.plates import Vehicle, junction
+from analytics.plates.textdet import TextDetector
+from analytics.scenes.plates import Vehicle, draw_vehicle, junction
 from sharpeye.models.manifest import resolve
 from tests.analytics.conftest import Frame
 from tests.analytics.scenes import ScriptedDetector, camera
@@ -49,11 +51,46 @@ def recognizer(models_data_dir: Path) -> TextRecognizer:
     return TextRecognizer(resolve(models_data_dir, "ppocr-rec")[1])
 
 
-@pytest.mark.parametrize("plate", ["京A12345", "粤B6K789", "皖S12345", "皖AD12345", "沪A12345D"])
+# Blue, green (new energy), white police (red 警) and black Hong Kong plates.
+@pytest.mark.parametrize(
+    "plate",
+    ["京A12345", "粤B6K789", "皖S12345", "皖AD12345", "沪A12345D", "京A1234警", "粤Z1234港"],
+)
 def test_rendered_plates_read_exactly(recognizer: TextRecognizer, plate: str) -> None:
     ((text, score),) = recognizer.read([render_plate(plate)])
     assert normalise_plate(text) == plate
     assert score > 0.8
+
+
+@pytest.fixture(scope="module")
+def text_detector(models_data_dir: Path) -> TextDetector:
+    return TextDetector(resolve(models_data_dir, "ppocr-det")[1])
+
+
+@pytest.mark.parametrize(
+    ("plate", "body"),
+    [
+        ("京A1234警", (205, 200, 200)),  # white police plate on a white police car
+        ("京A1234警", (190, 60, 20)),  # ... on a car of plate blue (BGR): colour finds the body
+        ("粤Z1234港", (40, 40, 40)),  # black Hong Kong cross-border plate on a dark car
+    ],
+)
+def test_plates_without_a_coloured_background_are_found_by_text_detection(
+    clip_frames: Callable[[str, list[int]], list[Frame]],
+    recognizer: TextRecognizer,
+    text_detector: TextDetector,
+    plate: str,
+    body: tuple[int, int, int],
+) -> None:
+    # A drawn vehicle (synthetic) carrying the rendered plate, on a real vtest frame.
+    (frame,) = clip_frames("vtest-720p", [40])
+    draw_vehicle(frame, Vehicle(plate, body, (0.5, 0.5), (0.0, 0.0)), (0.5, 0.5))
+    vehicle = [(495.0, 250.0, 785.0, 470.0)]  # the drawn body's box, as a detector gives it
+    assert PlateReader(recognizer).read(frame, vehicle) == [], "colour alone finds no plate"
+    (read,) = PlateReader(recognizer, detector=text_detector).read(frame, vehicle)
+    assert (read.text, read.region) == (plate, 0)
+    x1, y1, x2, y2 = read.box  # on the plate, in frame coordinates
+    assert 530 <= x1 < x2 <= 750 and 395 <= y1 < y2 <= 445
 
 
 def test_watchlisted_plate_on_a_vehicle_raises_one_hit(
