@@ -74,6 +74,25 @@ def test_person_in_messi_photo(nanodet: Detector, images_dir: Path) -> None:
     assert "person" in set(d.data["class_name"])
 
 
+def test_cars_in_opencv_doc_street_photos(nanodet: Detector, images_dir: Path) -> None:
+    # opencv-doc's scenetext01.jpg: a silver estate car parked behind a sign, lower right.
+    img = cv2.imread(str(images_dir / "scenetext01.jpg"))
+    (d,) = nanodet.detect([img])
+    h, w = img.shape[:2]
+    cars = d.xyxy[d.data["class_name"] == "car"]
+    assert any(x1 > 0.4 * w and y1 > 0.6 * h and x2 - x1 > 0.3 * w for x1, y1, x2, _ in cars)
+    # pexels_double_decker_bus.jpg: a London bus, a white car to its left.
+    img = cv2.imread(str(images_dir / "pexels_double_decker_bus.jpg"))
+    (d,) = nanodet.detect([img])
+    h, w = img.shape[:2]
+    buses = d.xyxy[d.data["class_name"] == "bus"]
+    assert len(buses), d.data["class_name"]
+    bus = max(buses, key=lambda b: b[2] - b[0])
+    assert bus[2] - bus[0] > 0.6 * w
+    cars = d.xyxy[d.data["class_name"] == "car"]
+    assert any(x2 <= bus[0] + 10 for _, _, x2, _ in cars), cars
+
+
 def test_empty_scene_and_empty_batch(nanodet: Detector) -> None:
     assert nanodet.detect([]) == []
     (d,) = nanodet.detect([np.full((360, 640, 3), 128, np.uint8)])

@@ -37,6 +37,8 @@ def test_prepare_makes_every_clip_and_the_photos(footage: dict[str, Path]) -> No
     assert sorted(p.name for p in images.iterdir()) == [
         "black_car.jpg",
         "messi5.jpg",
+        "pexels_double_decker_bus.jpg",
+        "scenetext01.jpg",
         "white_car.jpg",
     ]
 
