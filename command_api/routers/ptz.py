@@ -181,6 +181,24 @@ async def _control(
         await run_in_threadpool(audit, runtime, entry)
 
 
+async def _command(
+    runtime: Runtime,
+    registry: Registry,
+    scope: CameraScope,
+    camera_id: str,
+    action: str,
+    detail: Mapping[str, object],
+    command: Callable[[PtzSession], Awaitable[None]],
+) -> PositionOut:
+    """`_control` for a command that answers nothing: the answer is where the camera is."""
+
+    async def operate(ptz: PtzSession) -> PtzPosition:
+        await command(ptz)
+        return await ptz.status()
+
+    return _position(await _control(runtime, registry, scope, camera_id, action, detail, operate))
+
+
 @router.get(
     "/{camera_id}/ptz",
     response_model=PtzOut,
@@ -238,14 +256,11 @@ async def move(
 async def start(
     camera_id: str, body: StartIn, registry: RegistryDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> PositionOut:
-    async def operate(ptz: PtzSession) -> PtzPosition:
-        await ptz.continuous_move(body.pan, body.tilt, body.zoom, timeout_s=body.timeout_s)
-        return await ptz.status()
+    def command(ptz: PtzSession) -> Awaitable[None]:
+        return ptz.continuous_move(body.pan, body.tilt, body.zoom, timeout_s=body.timeout_s)
 
-    detail = body.model_dump()
-    return _position(
-        await _control(runtime, registry, scope, camera_id, "camera.ptz.start", detail, operate)
-    )
+    action, detail = "camera.ptz.start", body.model_dump()
+    return await _command(runtime, registry, scope, camera_id, action, detail, command)
 
 
 @router.post(
@@ -258,14 +273,11 @@ async def start(
 async def step(
     camera_id: str, body: StepIn, registry: RegistryDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> PositionOut:
-    async def operate(ptz: PtzSession) -> PtzPosition:
-        await ptz.relative_move(body.pan, body.tilt, body.zoom)
-        return await ptz.status()
+    def command(ptz: PtzSession) -> Awaitable[None]:
+        return ptz.relative_move(body.pan, body.tilt, body.zoom)
 
-    detail = body.model_dump()
-    return _position(
-        await _control(runtime, registry, scope, camera_id, "camera.ptz.step", detail, operate)
-    )
+    action, detail = "camera.ptz.step", body.model_dump()
+    return await _command(runtime, registry, scope, camera_id, action, detail, command)
 
 
 @router.post(
@@ -278,12 +290,8 @@ async def step(
 async def stop(
     camera_id: str, registry: RegistryDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> PositionOut:
-    async def operate(ptz: PtzSession) -> PtzPosition:
-        await ptz.stop()
-        return await ptz.status()
-
-    return _position(
-        await _control(runtime, registry, scope, camera_id, "camera.ptz.stop", {}, operate)
+    return await _command(
+        runtime, registry, scope, camera_id, "camera.ptz.stop", {}, lambda ptz: ptz.stop()
     )
 
 
@@ -297,12 +305,8 @@ async def stop(
 async def home(
     camera_id: str, registry: RegistryDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> PositionOut:
-    async def operate(ptz: PtzSession) -> PtzPosition:
-        await ptz.goto_home()
-        return await ptz.status()
-
-    return _position(
-        await _control(runtime, registry, scope, camera_id, "camera.ptz.home", {}, operate)
+    return await _command(
+        runtime, registry, scope, camera_id, "camera.ptz.home", {}, lambda ptz: ptz.goto_home()
     )
 
 
@@ -316,12 +320,10 @@ async def home(
 async def goto_preset(
     camera_id: str, token: PresetToken, registry: RegistryDep, scope: ScopeDep, runtime: RuntimeDep
 ) -> PositionOut:
-    async def operate(ptz: PtzSession) -> PtzPosition:
-        await ptz.goto_preset(token)
-        return await ptz.status()
-
     action, detail = "camera.ptz.preset.goto", {"token": token}
-    return _position(await _control(runtime, registry, scope, camera_id, action, detail, operate))
+    return await _command(
+        runtime, registry, scope, camera_id, action, detail, lambda ptz: ptz.goto_preset(token)
+    )
 
 
 @router.post(
