@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import socket
 import ssl
 import threading
@@ -28,12 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingest.rtsp.errors import RtspError
+from sharpeye.registry.fingerprint import normalize_fingerprint
 
 if TYPE_CHECKING:  # the client itself does not need the registry (or pydantic) at run time
     from sharpeye.registry.schema import CameraTls
 
 DEFAULT_PORT = 322  # IANA's port for rtsps
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 # OpenSSL X509_V_ERR_* codes an operator meets with cameras, and what to do about each.
 _EXPIRED = 10
@@ -45,18 +44,6 @@ _NAME_MISMATCH = frozenset({62, 64})  # host name, IP address
 
 class RtspTlsError(RtspError):
     """TLS set-up failed (untrusted certificate, handshake, plain RTSP server, CA file)."""
-
-
-def normalize_fingerprint(value: str) -> str:
-    """`AB:CD:...` (as `openssl x509 -fingerprint -sha256` prints it), any case, colons or
-    spaces optional -> 64 lower-case hex digits; ValueError otherwise."""
-    digits = re.sub(r"[\s:]", "", value).lower()
-    if not _HEX64.match(digits):
-        raise ValueError(
-            "a SHA-256 fingerprint is 32 bytes in hex, e.g. AB:CD:...:EF "
-            "(`openssl x509 -noout -fingerprint -sha256 -in camera.crt`)"
-        )
-    return digits
 
 
 def format_fingerprint(digest: bytes) -> str:

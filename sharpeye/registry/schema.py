@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sharpeye.registry.alarm_rules import RuleSpec
+from sharpeye.registry.fingerprint import normalize_fingerprint
 from sharpeye.registry.geometry import polygon_problem
 from sharpeye.registry.urls import check_rtsp_url
 
@@ -151,9 +152,6 @@ class CredentialRef(RegistryModel):
         return self
 
 
-_FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
 class CameraTls(RegistryModel):
     """Whom to trust for the camera's rtsps:// streams (RTSP over TLS).
 
@@ -188,12 +186,10 @@ class CameraTls(RegistryModel):
     def fingerprint(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        digits = re.sub(r"[\s:]", "", value).lower()
-        if not _FINGERPRINT_RE.match(digits):
-            raise registry_error(
-                "a SHA-256 fingerprint is 32 bytes in hex, e.g. AB:CD:...:EF "
-                "(openssl x509 -noout -fingerprint -sha256 -in camera.crt)"
-            )
+        try:
+            normalize_fingerprint(value)
+        except ValueError as exc:
+            raise registry_error(str(exc)) from None
         return value
 
     @model_validator(mode="after")

@@ -44,7 +44,7 @@ def test_ca_file_and_pin_are_accepted() -> None:
             "      sha256: 'AB:CD'\n",
             "camera_registry.yaml:17: cameras[0].tls.sha256 (id=harbour): a SHA-256 fingerprint "
             "is 32 bytes in hex, e.g. AB:CD:...:EF "
-            "(openssl x509 -noout -fingerprint -sha256 -in camera.crt)",
+            "(`openssl x509 -noout -fingerprint -sha256 -in camera.crt`)",
             id="short-pin",
         ),
         pytest.param(

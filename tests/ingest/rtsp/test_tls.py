@@ -22,11 +22,11 @@ from ingest.rtsp.tls import (
     RtspTlsError,
     TlsOptions,
     client_context,
-    normalize_fingerprint,
     read_available,
 )
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraState
+from sharpeye.registry.fingerprint import normalize_fingerprint
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
 from tests.fixtures_tls import Pki, TlsPeer, make_ca, make_pki, server_cert
 from tests.ingest.test_engine import wait_for
