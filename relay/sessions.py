@@ -26,7 +26,7 @@ from aiortc import (
 from relay import packer, rtp_out
 from relay.ice import announce, filter_remote_candidates, loopback_only
 from relay.settings import RelaySettings
-from relay.sources import SourceSpec
+from relay.sources import SourceSpec, UpstreamKey
 from relay.track import ViewerTrack
 from relay.upstream import Upstream
 
@@ -54,7 +54,7 @@ class UpstreamPool:
 
     def __init__(self, settings: RelaySettings) -> None:
         self.settings = settings
-        self.upstreams: dict[tuple[str, str, str], Upstream] = {}
+        self.upstreams: dict[UpstreamKey, Upstream] = {}
 
     def get(self, spec: SourceSpec) -> Upstream:
         upstream = self.upstreams.get(spec.key)

@@ -7,6 +7,7 @@ until the registry changes). A camera without a sub stream serves its main strea
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,8 @@ from sharpeye.registry import Camera, Registry, resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
 StreamKind = Literal["main", "sub"]
+# (camera, stream, url, user, password digest, TLS trust)
+UpstreamKey = tuple[str, str, str, str | None, str, TlsOptions | None]
 
 
 class SourceError(Exception):
@@ -32,9 +35,13 @@ class SourceSpec:
     tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        # The URL is part of the key: a registry edit moving a camera opens a new upstream.
-        return (self.camera_id, self.stream, self.url)
+    def key(self) -> UpstreamKey:
+        # Everything that decides how the camera is reached is in the key, so a registry edit
+        # (a moved camera, a new password, a renewed certificate's pin) gives new viewers a
+        # new upstream instead of one still trying the old way; the old one closes when idle.
+        # The password enters as a digest: keys show up in debuggers and reprs.
+        secret = hashlib.sha256((self.password or "").encode()).hexdigest()
+        return (self.camera_id, self.stream, self.url, self.username, secret, self.tls)
 
 
 class Sources:
