@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from command_api.alarms.dedupe_lock import lock_dedupe_keys
 from command_api.alarms.rules import RuleSpec, matching_rules
 from command_api.delivery.outbox import enabled_destinations, enqueue
 from sharpeye.contracts.alarms import TRANSITIONS, Alarm, AlarmChange, AlarmState
@@ -76,6 +77,8 @@ def ingest_events(
     Batched: one query for seen ids, one for dedupe candidates, one INSERT round for the
     new alarms and one for their routes, history and outbox (~5x fewer statements than
     one event at a time, which is what keeps 200 alarms/s far from the store's limit).
+    On PostgreSQL one more statement first locks the batch's (rule, dedupe key) pairs
+    until the caller commits, so replicas never both create an alarm for one incident.
     """
     steps: list[tuple[str, AlarmRow]] = []
     created: list[tuple[AlarmRow, RuleSpec, Event]] = []
@@ -93,6 +96,9 @@ def ingest_events(
             rules_hit = matching_rules(rules, event, camera) if camera is not None else []
             session.add(SeenEvent(event_id=event.event_id, received_at=now, alarms=len(rules_hit)))
             matched.extend((rule, event, camera) for rule in rules_hit if camera is not None)
+        # Other replicas may be storing events of the same incidents right now: wait for
+        # them before deciding "merge or create", or both would create (see dedupe_lock).
+        lock_dedupe_keys(session, ((r.id, e.effective_dedupe_key) for r, e, _ in matched))
         latest = _latest_alarms(session, matched)
         for rule, event, camera in matched:
             key = (rule.id, event.effective_dedupe_key)
