@@ -44,6 +44,8 @@ from command_api.routers import (
     users,
     viewer,
 )
+from command_api.routers.ptz import DEVICE_TIMEOUT_S as PTZ_DEVICE_TIMEOUT_S
+from ingest.onvif.ptz_pool import PtzPool
 from sharpeye.bus.connect import connect, redact_url, resolve_redis_url
 from sharpeye.registry import (
     Registry,
@@ -195,6 +197,7 @@ def create_app(
         )
         services = AlarmServices(client, sessions, holder, app_clock, options)
         runtime.services = services
+        runtime.ptz = PtzPool(timeout=PTZ_DEVICE_TIMEOUT_S)
         app.state.runtime = runtime
         if start_services:
             services.start()
@@ -217,6 +220,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             await services.stop()
+            await runtime.ptz.close()
             await client.aclose()
             engine.dispose()
             del app.state.runtime

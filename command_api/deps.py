@@ -75,6 +75,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     # Set by the lifespan: the alarm services (consumer, delivery, live hub) it owns.
     services: Any = None
+    # Set by the lifespan: open ONVIF PTZ sessions, reused across requests (ingest.onvif).
+    ptz: Any = None
 
 
 def get_runtime(request: HTTPConnection) -> Runtime:

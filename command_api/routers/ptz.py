@@ -33,6 +33,7 @@ from ingest.onvif.errors import (
     OnvifUnreachable,
 )
 from ingest.onvif.ptz import PtzPosition, PtzSession, open_ptz
+from ingest.onvif.ptz_pool import PtzPool
 from sharpeye.registry import Camera, CredentialError, Registry, resolve_credentials
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,13 @@ async def _session(runtime: Runtime, camera: Camera) -> AsyncIterator[PtzSession
         if onvif.credentials is not None:
             creds = resolve_credentials(onvif.credentials, runtime.settings.secrets_file)
             user, password = creds.username, creds.password
-        async with open_ptz(onvif.host, onvif.port, user, password, DEVICE_TIMEOUT_S) as ptz:
+        pool = runtime.ptz
+        opened = (
+            pool.session(onvif.host, onvif.port, user, password)
+            if isinstance(pool, PtzPool)
+            else open_ptz(onvif.host, onvif.port, user, password, DEVICE_TIMEOUT_S)
+        )
+        async with opened as ptz:
             yield ptz
     except (OnvifError, CredentialError) as exc:
         log.warning("PTZ on camera %s: %s", camera.id, exc)

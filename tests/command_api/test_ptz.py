@@ -114,6 +114,8 @@ async def test_an_operator_reads_and_moves_a_ptz_camera(tmp_path: Path, redis_ur
         assert r.status_code == 200
         assert s.position(QUAY) == (0.0, 0.0, 0.0)
         assert (await s.post("fisheries", f"/api/cameras/{QUAY}/ptz/stop")).status_code == 200
+        # Six requests to the dome, one ONVIF session (set-up is ~4 round trips each time).
+        assert s.api.runtime.ptz.opened == 1
 
         records = [a for a in await s.audit(actor="fisheries") if a["action"] != "login"]
         assert [(a["action"], a["target"], a["outcome"]) for a in reversed(records)] == [
