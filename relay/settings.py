@@ -5,6 +5,7 @@ The command API reads them too: it hands the wall the relay's public URL with ea
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from functools import lru_cache
 from typing import Annotated
@@ -89,13 +90,20 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_WORKER",
         description="Which worker this process is (set by the first worker for the others).",
     )
+    nodes: CommaList = Field(
+        default_factory=list,
+        validation_alias="SHARPEYE_RELAY_NODES",
+        description="Base URLs of a city's relay nodes, comma-separated (each may hold "
+        "`{worker}`); the API sends every wall watching a camera to the same node, so each "
+        "camera has one upstream city-wide. Empty: this node's relay (public_url / host).",
+    )
     allow_origins: CommaList = Field(
         default_factory=lambda: ["*"],
         validation_alias="SHARPEYE_RELAY_ALLOW_ORIGINS",
         description="Origins whose walls may call the relay (CORS), comma-separated.",
     )
 
-    @field_validator("ice_servers", "ice_addresses", "allow_origins", mode="before")
+    @field_validator("ice_servers", "ice_addresses", "allow_origins", "nodes", mode="before")
     @classmethod
     def split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -117,15 +125,31 @@ class RelaySettings(BaseSettings):
         """The worker that serves a camera: stable across processes (crc32, not hash())."""
         return zlib.crc32(camera_id.encode("utf-8")) % self.workers
 
-    def base_url(self, worker: int = 0) -> str:
-        """A worker's URL. Behind a proxy, SHARPEYE_RELAY_PUBLIC_URL may contain `{worker}`
-        (e.g. https://wall.example/relay/{worker}) to route each worker's share."""
-        if self.public_url:
-            return self.public_url.replace("{worker}", str(worker)).rstrip("/")
+    def node(self, camera_id: str) -> str | None:
+        """The relay node that serves a camera, by rendezvous hashing: stable across API
+        replicas, and adding or removing a node moves only the cameras it gains or loses
+        (about 1/N of them) instead of reshuffling the city."""
+        if not self.nodes:
+            return None
+
+        def weight(node: str) -> bytes:
+            return hashlib.blake2b(f"{node}\n{camera_id}".encode(), digest_size=8).digest()
+
+        return max(self.nodes, key=weight)
+
+    def base_url(self, worker: int = 0, node: str | None = None) -> str:
+        """A worker's URL. SHARPEYE_RELAY_PUBLIC_URL (or a node's URL) may contain `{worker}`
+        (behind a proxy: https://wall.example/relay/{worker}) or `{port}` (reached directly:
+        http://10.0.0.11:{port}, the worker's own port) to route each worker's share."""
+        template = node or self.public_url
+        if template:
+            url = template.replace("{worker}", str(worker))
+            return url.replace("{port}", str(self.port + worker)).rstrip("/")
         return f"http://{self.host}:{self.port + worker}"
 
     def whep_url(self, camera_id: str, stream: str) -> str:
-        return f"{self.base_url(self.shard(camera_id))}/whep/{camera_id}/{stream}"
+        base = self.base_url(self.shard(camera_id), self.node(camera_id))
+        return f"{base}/whep/{camera_id}/{stream}"
 
 
 @lru_cache(maxsize=1)

@@ -172,3 +172,17 @@ def test_compose_mounts_files_that_exist_and_keeps_secrets_out_of_git() -> None:
             assert (DOCKER / source).resolve().exists(), volume
     ignored = (ROOT / ".gitignore").read_text().split()
     assert "docker/secrets/" in ignored
+
+
+def test_the_api_shards_cameras_over_the_relays_as_they_run() -> None:
+    # The API computes each camera's relay worker: its worker count and base port must be the
+    # relays' own, or walls are sent to a worker that does not own the camera (a second pull).
+    def env_of(name: str) -> dict[str, str]:
+        [w] = [w for w in workloads() if w["metadata"]["name"] == name]
+        [c] = w["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value", "") for e in c["env"]}
+
+    api, relay = env_of("sharpeye-api"), env_of("sharpeye-relay")
+    for key in ("SHARPEYE_RELAY_WORKERS", "SHARPEYE_RELAY_PORT"):
+        assert api[key] == relay[key], key
+    assert all("{port}" in node for node in api["SHARPEYE_RELAY_NODES"].split(","))
