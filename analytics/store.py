@@ -54,3 +54,19 @@ def find_by_plate(engine: Engine, plate: str, start: float, end: float) -> list[
             .all()
         )
         return [Sighting.model_validate_json(r.payload) for r in rows]
+
+
+def find_by_person(engine: Engine, person_id: str, start: float, end: float) -> list[Sighting]:
+    """Sightings matched to a watchlist person overlapping [start, end], in time order."""
+    with Session(engine) as s:
+        rows = (
+            s.query(SightingRow)
+            .filter(
+                SightingRow.face_match == person_id,
+                SightingRow.last_seen >= start,
+                SightingRow.first_seen <= end,
+            )
+            .order_by(SightingRow.first_seen)
+            .all()
+        )
+        return [Sighting.model_validate_json(r.payload) for r in rows]

@@ -1,74 +1,211 @@
-"""Trajectory search: where was a plate seen, across the cameras the caller may see.
+"""Trajectory search: where a plate, a watchlist person or a face was seen, across the
+cameras the caller may see.
 
-Investigators (and administrators) only; every search is audited with what it asked and
-how many results the caller's scope withheld. Results come in time order, which is the
-plate's trajectory across the district.
+Investigators (and administrators) only; every search is audited with what it asked, how
+many results it gave and how many the caller's scope withheld (the caller is not told).
+Results come in time order, which is the trajectory across the district. Face embeddings
+never leave the API: they are biometric data, and a hit's distance says what is needed.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import hashlib
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from analytics.face_search import MAX_HITS, MAX_SCAN, find_by_face
 from analytics.plates.text import normalise_plate
-from analytics.store import find_by_plate
+from analytics.store import find_by_person, find_by_plate
 from command_api.audit.log import AuditEntry
 from command_api.auth.roles import Role
-from command_api.deps import RuntimeDep, ScopeDep, audit, deny, require
+from command_api.deps import CameraScope, Runtime, RuntimeDep, ScopeDep, audit, deny, require
+from command_api.face_probe import FaceModelsError, ProbeError, probe_embedding
 from sharpeye.contracts.sightings import Sighting
 
 router = APIRouter(prefix="/api/sightings", tags=["search"])
 MAX_SPAN_S = 31 * 86400.0
+# A face search scans embeddings one by one (analytics.face_search): a week at most per
+# request keeps it to a district's few seconds; longer investigations page by week.
+MAX_FACE_SPAN_S = 7 * 86400.0
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+SEARCHERS = require(Role.INVESTIGATOR, Role.ADMINISTRATOR)
 
 
-def _engine(runtime: RuntimeDep) -> Engine:
+def _engine(runtime: Runtime) -> Engine:
     bind = runtime.sessions.kw["bind"]
     # The API migrated the store to head at startup: the sightings table is there.
     assert isinstance(bind, Engine)
     return bind
 
 
-@router.get(
-    "",
-    summary="Where a plate was seen",
-    response_model=list[Sighting],
-    response_model_exclude={"face_embedding"},
-    dependencies=[require(Role.INVESTIGATOR, Role.ADMINISTRATOR)],
-)
-def search_plate(
-    runtime: RuntimeDep,
-    scope: ScopeDep,
-    plate: Annotated[str, Query(min_length=2, max_length=16, description="e.g. 皖S·12345")],
-    start: Annotated[float, Query(description="Unix time, inclusive.")],
-    end: Annotated[float, Query(description="Unix time, inclusive; at most 31 days later.")],
-    camera: Annotated[str | None, Query(description="Only this camera.")] = None,
-) -> list[Sighting]:
-    canonical = normalise_plate(plate)
-    if canonical is None:
-        raise HTTPException(422, f"{plate!r} is not a Chinese plate (e.g. 皖S·12345, 粤B·D12345)")
-    if not 0 <= end - start <= MAX_SPAN_S:
-        raise HTTPException(422, "end must follow start by at most 31 days")
+def _check_range(start: float, end: float, max_span_s: float) -> None:
+    if not 0 <= end - start <= max_span_s:
+        days = round(max_span_s / 86400)
+        raise HTTPException(422, f"end must follow start by at most {days} days")
+
+
+def _audit_search(
+    runtime: Runtime,
+    scope: CameraScope,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+    results: int,
+    withheld: int,
+) -> None:
     principal = scope.principal
-    if camera is not None and not scope.allows(camera):
-        raise deny(runtime, principal, "search.plate", camera, "camera outside the scope")
-    found = find_by_plate(_engine(runtime), canonical, start, end)
-    visible = [s for s in found if scope.allows(s.camera_id) and camera in (None, s.camera_id)]
     audit(
         runtime,
         AuditEntry(
             actor=principal.actor if principal else "anonymous",
             department=principal.department if principal else "",
-            action="search.plate",
-            target=canonical,
-            detail={
-                "start": start,
-                "end": end,
-                "camera": camera,
-                "results": len(visible),
-                "withheld": len(found) - len(visible) if camera is None else 0,
-            },
+            action=action,
+            target=target,
+            detail={**detail, "results": results, "withheld": withheld},
         ),
     )
+
+
+@router.get(
+    "",
+    summary="Where a plate or a watchlist person was seen",
+    response_model=list[Sighting],
+    response_model_exclude={"face_embedding"},
+    dependencies=[SEARCHERS],
+)
+def search(
+    runtime: RuntimeDep,
+    scope: ScopeDep,
+    start: Annotated[float, Query(description="Unix time, inclusive.")],
+    end: Annotated[float, Query(description="Unix time, inclusive; at most 31 days later.")],
+    plate: Annotated[
+        str | None, Query(min_length=2, max_length=16, description="e.g. 皖S·12345")
+    ] = None,
+    person: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Watchlist person id (face_match)."),
+    ] = None,
+    camera: Annotated[str | None, Query(description="Only this camera.")] = None,
+) -> list[Sighting]:
+    if (plate is None) == (person is None):
+        raise HTTPException(422, "give either plate or person")
+    if plate is not None:
+        canonical = normalise_plate(plate)
+        if canonical is None:
+            raise HTTPException(
+                422, f"{plate!r} is not a Chinese plate (e.g. 皖S·12345, 粤B·D12345)"
+            )
+        action, target = "search.plate", canonical
+    else:
+        assert person is not None
+        action, target = "search.person", person
+    _check_range(start, end, MAX_SPAN_S)
+    if camera is not None and not scope.allows(camera):
+        raise deny(runtime, scope.principal, action, camera, "camera outside the scope")
+    if plate is not None:
+        found = find_by_plate(_engine(runtime), target, start, end)
+    else:
+        found = find_by_person(_engine(runtime), target, start, end)
+    visible = [s for s in found if scope.allows(s.camera_id) and camera in (None, s.camera_id)]
+    withheld = sum(1 for s in found if not scope.allows(s.camera_id)) if camera is None else 0
+    detail = {"start": start, "end": end, "camera": camera}
+    _audit_search(runtime, scope, action, target, detail, len(visible), withheld)
     return visible
+
+
+class FaceHitOut(BaseModel):
+    """A sighting whose face lies within the threshold of the photo's (no embedding)."""
+
+    sighting: Sighting
+    distance: float = Field(description="Euclidean, dlib space: < 0.5 is the same person.")
+
+
+class FaceSearchOut(BaseModel):
+    hits: list[FaceHitOut] = Field(description="Time order: the face's trajectory.")
+    scanned: int = Field(description="Faces compared in this request.")
+    complete: bool = Field(description="False: the range was not searched to its end.")
+    next_start: float | None = Field(
+        default=None, description="Search again from here for the rest of the range."
+    )
+    capped: bool = Field(
+        default=False, description=f"More than {MAX_HITS} matched: the nearest are listed."
+    )
+
+
+@router.post(
+    "/face",
+    summary="Where the face in a photo was seen",
+    response_model=FaceSearchOut,
+    response_model_exclude={"hits": {"__all__": {"sighting": {"face_embedding"}}}},
+    dependencies=[SEARCHERS],
+    # Refused with 413 while the upload streams in, before it is spooled anywhere.
+    max_body_size=MAX_PHOTO_BYTES + 64 * 1024,
+    responses={
+        413: {"description": "The photo is larger than 10 MB."},
+        422: {"description": "No usable face in the photo, or not a photo."},
+        503: {"description": "Face models are not provisioned on this node."},
+    },
+)
+async def search_face(
+    runtime: RuntimeDep,
+    scope: ScopeDep,
+    photo: Annotated[UploadFile, File(description="JPEG/PNG with the face, 10 MB at most.")],
+    start: Annotated[float, Form(description="Unix time, inclusive.")],
+    end: Annotated[float, Form(description="Unix time, inclusive; at most 7 days later.")],
+    camera: Annotated[str | None, Form(description="Only this camera.")] = None,
+    threshold: Annotated[
+        float, Form(gt=0.0, le=1.0, description="Largest distance kept (0.5: same person).")
+    ] = 0.5,
+) -> FaceSearchOut:
+    _check_range(start, end, MAX_FACE_SPAN_S)
+    camera = camera or None  # an empty form field means no camera
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise HTTPException(413, "the photo is larger than 10 MB")
+    # What was searched, for the audit log: the photo's digest, never the photo.
+    digest = hashlib.sha256(data).hexdigest()
+    if camera is not None and not scope.allows(camera):
+        raise await asyncio.to_thread(
+            deny, runtime, scope.principal, "search.face", camera, "camera outside the scope"
+        )
+    try:
+        probe = await probe_embedding(runtime.settings.data_dir, data)
+    except ProbeError as e:
+        raise HTTPException(422, str(e)) from None
+    except FaceModelsError as e:
+        raise HTTPException(503, str(e)) from None
+    found = await asyncio.to_thread(
+        find_by_face,
+        _engine(runtime),
+        probe,
+        start,
+        end,
+        threshold=threshold,
+        camera=camera,
+        max_scan=MAX_SCAN,
+    )
+    visible = [h for h in found.hits if scope.allows(h.sighting.camera_id)]
+    detail = {
+        "start": start,
+        "end": end,
+        "camera": camera,
+        "threshold": threshold,
+        "photo_sha256": digest,
+        "photo_bytes": len(data),
+        "scanned": found.scanned,
+    }
+    withheld = len(found.hits) - len(visible)
+    await asyncio.to_thread(
+        _audit_search, runtime, scope, "search.face", digest, detail, len(visible), withheld
+    )
+    return FaceSearchOut(
+        hits=[FaceHitOut(sighting=h.sighting, distance=round(h.distance, 4)) for h in visible],
+        scanned=found.scanned,
+        complete=found.next_start is None,
+        next_start=found.next_start,
+        capped=found.capped,
+    )

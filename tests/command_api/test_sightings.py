@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from analytics.store import store_sightings
+from command_api.auth.roles import Role
+from command_api.auth.seed import DEMO_USERS, DemoUser
 from sharpeye.contracts.sightings import Sighting
 from tests.command_api.harness import NOON, Harness, harness
 
@@ -77,3 +79,43 @@ async def test_bad_plate_is_a_clear_422(api: Harness) -> None:
         "/api/sightings", params={"plate": "hello", "start": NOON, "end": NOON}, headers=police
     )
     assert r.status_code == 422 and "plate" in r.text
+
+
+async def test_person_search_by_watchlist_match_within_scope(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # Tourism's scope has the plaza, not the school gate.
+    inv = DemoUser("tourism-inv", "tourism-inv-pass", "tourism", (Role.INVESTIGATOR,))
+    async with harness(tmp_path, redis_url, start_services=False, users=[*DEMO_USERS, inv]) as api:
+        engine = api.runtime.sessions.kw["bind"]
+        assert isinstance(engine, Engine)
+        person = [
+            seen(cam, NOON + dt, track).model_copy(update={"plate": None, "face_match": "p-17"})
+            for cam, dt, track in [("plaza-north", 60, 4), ("school-gate", 0, 5)]
+        ]
+        other = seen("plaza-south", NOON, 6).model_copy(update={"face_match": "p-99"})
+        store_sightings(engine, [*person, other])
+        params: dict[str, str | float] = {"person": "p-17", "start": NOON - 10, "end": NOON + 3600}
+        police = await api.login("police-wall")
+        r = await api.client.get("/api/sightings", params=params, headers=police)
+        assert r.status_code == 200, r.text
+        assert [s["camera_id"] for s in r.json()] == ["school-gate", "plaza-north"]
+        tourism = await api.login("tourism-inv")
+        r = await api.client.get("/api/sightings", params=params, headers=tourism)
+        assert r.status_code == 200, r.text
+        assert [s["camera_id"] for s in r.json()] == ["plaza-north"]
+        r = await api.client.get(
+            "/api/sightings", params=params, headers=await api.login("forestry")
+        )
+        assert r.status_code == 403  # a wall operator may not search
+        r = await api.client.get(
+            "/api/sightings", params={**params, "plate": "皖S12345"}, headers=police
+        )
+        assert r.status_code == 422  # one of plate or person
+        admin = await api.login("admin")
+        body = (await api.client.get("/api/audit", headers=admin)).json()
+        entries = body["entries"] if isinstance(body, dict) else body
+        searches = [e for e in entries if e["action"] == "search.person"]
+        by = {e["actor"]: e["detail"] for e in searches if e["outcome"] == "ok"}
+        assert by["police-wall"]["results"] == 2 and by["police-wall"]["withheld"] == 0
+        assert by["tourism-inv"]["results"] == 1 and by["tourism-inv"]["withheld"] == 1
