@@ -1,11 +1,13 @@
 // The video wall: camera tree, wall of WHEP tiles, tours, saved layouts, live alarms, map,
-// and the health tables. Plain ES modules served as static files by the command API.
-import { currentUser } from "./js/api.js";
+// the health tables, and (for investigators) sighting search with its trajectory map.
+// Plain ES modules served as static files by the command API.
+import { apiJson, currentUser } from "./js/api.js";
 import { AlarmPanel } from "./js/alarms.js";
 import { CameraTree, Catalog } from "./js/catalog.js";
 import { showError, startHealth } from "./js/health.js";
 import * as layouts from "./js/layouts.js";
 import { CameraMap } from "./js/map.js";
+import { SEARCH_ROLES, SearchPanel } from "./js/search.js";
 import { Tour, tourSources } from "./js/tours.js";
 import { Wall } from "./js/wall.js";
 
@@ -21,6 +23,12 @@ const map = new CameraMap($("map"), $("map-tip"), catalog, (id) => {
   wall.assign(wall.selected, id);
   showTab("wall");
 });
+const searchMap = new CameraMap($("sr-map"), $("sr-map-tip"), catalog, (id) => showOnWall(id));
+const search = new SearchPanel({
+  form: $("sr-form"), kind: $("sr-kind"), text: $("sr-text"), photo: $("sr-photo"),
+  start: $("sr-start"), end: $("sr-end"), status: $("sr-status"), results: $("sr-results"),
+  more: $("sr-more"),
+}, catalog, searchMap, (id) => showOnWall(id));
 const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog,
   (alarm, open) => (open ? map.markAlarm(alarm.camera_id) : map.clearAlarm(alarm.camera_id)));
 
@@ -32,6 +40,24 @@ function showTab(name) {
   }
   for (const p of document.querySelectorAll(".page")) p.hidden = p.dataset.page !== name;
   if (name === "map") map.draw();
+  if (name === "search") searchMap.draw();
+}
+function showOnWall(id) {
+  wall.assign(wall.selected, id);
+  showTab("wall");
+}
+
+// The Search tab only for those the API lets search; the API refuses the others anyway.
+async function showSearchIfAllowed() {
+  try {
+    const me = await apiJson("/api/auth/me");
+    const allowed = me.roles.some((r) => SEARCH_ROLES.includes(r));
+    document.querySelector("#tabs [data-tab=search]").hidden = !allowed;
+    return allowed;
+  } catch (error) {
+    console.warn("roles unavailable, search hidden:", error);
+    return false;
+  }
 }
 for (const b of document.querySelectorAll("#tabs button")) {
   b.addEventListener("click", () => showTab(b.dataset.tab));
@@ -118,6 +144,7 @@ async function refreshCatalog() {
 async function main() {
   await refreshCatalog();
   $("user").textContent = currentUser() === "local" ? "" : currentUser();
+  await showSearchIfAllowed();
   fillSaved();
   const last = layouts.last();
   if (last && !new URLSearchParams(location.search).has("empty")) {
@@ -137,6 +164,8 @@ window.sharpeye = {
   alarms,
   tree,
   map,
+  search,
+  searchMap,
   showTab,
   assign: (index, id) => wall.assign(index, id),
   setLayout: (key) => {

@@ -134,7 +134,7 @@ def stack(
 
 
 @contextlib.contextmanager
-def open_wall(api_url: str) -> Iterator[Any]:
+def open_wall(api_url: str, user: str = USER, password: str = PASSWORD) -> Iterator[Any]:
     """A logged-in wall page in headless Chromium; fails the test on any page error."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
@@ -147,8 +147,8 @@ def open_wall(api_url: str) -> Iterator[Any]:
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{api_url}/?empty")
         # The wall asks for a login at its first API call (the API requires one).
-        page.fill("#login input[name=username]", USER)
-        page.fill("#login input[name=password]", PASSWORD)
+        page.fill("#login input[name=username]", user)
+        page.fill("#login input[name=password]", password)
         page.click("#login button[type=submit]")
         page.wait_for_function("window.sharpeye !== undefined")
         page.evaluate("window.sharpeye.ready")

@@ -1,5 +1,7 @@
 // An offline map: cameras drawn by latitude/longitude on a plain canvas (equirectangular,
 // with a graticule), coloured by health, alarmed cameras ringed. No tile server needed.
+// A trajectory (a search's cameras in time order) is drawn over it: numbered stops joined
+// by arrows, its camera ids in the canvas's data-trajectory attribute.
 const COLORS = {
   online: "#2fbf71", degraded: "#f0b429", offline: "#e5484d", connecting: "#3e8ed0",
   disabled: "#5c6370", unknown: "#7a7f8a",
@@ -13,6 +15,7 @@ export class CameraMap {
     this.onPick = onPick;
     this.alarmed = new Set();
     this.points = [];
+    this.trajectory = [];
     catalog.addEventListener("change", () => this.draw());
     catalog.addEventListener("health", () => this.draw());
     new ResizeObserver(() => this.draw()).observe(canvas.parentElement);
@@ -30,6 +33,13 @@ export class CameraMap {
 
   clearAlarm(cameraId) {
     this.alarmed.delete(cameraId);
+    this.draw();
+  }
+
+  // Camera ids in time order (repeats allowed: a car passing the same junction twice).
+  setTrajectory(cameraIds) {
+    this.trajectory = [...cameraIds];
+    this.canvas.dataset.trajectory = this.trajectory.join(",");
     this.draw();
   }
 
@@ -101,6 +111,46 @@ export class CameraMap {
         ctx.lineWidth = 1; ctx.strokeStyle = "#1f2733";
       }
     }
+    this.drawTrajectory(ctx, x, y);
+  }
+
+  drawTrajectory(ctx, x, y) {
+    const stops = [];
+    for (const id of this.trajectory) {
+      const c = this.catalog.byId.get(id);
+      // A camera outside the loaded catalog (removed since) has no place on the map.
+      if (c) stops.push({ x: x(c.location.lon), y: y(c.location.lat) });
+    }
+    if (!stops.length) return;
+    ctx.save();
+    ctx.strokeStyle = "#ffb020"; ctx.fillStyle = "#ffb020"; ctx.lineWidth = 2.5;
+    for (let i = 1; i < stops.length; i += 1) {
+      const a = stops[i - 1];
+      const b = stops[i];
+      if (a.x === b.x && a.y === b.y) continue;
+      ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
+      arrowHead(ctx, a, b);
+    }
+    // Numbered stops; a camera seen again gets its later numbers beside the first.
+    const labels = new Map();
+    stops.forEach((p, i) => {
+      const key = `${p.x},${p.y}`;
+      labels.set(key, [...(labels.get(key) || []), i + 1]);
+    });
+    ctx.font = "bold 12px system-ui";
+    for (const [key, numbers] of labels) {
+      const [px, py] = key.split(",").map(Number);
+      ctx.fillStyle = "#ffb020";
+      ctx.beginPath(); ctx.arc(px, py, 10, 0, Math.PI * 2); ctx.fill();
+      ctx.fillStyle = "#11151c";
+      ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      ctx.fillText(String(numbers[0]), px, py + 0.5);
+      if (numbers.length > 1) {
+        ctx.fillStyle = "#ffb020"; ctx.textAlign = "left";
+        ctx.fillText(numbers.slice(1).join(", "), px + 13, py - 12);
+      }
+    }
+    ctx.restore();
   }
 
   hit(event) {
@@ -125,6 +175,18 @@ export class CameraMap {
     this.tip.style.left = `${event.clientX - rect.left + 12}px`;
     this.tip.style.top = `${event.clientY - rect.top + 12}px`;
   }
+}
+
+// An arrow at the middle of the segment a→b, pointing at b.
+function arrowHead(ctx, a, b) {
+  const angle = Math.atan2(b.y - a.y, b.x - a.x);
+  const mx = (a.x + b.x) / 2;
+  const my = (a.y + b.y) / 2;
+  ctx.beginPath();
+  ctx.moveTo(mx + 7 * Math.cos(angle), my + 7 * Math.sin(angle));
+  ctx.lineTo(mx + 7 * Math.cos(angle + 2.5), my + 7 * Math.sin(angle + 2.5));
+  ctx.lineTo(mx + 7 * Math.cos(angle - 2.5), my + 7 * Math.sin(angle - 2.5));
+  ctx.closePath(); ctx.fill();
 }
 
 function niceStep(raw) {

@@ -1,0 +1,138 @@
+// The Search tab (investigators): where a plate, a watchlist person or the face in a photo
+// was seen. Results are a time-ordered list and the trajectory on an offline map; clicking
+// a result puts its camera on the wall. Snapshot thumbnails are left out: the API does not
+// serve the evidence store's JPEGs.
+import { api, apiJson } from "./api.js";
+
+const DAY_S = 86400;
+// Roles the API lets search (command_api.auth.roles.SEARCHERS).
+export const SEARCH_ROLES = ["investigator", "administrator"];
+
+// A Unix time as the value of a datetime-local input (local time, minutes).
+function toLocalInput(t) {
+  const d = new Date(t * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
+    `T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function fromLocalInput(value) {
+  return new Date(value).getTime() / 1000;
+}
+
+// Local time as "2026-11-25 12:02:50": sortable, and short enough for the list.
+function formatTime(t) {
+  return toLocalInput(t).replace("T", " ") + `:${String(new Date(t * 1000).getSeconds()).padStart(2, "0")}`;
+}
+
+export class SearchPanel {
+  // `els`: {form, kind, text, photo, start, end, status, results, more}; `map` a CameraMap.
+  constructor(els, catalog, map, onPick) {
+    this.els = els;
+    this.catalog = catalog;
+    this.map = map;
+    this.onPick = onPick;
+    this.hits = []; // [{sighting, distance?}] in time order
+    this.nextStart = null;
+    this.resetRange();
+    els.kind.addEventListener("change", () => this.showKind());
+    els.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.run();
+    });
+    els.more.addEventListener("click", () => this.run(this.nextStart));
+    this.showKind();
+  }
+
+  resetRange(now = Date.now() / 1000) {
+    this.els.start.value = toLocalInput(now - DAY_S);
+    this.els.end.value = toLocalInput(now + 60); // the minute in progress included
+  }
+
+  showKind() {
+    const photo = this.els.kind.value === "photo";
+    this.els.text.hidden = photo;
+    this.els.text.required = !photo;
+    this.els.photo.hidden = !photo;
+    this.els.photo.required = photo;
+    this.els.text.placeholder = this.els.kind.value === "plate" ? "皖S·12345" : "person id";
+  }
+
+  // `from` (Unix time) continues a face search the API stopped before the range's end.
+  async run(from = null) {
+    const kind = this.els.kind.value;
+    const start = from ?? fromLocalInput(this.els.start.value);
+    const end = fromLocalInput(this.els.end.value);
+    this.els.status.textContent = "Searching…";
+    this.els.status.classList.remove("error");
+    this.els.more.hidden = true;
+    try {
+      let hits;
+      let note = "";
+      this.nextStart = null;
+      if (kind === "photo") {
+        const form = new FormData();
+        form.append("photo", this.els.photo.files[0]);
+        form.append("start", String(start));
+        form.append("end", String(end));
+        const body = await (await api("/api/sightings/face", { method: "POST", body: form })).json();
+        hits = body.hits;
+        if (!body.complete) {
+          this.nextStart = body.next_start;
+          note = ` · searched up to ${formatTime(body.next_start)} (${body.scanned} faces)`;
+        }
+        if (body.capped) note += " · only the nearest matches are listed";
+      } else {
+        const params = new URLSearchParams({ [kind]: this.els.text.value.trim(), start, end });
+        const found = await apiJson(`/api/sightings?${params}`);
+        hits = found.map((sighting) => ({ sighting }));
+      }
+      // A continued search appends; the boundary's sightings may come twice.
+      const seen = new Set(from === null ? [] : this.hits.map((h) => h.sighting.sighting_id));
+      this.hits = [...(from === null ? [] : this.hits),
+        ...hits.filter((h) => !seen.has(h.sighting.sighting_id))];
+      this.els.status.textContent = `${this.hits.length} sightings${note}`;
+      this.els.more.hidden = this.nextStart === null;
+    } catch (error) {
+      this.hits = from === null ? [] : this.hits;
+      this.els.status.textContent = error.message;
+      this.els.status.classList.add("error");
+    }
+    this.render();
+  }
+
+  render() {
+    const rows = this.hits.map((hit, i) => {
+      const s = hit.sighting;
+      const camera = this.catalog.byId.get(s.camera_id);
+      const li = document.createElement("li");
+      li.className = "hit";
+      li.dataset.camera = s.camera_id;
+      li.tabIndex = 0;
+      const detail = hit.distance !== undefined
+        ? `distance ${hit.distance.toFixed(2)}`
+        : s.plate ? `${s.plate} · ${Math.round((s.plate_score ?? s.score) * 100)}%`
+        : `${Math.round(s.score * 100)}%`;
+      const cells = [
+        ["n", String(i + 1)],
+        ["time", formatTime(s.first_seen)],
+        ["camera", camera ? camera.name : s.camera_id],
+        ["class", s.class_name],
+        ["detail", detail],
+      ];
+      for (const [cls, text] of cells) {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = text;
+        li.append(span);
+      }
+      li.title = "Show this camera on the wall";
+      const pick = () => this.onPick(s.camera_id);
+      li.addEventListener("click", pick);
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
+      return li;
+    });
+    this.els.results.replaceChildren(...rows);
+    this.map.setTrajectory(this.hits.map((h) => h.sighting.camera_id));
+  }
+}
