@@ -16,6 +16,7 @@ ids that this same threshold then confirms. The API and its answer stay as they 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,6 @@ MAX_SCAN = 100_000
 # An investigator reads a list, not thousands: the nearest this many are kept.
 MAX_HITS = 500
 _BATCH = 2_000
-# The JSON key `store_sightings` writes when a sighting has a face (exclude_none drops it
-# otherwise): the "has a face" filter without a column of its own.
-_FACE_KEY = '"face_embedding"'
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,7 @@ class FaceScan:
     # the rest (sightings spanning this instant may come again; dedupe by sighting_id).
     next_start: float | None = None
     capped: bool = False  # more than MAX_HITS matched; the farthest were left out
+    withheld: int = 0  # matches on cameras the caller may not see (not in `hits`)
 
 
 def find_by_face(
@@ -63,10 +62,15 @@ def find_by_face(
     *,
     threshold: float = 0.5,
     camera: str | None = None,
+    allowed: Callable[[str], bool] | None = None,
     max_scan: int = MAX_SCAN,
     max_hits: int = MAX_HITS,
 ) -> FaceScan:
-    """Sightings overlapping [start, end] whose face lies within `threshold` of `probe`."""
+    """Sightings overlapping [start, end] whose face lies within `threshold` of `probe`.
+
+    `allowed(camera_id)` is the caller's scope: matches elsewhere are counted in `withheld`
+    and never take a place among the `max_hits` kept (the cap applies to what may be seen).
+    """
     if probe.shape != (EMBEDDING_DIM,):
         raise ValueError(f"probe must be a {EMBEDDING_DIM}-d embedding, not {probe.shape}")
     query = (
@@ -74,7 +78,7 @@ def find_by_face(
         .where(
             SightingRow.last_seen >= start,
             SightingRow.first_seen <= end,
-            SightingRow.payload.contains(_FACE_KEY, autoescape=True),
+            SightingRow.has_face.is_(True),
         )
         .order_by(SightingRow.first_seen, SightingRow.sighting_id)
         .limit(max_scan + 1)  # one more tells whether the range goes on
@@ -82,7 +86,7 @@ def find_by_face(
     if camera is not None:
         query = query.where(SightingRow.camera_id == camera)
     matches: list[tuple[float, dict[str, Any]]] = []
-    scanned = 0
+    scanned = withheld = 0
     next_start: float | None = None
     with Session(engine) as s:
         result = s.execute(query.execution_options(yield_per=_BATCH))
@@ -91,7 +95,11 @@ def find_by_face(
                 next_start = float(part[max_scan - scanned][0])
                 part = part[: max_scan - scanned]
             scanned += len(part)
-            matches += _compare([json.loads(p) for _, p in part], probe, threshold)
+            for match in _compare([json.loads(p) for _, p in part], probe, threshold):
+                if allowed is None or allowed(str(match[1].get("camera_id"))):
+                    matches.append(match)
+                else:
+                    withheld += 1
             if next_start is not None:
                 break
     capped = len(matches) > max_hits
@@ -101,7 +109,7 @@ def find_by_face(
         FaceHit(Sighting.model_validate(d), dist)
         for dist, d in sorted(matches, key=lambda m: m[1]["first_seen"])
     ]
-    return FaceScan(hits, scanned, next_start, capped)
+    return FaceScan(hits, scanned, next_start, capped, withheld)
 
 
 def _compare(

@@ -32,6 +32,7 @@ def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:
                     plate=x.plate,
                     plate_score=x.plate_score,
                     face_match=x.face_match,
+                    has_face=x.face_embedding is not None,
                     snapshot_ref=x.snapshot_ref,
                     payload=json.dumps(
                         x.model_dump(mode="json", exclude_none=True), ensure_ascii=False

@@ -186,9 +186,10 @@ async def search_face(
         end,
         threshold=threshold,
         camera=camera,
+        allowed=scope.allows,
         max_scan=MAX_SCAN,
     )
-    visible = [h for h in found.hits if scope.allows(h.sighting.camera_id)]
+    visible = found.hits
     detail = {
         "start": start,
         "end": end,
@@ -198,7 +199,7 @@ async def search_face(
         "photo_bytes": len(data),
         "scanned": found.scanned,
     }
-    withheld = len(found.hits) - len(visible)
+    withheld = found.withheld
     await asyncio.to_thread(
         _audit_search, runtime, scope, "search.face", digest, detail, len(visible), withheld
     )

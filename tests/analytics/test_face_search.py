@@ -71,6 +71,13 @@ def test_scan_is_bounded_and_continues(engine: Engine) -> None:
     # Too many hits: the nearest kept, still in time order.
     capped = find_by_face(engine, probe, T0, T0 + 100, max_hits=2)
     assert capped.capped and [h.sighting.camera_id for h in capped.hits] == ["cam1", "cam4"]
+    # Matches outside the caller's scope are counted, never shown, and never take a place
+    # under the cap: with cam1 and cam4 (the two nearest) hidden, the next two are kept.
+    scoped = find_by_face(
+        engine, probe, T0, T0 + 100, max_hits=2, allowed=lambda c: c not in {"cam1", "cam4"}
+    )
+    assert [h.sighting.camera_id for h in scoped.hits] == ["cam0", "cam6"]
+    assert scoped.withheld == 2 and scoped.capped
     # One camera only (the camera+time index).
     one = find_by_face(engine, probe, T0, T0 + 100, camera="cam6")
     assert [h.sighting.camera_id for h in one.hits] == ["cam6"] and one.scanned == 1

@@ -15,7 +15,19 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    text,
+)
 
 import sharpeye.store.models  # noqa: F401  (every table on Base.metadata, as Alembic sees it)
 from analytics.store import find_by_plate, store_sightings
@@ -23,7 +35,6 @@ from sharpeye.contracts.events import Box
 from sharpeye.contracts.sightings import Sighting
 from sharpeye.settings import Settings
 from sharpeye.store.db import Base, alembic_config, create_engine_for, upgrade_database
-from sharpeye.store.models.sightings import SightingRow
 
 PRE_SIGHTINGS = "c1a2dd6932ae"  # the command API's schema, before analytics sightings
 SIGHTINGS_REVISION = "7c9f73b159a2"  # later revisions follow it; head is the chain's end
@@ -39,12 +50,14 @@ COLUMNS = {
     "plate_score": True,
     "face_match": True,
     "snapshot_ref": True,
+    "has_face": False,
     "payload": False,
 }
 INDEXES = {
     "ix_sightings_camera_time": ["camera_id", "first_seen"],
     "ix_sightings_face_match": ["face_match"],
     "ix_sightings_plate": ["plate"],
+    "ix_sightings_face_time": ["has_face", "first_seen"],
 }
 
 
@@ -90,6 +103,51 @@ def sighting(camera: str, at: float) -> Sighting:
     )
 
 
+def create_legacy_table(engine: Engine) -> None:
+    """The table as the analytics workers' create_all made it before the revision existed
+    (the model of that time: no has_face, which a later revision adds)."""
+    metadata = MetaData()
+    table = Table(
+        "sightings",
+        metadata,
+        Column("sighting_id", String(64), primary_key=True),
+        Column("camera_id", String(64), nullable=False),
+        Column("track_id", Integer, nullable=False),
+        Column("class_name", String(64), nullable=False),
+        Column("first_seen", Float, nullable=False),
+        Column("last_seen", Float, nullable=False),
+        Column("score", Float, nullable=False),
+        Column("plate", String(16), index=True),
+        Column("plate_score", Float),
+        Column("face_match", String(64), index=True),
+        Column("snapshot_ref", String(512)),
+        Column("payload", Text, nullable=False),
+    )
+    Index("ix_sightings_camera_time", table.c.camera_id, table.c.first_seen)
+    metadata.create_all(engine)
+
+
+def insert_raw(engine: Engine, x: Sighting, sighting_id: str) -> None:
+    """A row as any revision of the table takes it (only the columns every one has)."""
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO sightings (sighting_id, camera_id, track_id, class_name, "
+                "first_seen, last_seen, score, plate, payload) "
+                "VALUES (:id, :cam, 1, :cls, :t0, :t1, 0.9, :plate, :payload)"
+            ),
+            {
+                "id": sighting_id,
+                "cam": x.camera_id,
+                "cls": x.class_name,
+                "t0": x.first_seen,
+                "t1": x.last_seen,
+                "plate": x.plate,
+                "payload": x.model_dump_json(exclude_none=True),
+            },
+        )
+
+
 def assert_sightings_table(engine: Engine) -> None:
     inspector = inspect(engine)
     columns = {c["name"]: c["nullable"] for c in inspector.get_columns("sightings")}
@@ -131,8 +189,8 @@ def test_a_table_made_by_create_all_before_the_migration_is_adopted(
 ) -> None:
     # What the analytics workers did before the revision existed: create_all(checkfirst).
     upgrade_database(settings, PRE_SIGHTINGS)
-    Base.metadata.create_all(engine, tables=[SightingRow.__table__], checkfirst=True)  # type: ignore[list-item]
-    store_sightings(engine, [sighting("kept", 100.0)])
+    create_legacy_table(engine)
+    insert_raw(engine, sighting("kept", 100.0), "kept-1")
     upgrade_database(settings)
     assert at_head_past_sightings(engine)
     assert_sightings_table(engine)
@@ -141,7 +199,7 @@ def test_a_table_made_by_create_all_before_the_migration_is_adopted(
 
 def test_a_legacy_table_missing_an_index_gets_it(settings: Settings, engine: Engine) -> None:
     upgrade_database(settings, PRE_SIGHTINGS)
-    Base.metadata.create_all(engine, tables=[SightingRow.__table__], checkfirst=True)  # type: ignore[list-item]
+    create_legacy_table(engine)
     with engine.begin() as c:
         c.execute(text("DROP INDEX ix_sightings_face_match"))
     upgrade_database(settings)
@@ -174,3 +232,19 @@ def test_nodes_migrating_at_once_on_postgresql_do_not_collide(
         assert_sightings_table(eng)
     finally:
         eng.dispose()
+
+
+def test_sightings_stored_before_has_face_are_marked_by_their_json(
+    settings: Settings, engine: Engine
+) -> None:
+    command.upgrade(alembic_config(settings), "5d0e8c1f4a27")  # the revision before has_face
+    face = sighting("cam-f", 100.0).model_copy(update={"face_embedding": [0.0] * 128})
+    insert_raw(engine, sighting("cam-p", 100.0), "p")
+    insert_raw(engine, face, "f")
+    upgrade_database(settings)
+    with engine.connect() as c:
+        marked = {
+            str(r[0]): bool(r[1])
+            for r in c.execute(text("SELECT sighting_id, has_face FROM sightings"))
+        }
+    assert marked == {"p": False, "f": True}

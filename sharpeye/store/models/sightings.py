@@ -3,12 +3,12 @@ reads. Indexed by plate, by face match and by camera+time; the whole Sighting is
 JSON (search compares embeddings in Python, or a vector index added later).
 
 Written by the analytics workers (`analytics.store`), read by the command API. Its schema
-is part of the Alembic chain (revision 5e1d2a7b9c40) like every other table.
+is part of the Alembic chain (revisions 7c9f73b159a2, b8e4f2a6c1d3) like every other table.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sharpeye.store.db import Base
@@ -28,6 +28,11 @@ class SightingRow(Base):
     plate_score: Mapped[float | None] = mapped_column(Float)
     face_match: Mapped[str | None] = mapped_column(String(64), index=True)
     snapshot_ref: Mapped[str | None] = mapped_column(String(512))
+    # Face search scans only these, in time order (ix_sightings_face_time).
+    has_face: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     payload: Mapped[str] = mapped_column(Text, doc="The whole Sighting as JSON.")
 
-    __table_args__ = (Index("ix_sightings_camera_time", "camera_id", "first_seen"),)
+    __table_args__ = (
+        Index("ix_sightings_camera_time", "camera_id", "first_seen"),
+        Index("ix_sightings_face_time", "has_face", "first_seen"),
+    )
