@@ -1,12 +1,13 @@
 """`sharpeye simulate`: a fleet of simulated cameras serving real footage over real RTSP.
 
 Mount paths come from the registry (every stream URL that points at this server) and from
-`--cameras N` (`/sim/<clip>/cam0001`...). Paths are `/sim/<clip>/<camera-id>` (open) or
+`--cameras N` (`/sim/<clip>/cam0001`...). Paths are `/sim/<clip>/<camera-id>` (open),
 `/secure/<clip>/<camera-id>` (RTSP Basic/Digest auth with SHARPEYE_SIM_RTSP_USER /
-SHARPEYE_SIM_RTSP_PASSWORD). With `--rtsps-port` and a certificate the same cameras are also
-served over RTSPS (RTSP over TLS) on that port. The registry is read as plain YAML on purpose:
-the simulator must serve whatever URLs a registry names, even one the registry's validator
-would reject.
+SHARPEYE_SIM_RTSP_PASSWORD) or `/udp/<clip>/<camera-id>` (open, RTP over UDP only: a TCP
+SETUP is answered 461, like firmwares that never learnt interleaving). With `--rtsps-port`
+and a certificate the same cameras are also served over RTSPS (RTSP over TLS) on that port.
+The registry is read as plain YAML on purpose: the simulator must serve whatever URLs a
+registry names, even one the registry's validator would reject.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sharpeye.simulate.footage import CLIPS, prepare
 DEFAULT_USER = "operator"
 DEFAULT_PASSWORD = "sim-secret"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+MOUNT_KINDS = ("sim", "secure", "udp")  # open, login required, UDP only (see rtsp_server)
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,8 @@ def registry_mounts(
         if not ours or parts.hostname not in LOCAL_HOSTS:
             continue
         segs = parts.path.strip("/").split("/")
-        if len(segs) != 3 or segs[0] not in ("sim", "secure") or not all(segs):
-            log(f"skipping {parts.path}: not /sim/<clip>/<id> or /secure/<clip>/<id>")
+        if len(segs) != 3 or segs[0] not in MOUNT_KINDS or not all(segs):
+            log(f"skipping {parts.path}: not /sim, /secure or /udp followed by /<clip>/<id>")
             continue
         clip = resolve_clip(segs[1], extra_clips)
         if clip is None:

@@ -103,17 +103,21 @@ class Keeper:
     media keeps it live like a real camera, for the price of one loopback TCP stream.
     """
 
-    def __init__(self, url: str, user: str | None, password: str | None) -> None:
+    def __init__(
+        self, url: str, user: str | None, password: str | None, protocols: str = "tcp"
+    ) -> None:
         self.url = url
         self.user = user
         self.password = password
+        self.protocols = protocols  # udp for a UDP-only media: it refuses TCP
         self.ready = threading.Event()
         self.pipeline: Gst.Element | None = None
         self.stopping = False
 
     def start(self) -> bool:
         pipeline = Gst.parse_launch(
-            "rtspsrc name=src protocols=tcp latency=0 ! fakesink name=sink sync=false async=false"
+            f"rtspsrc name=src protocols={self.protocols} latency=0 "
+            "! fakesink name=sink sync=false async=false"
         )
         src = pipeline.get_by_name("src")
         src.set_property("location", self.url)
@@ -196,12 +200,22 @@ class Publisher:
 
 @dataclass(frozen=True)
 class Mount:
-    path: str  # /sim/<name>/<id> (open) or /secure/<name>/<id> (needs credentials)
+    path: str  # /sim/<name>/<id> (open), /secure/<name>/<id> (credentials), /udp/<name>/<id>
     clip: str  # the clip served there (the fleet resolves aliases such as <clip>-360p)
 
     @property
     def secure(self) -> bool:
         return self.path.startswith("/secure/")
+
+    @property
+    def udp_only(self) -> bool:
+        """Offers RTP over UDP only, answering 461 to a TCP SETUP, as some firmwares do."""
+        return self.path.startswith("/udp/")
+
+    @property
+    def variant(self) -> tuple[str, bool, bool]:
+        """Paths of one variant share one media (and one publisher port)."""
+        return (self.clip, self.secure, self.udp_only)
 
 
 class FleetAuth(GstRtspServer.RTSPAuth):
@@ -310,34 +324,38 @@ class FleetServer:
         self.server.set_backlog(1024)
         # A pool thread per client (path, plus our keepers); fewer makes clients share
         # threads, which serialises DESCRIBEs so parallel opens time out.
-        variants = {(m.clip, m.secure) for m in self.mounts}
+        variants = {m.variant for m in self.mounts}
         self.server.get_thread_pool().set_max_threads(len(self.mounts) + len(variants) + 4)
         self.server.set_auth(_auth(user, password))
         self.tls_server = self._tls_server(tls, user, password) if tls is not None else None
-        self.factories: dict[tuple[str, bool], ClipFactory] = {}
+        self.factories: dict[tuple[str, bool, bool], ClipFactory] = {}
         self.publishers: dict[str, Publisher] = {}
         points = self.server.get_mount_points()
         for m in self.mounts:
-            variant = (m.clip, m.secure)
+            variant = m.variant
             if variant not in self.factories:
                 sock, udp_port = _udp_socket()
-                factory = ClipFactory(f"{m.clip}:{'secure' if m.secure else 'open'}", sock)
+                access = "secure" if m.secure else "udp" if m.udp_only else "open"
+                factory = ClipFactory(f"{m.clip}:{access}", sock)
                 roles = (ROLE_USER,) if m.secure else (ROLE_USER, ROLE_ANONYMOUS)
                 factory.set_permissions(_permissions(*roles))
+                if m.udp_only:
+                    factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)
                 self.factories[variant] = factory
                 pub = self.publishers.setdefault(m.clip, Publisher(m.clip, clips[m.clip], []))
                 pub.ports.append(udp_port)
             points.add_factory(m.path, self.factories[variant])
-        first: dict[tuple[str, bool], str] = {}  # one path per media, for its keeper
+        first: dict[tuple[str, bool, bool], str] = {}  # one path per media, for its keeper
         for m in self.mounts:
-            first.setdefault((m.clip, m.secure), m.path)
+            first.setdefault(m.variant, m.path)
         self.keepers = [
             Keeper(
                 f"rtsp://127.0.0.1:{port}{path}",
                 user if secure else None,
                 password if secure else None,
+                "udp" if udp_only else "tcp",
             )
-            for (_, secure), path in first.items()
+            for (_, secure, udp_only), path in first.items()
         ]
         self.failure: str | None = None
         self._started = 0.0

@@ -109,6 +109,15 @@ def test_registry_mounts_pick_this_servers_paths(tmp_path: Path) -> None:
     assert registry_mounts(registry, 9999) == {}
 
 
+def test_udp_only_paths_are_mounted(tmp_path: Path) -> None:
+    # /udp/<clip>/<id> serves RTP over UDP only (461 to a TCP SETUP: tests/ingest's pyav tests).
+    registry = tmp_path / "r.yaml"
+    urls = ["/udp/vtest-360p/u1", "/tcp/vtest-360p/t1", "/udp/vtest-360p"]
+    cams = "".join(f"  - streams: {{main: 'rtsp://127.0.0.1:8554{u}'}}\n" for u in urls)
+    registry.write_text("cameras:\n" + cams)
+    assert registry_mounts(registry, 8554) == {"/udp/vtest-360p/u1": "vtest-360p"}
+
+
 def test_clip_aliases_and_extra_paths() -> None:
     assert resolve_clip("vtest-720p") == "vtest-720p"
     assert resolve_clip("vtest-1080p-360p") == "vtest-360p"  # the registry's sub streams
