@@ -4,6 +4,8 @@ Connecting is slow and blocking (DNS, TCP, RTSP round trips), so it runs on a sm
 connector pool; playing sockets are handed to a reader thread that polls all of its
 cameras, reads them in bulk every `poll_s` and walks their RTP (see `ingest.rtsp`).
 Decoding runs on a separate pool only for cameras whose analytics profile asks for frames.
+Cameras beyond this client (UDP only, answers it cannot parse) are read by FFmpeg on a
+thread of their own instead (`ingest.pyav_reader`), chosen per camera or on such a failure.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import av
 from ingest.backoff import Backoff
 from ingest.decode import Decoder
 from ingest.frames import SampledFrame
+from ingest.pyav_reader import PyavReader, can_fall_back
 from ingest.rtsp.depacketize import AccessUnit, Assembler
-from ingest.rtsp.errors import RtspError, redact_url
+from ingest.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
 from ingest.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
 from ingest.rtsp.sdp import VideoTrack
 from ingest.rtsp.stream import Stream
@@ -247,6 +250,11 @@ class IngestEngine:
         for r in self._readers:
             r.join(timeout=5)
         self._scheduler.join(timeout=5)
+        deadline = time.monotonic() + 5
+        for sess in list(self._sessions.values()):
+            if sess.pyav is not None:
+                sess.pyav.stop()
+                sess.pyav.join(timeout=max(0.0, deadline - time.monotonic()))
         self._connect_pool.shutdown(wait=False, cancel_futures=True)
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -274,6 +282,8 @@ class IngestEngine:
         if sess is not None and reader is not None:
             sess.generation += 1
             reader.closing.append((sess, None))
+            if sess.pyav is not None:
+                sess.pyav.stop()
 
     def update(self, spec: StreamSpec) -> None:
         """Apply a changed registry entry: same spec is a no-op, else reconnect."""
@@ -345,6 +355,11 @@ class IngestEngine:
         while not self._stop.wait(0.1):
             now = time.monotonic()
             for cid, sess in list(self._sessions.items()):
+                if sess.reader == "pyav":
+                    if sess.pyav is None:  # from now on its thread connects and reconnects
+                        sess.pyav = PyavReader(self, sess)
+                        sess.pyav.start()
+                    continue
                 if sess.stream is None and not sess.connecting and sess.next_attempt <= now:
                     sess.connecting = True
                     self._connect_pool.submit(self._connect, cid, sess, sess.generation)
@@ -357,9 +372,16 @@ class IngestEngine:
             )
         except RtspError as exc:
             sess.connecting = False
-            sess.last_error = str(exc)
+            if isinstance(exc, RtspIncompatibleError) and can_fall_back(spec):
+                # Not a network or login problem: this camera is not for our client.
+                log.warning("camera %s: %s; reading it through FFmpeg (pyav)", camera_id, exc)
+                sess.reader = "pyav"  # the scheduler starts its thread
+                return
+            sess.last_error = _explain(camera_id, spec, exc)
             sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
-            log.warning("camera %s: %s", camera_id, exc)
+            log.warning(
+                "camera %s: %s", camera_id, sess.last_error.removeprefix(f"camera {camera_id}: ")
+            )
             return
         except Exception as exc:  # a bug must not stop the camera from retrying
             sess.connecting = False
@@ -373,6 +395,18 @@ class IngestEngine:
             sess.connecting = False
             return
         reader.inbox.append((sess, generation, ps))
+
+
+def _explain(camera_id: str, spec: StreamSpec, exc: RtspError) -> str:
+    """The error, with what to do when the native client cannot read this camera at all."""
+    if not isinstance(exc, RtspIncompatibleError):
+        return str(exc)
+    if spec.reader == "native":
+        return (
+            f"camera {camera_id}: {exc}; the native reader cannot read this camera: "
+            "set `ingest: {reader: pyav}` (or auto) in the registry"
+        )
+    return f"{exc}; no FFmpeg fallback for rtsps:// (it would not check the certificate)"
 
 
 def _quiet_close(sock: socket.socket) -> None:

@@ -124,6 +124,8 @@ class Fleet:
             sampling=s.mode,
             fps=s.fps,
             tls=tls_options(cam.tls),
+            reader=cam.ingest.reader,
+            transport=cam.ingest.transport,
         )
 
     async def _resolve_onvif(self, pending: _Pending) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from ingest.backoff import Backoff
 from ingest.decode import Decoder
@@ -12,6 +13,9 @@ from ingest.quality import Diagnosis
 from ingest.rtsp.stream import Stream
 from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
+
+if TYPE_CHECKING:  # the PyAV reader imports this module
+    from ingest.pyav_reader import PyavReader, PyavStream
 
 ERROR_WINDOW_S = 10.0  # errors this recent make a camera "degraded"
 FRAME_LATE_S = 2.0  # no frame for this long, while connected: "degraded"
@@ -31,7 +35,10 @@ class Session:
     spec: StreamSpec
     backoff: Backoff
     slot: FrameSlot = field(default_factory=FrameSlot)
-    stream: Stream | None = None
+    stream: Stream | None = None  # playing on the native reader
+    pyav_stream: PyavStream | None = None  # playing on the PyAV reader
+    pyav: PyavReader | None = None  # the camera's PyAV thread, once it has one
+    reader: Literal["native", "pyav"] = "native"
     decoder: Decoder | None = None
     connecting: bool = False
     ever_connected: bool = False
@@ -54,18 +61,29 @@ class Session:
     diagnosing: bool = False
     _win: _Window = field(default_factory=_Window)
 
+    def __post_init__(self) -> None:
+        if self.spec.reader == "pyav":
+            self.reader = "pyav"
+
+    def live(self) -> Stream | PyavStream | None:
+        """The playing connection's counters, whichever reader has it."""
+        return self.stream if self.stream is not None else self.pyav_stream
+
     def errors_total(self) -> int:
         live = 0
         if self.stream is not None:
             live += self.stream.stream_errors
             asm = self.stream.assembler
             live += asm.lost if asm is not None else 0
+        if self.pyav_stream is not None:
+            live += self.pyav_stream.stream_errors
         if self.decoder is not None:
             live += self.decoder.decode_errors
         return self.errors_base + live
 
     def frames_total(self) -> int:
-        return self.frames_base + (self.stream.frames_total if self.stream else 0)
+        live = self.live()
+        return self.frames_base + (live.frames_total if live is not None else 0)
 
     def decoded_total(self) -> int:
         return self.decoded_base + (self.decoder.frames_decoded if self.decoder else 0)
@@ -75,11 +93,12 @@ class Session:
         self.errors_base = self.errors_total()
         self.frames_base = self.frames_total()
         self.decoded_base = self.decoded_total()
-        if self.stream is not None:
-            self.last_frame_at = self.stream.last_frame_at or self.last_frame_at
+        live = self.live()
+        if live is not None:
+            self.last_frame_at = live.last_frame_at or self.last_frame_at
         if self.decoder is not None:
             self.decoder.close()
-        self.stream = None
+        self.stream = self.pyav_stream = None
         self.decoder = None
         self.diagnosing = False
         self.fps = self.kbps = 0.0
@@ -87,7 +106,7 @@ class Session:
     def tick(self, now: float) -> None:
         """Update the rates over the last window (called about once a second)."""
         w = self._win
-        s = self.stream
+        s = self.live()
         frames = self.frames_total()
         nbytes = s.bytes_total if s is not None else 0
         errors = self.errors_total()
@@ -105,11 +124,12 @@ class Session:
         self._win = _Window(now, frames, nbytes, errors)
 
     def state(self, now: float) -> CameraState:
-        if self.stream is None:
+        live = self.live()
+        if live is None:
             return CameraState.CONNECTING if not self.ever_connected else CameraState.OFFLINE
-        if self.stream.last_frame_at is None:
+        if live.last_frame_at is None:
             return CameraState.CONNECTING
-        if now - self.stream.last_frame_at > FRAME_LATE_S:
+        if now - live.last_frame_at > FRAME_LATE_S:
             return CameraState.DEGRADED
         if now - self.last_error_at < ERROR_WINDOW_S or self.errors_total() > self._win.errors:
             return CameraState.DEGRADED
@@ -122,7 +142,8 @@ class Session:
         if state == CameraState.CONNECTING and self.last_error and not self.connecting:
             state = CameraState.OFFLINE  # never reached: say so, with the reason
         d = self.decoder
-        last_frame = (self.stream.last_frame_at if self.stream else None) or self.last_frame_at
+        live = self.live()
+        last_frame = (live.last_frame_at if live else None) or self.last_frame_at
         return CameraHealth(
             camera_id=self.spec.camera_id,
             node_id=node_id,
@@ -139,6 +160,7 @@ class Session:
             width=d.width if d else None,
             height=d.height if d else None,
             last_error=self.last_error,
+            reader=self.reader,
             quality_issues=list(self.diagnosis.issues),
             brightness=q.brightness if (q := self.diagnosis.last) else None,
             sharpness=q.sharpness if q else None,

@@ -8,6 +8,11 @@ from typing import Literal
 from ingest.rtsp.tls import TlsOptions
 
 SamplingMode = Literal["off", "keyframes", "fps"]
+# native: our lean client (RTP over TCP); pyav: FFmpeg's (ingest.pyav_reader); auto: native,
+# switching to pyav when the camera turns out to be beyond the native client.
+ReaderKind = Literal["auto", "native", "pyav"]
+# For the pyav reader: auto tries TCP first and takes UDP when the camera refuses TCP.
+Transport = Literal["auto", "tcp", "udp"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,8 @@ class StreamSpec:
     sampling: SamplingMode = "off"
     fps: float | None = None
     tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
+    reader: ReaderKind = "auto"
+    transport: Transport = "auto"
 
     def __post_init__(self) -> None:
         if self.sampling == "fps" and not self.fps:

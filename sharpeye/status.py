@@ -68,7 +68,7 @@ def _rows(registry: Registry | None, health: dict[str, CameraHealth], now: float
                 state, note = UNKNOWN, "no health report yet"
             else:
                 state = effective_state(h, now).value
-                note = stale_reason(h, now) or h.last_error or _picture(h)
+                note = stale_reason(h, now) or h.last_error or _picture(h) or _reader(h)
             rows.append(Row(camera.id, camera.name, dept_name, state, h, note))
     # Reports for cameras the registry no longer lists (or no registry at all): still show them.
     for camera_id in sorted(set(health) - listed):
@@ -88,6 +88,11 @@ def _num(value: float | int | None, digits: int = 1) -> str:
 
 def _picture(h: CameraHealth) -> str:
     return f"picture: {', '.join(h.quality_issues)}" if h.quality_issues else ""
+
+
+def _reader(h: CameraHealth) -> str:
+    # The odd camera our own client cannot read: worth knowing, it costs a thread of its own.
+    return "read through FFmpeg (pyav reader)" if h.reader == "pyav" else ""
 
 
 def _strip_userinfo(note: str) -> str:

@@ -59,6 +59,11 @@ class HealthOut(BaseModel):
     reconnects: int | None = Field(default=None, description="Reconnects counted by the worker.")
     node_id: str | None = Field(default=None, description="Node of the ingest worker reporting.")
     last_error: str | None = Field(default=None, description="Last error, credentials redacted.")
+    reader: Literal["native", "pyav"] | None = Field(
+        default=None,
+        description="RTSP client reading the camera: native (Sharpeye's) or pyav (FFmpeg's, "
+        "for cameras the native one cannot read).",
+    )
     updated_at: float | None = Field(default=None, description="Unix time of the last report.")
     quality_issues: list[str] = Field(
         default_factory=list,
@@ -104,6 +109,7 @@ def _health_out(camera: Camera, h: CameraHealth | None, now: float) -> HealthOut
         reconnects=h.reconnects,
         node_id=h.node_id,
         last_error=h.last_error,
+        reader=h.reader,
         updated_at=h.updated_at,
         quality_issues=h.quality_issues,
         brightness=h.brightness,

@@ -29,5 +29,15 @@ class RtspProtocolError(RtspError):
     """The peer answered something we cannot use (bad status, no H.264/H.265 track, …)."""
 
 
-class RtspUnsupportedCodecError(RtspProtocolError):
+class RtspIncompatibleError(RtspProtocolError):
+    """The camera works, but not with this client: it refuses RTP over TCP, or its answer or
+    SDP is beyond our parser. FFmpeg's client (`ingest.pyav_reader`) may still read it;
+    network, auth and not-found errors are never of this kind."""
+
+
+class RtspTransportRefusedError(RtspIncompatibleError):
+    """SETUP answered 461 Unsupported Transport: the camera offers RTP over UDP only."""
+
+
+class RtspUnsupportedCodecError(RtspIncompatibleError):
     """The stream's codec is neither H.264 nor H.265."""

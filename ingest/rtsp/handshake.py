@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ingest.rtsp.auth import Authorizer
-from ingest.rtsp.errors import RtspAuthError, RtspError, RtspProtocolError, redact_url
+from ingest.rtsp.errors import (
+    RtspAuthError,
+    RtspError,
+    RtspIncompatibleError,
+    RtspProtocolError,
+    RtspTransportRefusedError,
+    redact_url,
+)
 from ingest.rtsp.sdp import VideoTrack, parse_video_track
 from ingest.rtsp.tls import DEFAULT_PORT as RTSPS_PORT
 from ingest.rtsp.tls import TlsOptions, connect_tls
@@ -54,7 +61,7 @@ def parse_response_head(head: bytes) -> tuple[int, str, dict[str, list[str]]]:
     proto, _, rest = lines[0].partition(" ")
     code, _, reason = rest.partition(" ")
     if not proto.startswith("RTSP/") or not code.isdigit():
-        raise RtspProtocolError(f"not an RTSP answer: {lines[0][:80]!r}")
+        raise RtspIncompatibleError(f"not an RTSP answer: {lines[0][:80]!r}")
     headers: dict[str, list[str]] = {}
     for line in lines[1:]:
         if not line:
@@ -113,7 +120,7 @@ class _Conn:
             if end >= 0:
                 break
             if len(self.buf) > MAX_HEADER:
-                raise RtspProtocolError("RTSP answer header too large")
+                raise RtspIncompatibleError("RTSP answer header too large")
             self._recv()
         status, reason, headers = parse_response_head(self.buf[:end])
         length = int((headers.get("content-length") or ["0"])[0] or 0)
@@ -165,6 +172,9 @@ def open_session(
     except RtspError:
         sock.close()
         raise
+    except ValueError as exc:  # a header or SDP value our parser cannot read
+        sock.close()
+        raise RtspIncompatibleError(f"{clean}: cannot parse the camera's answer ({exc})") from exc
 
 
 def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None) -> PlayingSession:
@@ -182,6 +192,11 @@ def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None
             resp = conn.request(method, uri, headers, auth)
             if resp.status == 401:
                 raise RtspAuthError(f"{url}: the camera refused the credentials (401)")
+        if resp.status == 461 and method == "SETUP":
+            raise RtspTransportRefusedError(
+                f"{url}: SETUP answered 461 {resp.reason}: the camera refuses RTP over TCP "
+                "(it offers UDP only)"
+            )
         if resp.status != 200:
             raise RtspProtocolError(f"{url}: {method} answered {resp.status} {resp.reason}")
         return resp
@@ -192,7 +207,7 @@ def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None
     setup = call("SETUP", track.control_url, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
     session_value = setup.header("session")
     if not session_value:
-        raise RtspProtocolError(f"{url}: SETUP answer has no Session header")
+        raise RtspIncompatibleError(f"{url}: SETUP answer has no Session header")
     session_id, _, params = session_value.partition(";")
     timeout_s = 60.0
     for p in params.split(";"):

@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from ingest.rtsp.errors import RtspProtocolError, RtspUnsupportedCodecError
+from ingest.rtsp.errors import RtspIncompatibleError, RtspUnsupportedCodecError
 
 SUPPORTED = {"H264": "h264", "H265": "hevc"}
 
@@ -84,7 +84,7 @@ def parse_video_track(sdp: str, base_url: str) -> VideoTrack:
         raise RtspUnsupportedCodecError(
             f"video codec {', '.join(seen)} not supported (H.264/H.265)"
         )
-    raise RtspProtocolError("the stream's SDP has no video track")
+    raise RtspIncompatibleError("the stream's SDP has no video track")
 
 
 def _parameter_sets(fmtp: str) -> list[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +41,12 @@ class CameraHealth(BaseModel):
     width: int | None = None
     height: int | None = None
     last_error: str | None = Field(None, description="Last error, credentials redacted.")
+    reader: Literal["native", "pyav"] | None = Field(
+        None,
+        description="Which RTSP client reads the camera: native (Sharpeye's own, RTP over "
+        "TCP) or pyav (FFmpeg's, for cameras the native one cannot read: UDP only, answers "
+        "it cannot parse). None while the camera is not handed to a reader.",
+    )
     quality_issues: list[str] = Field(
         default_factory=list,
         description="Picture problems from the last diagnosis: black, overexposed, "

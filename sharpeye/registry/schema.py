@@ -199,6 +199,39 @@ class CameraTls(RegistryModel):
         return self
 
 
+class CameraIngest(RegistryModel):
+    """Which RTSP client ingest reads the camera with.
+
+    Sharpeye's own client is lean (hundreds of cameras per core) but speaks RTP over TCP
+    only and parses strictly; FFmpeg's (through PyAV) reads what it cannot, at the price of
+    a thread per camera. `auto` switches a camera to FFmpeg only when ours finds the camera
+    is not for it, never on network or login errors.
+    """
+
+    reader: Literal["auto", "native", "pyav"] = Field(
+        default="auto",
+        description="auto: the native client, switching to pyav when the camera refuses RTP "
+        "over TCP (461 on SETUP, UDP-only firmwares) or answers what it cannot parse; native: "
+        "never switch (such a camera stays offline, saying why); pyav: FFmpeg's client "
+        "from the start.",
+    )
+    transport: Literal["auto", "tcp", "udp"] = Field(
+        default="auto",
+        description="RTP transport of the pyav reader: auto tries TCP and takes UDP when the "
+        "camera refuses TCP; tcp or udp forces one. The native reader always uses TCP.",
+    )
+
+    @model_validator(mode="after")
+    def transport_for_pyav(self) -> Self:
+        if self.reader == "native" and self.transport != "auto":
+            raise registry_error(
+                "transport applies to the pyav reader; the native reader always uses TCP "
+                "(use reader: pyav or auto)",
+                field="transport",
+            )
+        return self
+
+
 class OnvifEndpoint(RegistryModel):
     host: str = Field(min_length=1, description="Device host name or IP address.")
     port: int = Field(default=80, ge=1, le=65535, description="Device service port.")
@@ -286,6 +319,11 @@ class Camera(RegistryModel):
         default=None, description="Trust for rtsps:// streams: a CA bundle or a pinned cert."
     )
     onvif: OnvifEndpoint | None = Field(default=None, description="ONVIF device of the camera.")
+    ingest: CameraIngest = Field(
+        default_factory=CameraIngest,
+        description="Which RTSP client reads the camera: {reader: auto|native|pyav, "
+        "transport: auto|tcp|udp}.",
+    )
     analytics: AnalyticsProfile = Field(
         default_factory=AnalyticsProfile, description="What analysis runs on this camera."
     )
@@ -310,6 +348,20 @@ class Camera(RegistryModel):
                 raise registry_error(
                     "tls only applies to rtsps:// streams; these streams are rtsp://",
                     field="tls",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def verify_pyav_not_tls(self) -> Self:
+        # FFmpeg's RTSP client would not check the certificate as `tls` says, and there is
+        # no switch to turn verification off: rtsps:// stays with the native client.
+        if self.ingest.reader == "pyav" and self.streams is not None:
+            urls = [self.streams.main, self.streams.sub or ""]
+            if any(u.lower().startswith("rtsps://") for u in urls):
+                raise registry_error(
+                    "the pyav reader cannot verify TLS certificates; rtsps:// streams use the "
+                    "native reader (reader: native or auto)",
+                    field="ingest",
                 )
         return self
 

@@ -154,7 +154,7 @@ async def test_lists_registry_cameras_with_health(api: Api) -> None:
         api.redis,
         [
             _health("cam-square-1", CameraState.ONLINE),
-            _health("cam-square-2", CameraState.DEGRADED, decode_errors=40),
+            _health("cam-square-2", CameraState.DEGRADED, decode_errors=40, reader="pyav"),
         ],
     )
     response = await _get(api, "/api/cameras")
@@ -184,6 +184,8 @@ async def test_lists_registry_cameras_with_health(api: Api) -> None:
     assert school["health"]["state"] == "unknown"
     assert school["health"]["fps"] is None
     assert by_id["cam-square-2"]["health"]["state"] == "degraded"
+    assert by_id["cam-square-2"]["health"]["reader"] == "pyav"
+    assert h["reader"] is None  # a report from a worker that predates the field
     assert by_id["cam-off"]["health"]["state"] == "disabled"
     assert by_id["cam-off"]["has_credentials"] is False
 

@@ -131,6 +131,15 @@ def test_prints_table_and_summary(
         assert secret not in out
 
 
+def test_a_camera_read_by_pyav_says_so(
+    tmp_path: Path, registry: Path, redis_url: str, published: redis.Redis
+) -> None:
+    published.hset(HEALTH_KEY, "cam-new", _health("cam-new", CameraState.ONLINE, reader="pyav"))
+    code, out = _run(_settings(tmp_path, registry, redis_url))
+    assert code == 0, out
+    assert "read through FFmpeg (pyav reader)" in _line(out, "cam-new: ")
+
+
 def test_redis_unreachable_exits_1_naming_it(tmp_path: Path, registry: Path) -> None:
     code, out = _run(_settings(tmp_path, registry, "redis://127.0.0.1:1/0"))
     assert code == 1
