@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.rtsp.tls import TlsOptions, tls_options
+from ingest.spec import ReaderKind, Transport
 from sharpeye.registry import Camera, Registry, resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
 StreamKind = Literal["main", "sub"]
-# (camera, stream, url, user, password digest, TLS trust)
-UpstreamKey = tuple[str, str, str, str | None, str, TlsOptions | None]
+# (camera, stream, url, user, password digest, TLS trust, reader, transport)
+UpstreamKey = tuple[str, str, str, str | None, str, TlsOptions | None, ReaderKind, Transport]
 
 
 class SourceError(Exception):
@@ -33,6 +34,9 @@ class SourceSpec:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
+    # The registry's `ingest` choice, followed as ingest follows it (relay.pyav_pull).
+    reader: ReaderKind = "auto"
+    transport: Transport = "auto"
 
     @property
     def key(self) -> UpstreamKey:
@@ -41,7 +45,16 @@ class SourceSpec:
         # new upstream instead of one still trying the old way; the old one closes when idle.
         # The password enters as a digest: keys show up in debuggers and reprs.
         secret = hashlib.sha256((self.password or "").encode()).hexdigest()
-        return (self.camera_id, self.stream, self.url, self.username, secret, self.tls)
+        return (
+            self.camera_id,
+            self.stream,
+            self.url,
+            self.username,
+            secret,
+            self.tls,
+            self.reader,
+            self.transport,
+        )
 
 
 class Sources:
@@ -74,9 +87,17 @@ class Sources:
         except CredentialError as exc:
             raise SourceError(f"camera {camera_id}: {exc}") from None
         tls = tls_options(camera.tls)
-        if stream == "sub" and sub is not None:
-            return SourceSpec(camera_id, "sub", sub, user, password, tls)
-        return SourceSpec(camera_id, "main", main, user, password, tls)
+        kind: StreamKind = "sub" if stream == "sub" and sub is not None else "main"
+        return SourceSpec(
+            camera_id,
+            kind,
+            sub if kind == "sub" and sub is not None else main,
+            user,
+            password,
+            tls,
+            reader=camera.ingest.reader,
+            transport=camera.ingest.transport,
+        )
 
     def _credentials(self, camera: Camera) -> tuple[str | None, str | None]:
         if camera.credentials is None:

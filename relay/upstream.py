@@ -4,6 +4,11 @@ The pull reuses ingest's lean RTSP client (interleaved RTP over TCP, TLS for rts
 same depacketizer) on the relay's event loop: no decoding, one `bytes` per access unit,
 offered to every subscriber's bounded queue. An upstream whose last viewer left closes after
 `idle_close_s`; one whose camera drops reconnects with backoff while viewers are attached.
+
+Cameras our client cannot read (UDP only, answers beyond our parser) are pulled through
+FFmpeg instead (`relay.pyav_pull`), chosen as ingest chooses: the registry's
+`ingest.reader` pyav, or auto after our client's `RtspIncompatibleError`. Both pulls feed
+the same `_on_access_unit`.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from ingest.backoff import Backoff
 from ingest.rtsp.depacketize import AccessUnit, Assembler
-from ingest.rtsp.errors import RtspError
+from ingest.rtsp.errors import RtspError, RtspIncompatibleError
 from ingest.rtsp.handshake import (
     PlayingSession,
     keepalive_request,
@@ -26,6 +32,7 @@ from ingest.rtsp.handshake import (
 )
 from ingest.rtsp.stream import Stream
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
+from relay.pyav_pull import PyavPull, PyavPullError, can_fall_back, stop_and_join
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
 from relay.tls_pull import TlsTransport
@@ -78,6 +85,9 @@ class Upstream:
         self._pts = 0
         self._last_ts: int | None = None
         self._parameter_sets: list[bytes] = []
+        # Which client pulls the camera: FFmpeg's when the registry says so, or (auto) once
+        # ours met a camera it cannot read.
+        self.reader: Literal["native", "pyav"] = "pyav" if spec.reader == "pyav" else "native"
 
     def __repr__(self) -> str:
         return f"Upstream({self.spec.camera_id}/{self.spec.stream}, users={self.users})"
@@ -155,18 +165,17 @@ class Upstream:
         spec = self.spec
         while not self.closed:
             try:
-                session = await asyncio.to_thread(
-                    open_session,
-                    spec.url,
-                    spec.username,
-                    spec.password,
-                    self._open_timeout_s,
-                    spec.tls,
-                )
-            except RtspError as exc:
+                pull = await self._open()
+            except (RtspError, PyavPullError) as exc:
+                if isinstance(exc, RtspIncompatibleError) and can_fall_back(spec):
+                    # Not a network or login problem: this camera is not for our client. Like
+                    # ingest, read it through FFmpeg from now on (for this upstream's life).
+                    log.warning("%s: %s; pulling it through FFmpeg (pyav)", spec.camera_id, exc)
+                    self.reader = "pyav"
+                    continue
                 if not self._opened.is_set():
                     # The first open fails fast: the viewer gets an answer, not a hang.
-                    self.error = UpstreamError(f"camera {spec.camera_id} unreachable: {exc}")
+                    self.error = UpstreamError(_explain(spec, exc))
                     self._opened.set()
                     self.closed = True
                     self._on_closed(self)
@@ -176,9 +185,11 @@ class Upstream:
                 await asyncio.sleep(delay)
                 continue
             self.opens += 1
-            self.codec = session.track.codec
             if self.codec != "h264":
-                session.sock.close()
+                if isinstance(pull, PyavPull):
+                    await stop_and_join(pull, self._open_timeout_s)
+                else:
+                    pull.sock.close()
                 self.error = UnsupportedCodecError(
                     f"camera {spec.camera_id} ({spec.stream} stream) sends "
                     f"{'H.265' if self.codec == 'hevc' else self.codec}, which browsers cannot "
@@ -188,10 +199,12 @@ class Upstream:
                 self.closed = True
                 self._on_closed(self)
                 return
-            self._parameter_sets = list(session.track.parameter_sets)
             self._opened.set()
             try:
-                await self._pump(session)
+                if isinstance(pull, PyavPull):
+                    await self._pump_pyav(pull)
+                else:
+                    await self._pump(pull)
                 backoff.reset()
             except (OSError, TimeoutError, ConnectionError) as exc:
                 log.warning("%s/%s: upstream lost: %s", spec.camera_id, spec.stream, exc)
@@ -203,6 +216,46 @@ class Upstream:
             self._pts += RECONNECT_PTS_GAP
             if not self.closed:
                 await asyncio.sleep(backoff.next_delay())
+
+    async def _open(self) -> PlayingSession | PyavPull:
+        """A playing camera, by the reader chosen; sets `codec` and the parameter sets."""
+        spec = self.spec
+        if self.reader == "pyav":
+            pull = PyavPull(
+                spec,
+                asyncio.get_running_loop(),
+                self._on_access_unit,
+                self._open_timeout_s,
+                READ_TIMEOUT_S,
+            )
+            pull.start()
+            try:
+                opened = await pull.opened
+            except BaseException:
+                await stop_and_join(pull, self._open_timeout_s)
+                raise
+            self.codec = opened.codec
+            self._parameter_sets = list(opened.parameter_sets)
+            return pull
+        session = await asyncio.to_thread(
+            open_session, spec.url, spec.username, spec.password, self._open_timeout_s, spec.tls
+        )
+        self.codec = session.track.codec
+        self._parameter_sets = list(session.track.parameter_sets)
+        return session
+
+    async def _pump_pyav(self, pull: PyavPull) -> None:
+        """Frames flow from FFmpeg's thread to `_on_access_unit`; this only waits for the end
+        (the thread watches the read timeout itself)."""
+        try:
+            reason = await pull.ended
+        finally:
+            await stop_and_join(pull, self._open_timeout_s)
+        if reason is None or self.closed:
+            return
+        if isinstance(reason, OSError):  # ConnectionError, TimeoutError: _run reconnects
+            raise reason
+        raise ConnectionError(str(reason))
 
     async def _pump(self, session: PlayingSession) -> None:
         stream = Stream(session, Assembler("h264", self._on_access_unit, keyframes_only=False))
@@ -254,6 +307,19 @@ class Upstream:
         self.gop.add(frame)
         for sub in self.subscribers:
             sub.offer(frame)
+
+
+def _explain(spec: SourceSpec, exc: Exception) -> str:
+    """The viewer's error; with what to do when our client cannot read this camera at all."""
+    text = f"camera {spec.camera_id} unreachable: {exc}"
+    if not isinstance(exc, RtspIncompatibleError):
+        return text
+    if spec.reader == "native":
+        return (
+            f"{text}; the native reader cannot read this camera: "
+            "set `ingest: {reader: pyav}` (or auto) in the registry"
+        )
+    return f"{text}; no FFmpeg fallback for rtsps:// (it would not check the certificate)"
 
 
 class _Pull(asyncio.Protocol):

@@ -27,6 +27,10 @@ def test_any_change_to_how_the_camera_is_reached_is_a_new_upstream() -> None:
         replace(BASE, tls=TlsOptions(sha256=":".join(["CD"] * 32))),
         replace(BASE, tls=TlsOptions(ca_file="/etc/sharpeye/ca.pem")),
         replace(BASE, tls=None),
+        # The registry's `ingest` choice: which client pulls it, over which transport.
+        replace(BASE, reader="pyav"),
+        replace(BASE, reader="native"),
+        replace(BASE, transport="udp"),
     ]
     keys = {spec.key for spec in changed}
     assert len(keys) == len(changed) and BASE.key not in keys
