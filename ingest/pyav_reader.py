@@ -138,7 +138,7 @@ class PyavReader(threading.Thread):
         self.engine = engine
         self.sess = sess
         self._stopped = threading.Event()
-        self._secrets = [s for s in self._secret_forms(sess.spec) if s]
+        self.text = FfmpegText(sess.spec, "pyav reader")
         self._track: VideoTrack | None = None
         self._diagnose_next_key = False
 
@@ -303,11 +303,28 @@ class PyavReader(threading.Thread):
         else:  # analytics takes no frames: decode the next keyframe just for this
             self._diagnose_next_key = True
 
-    # -- messages without secrets ----------------------------------------------------
     def describe(self, exc: av.error.FFmpegError) -> str:
-        """An FFmpeg error as a health message: its strerror, never its filename (the URL
-        with the password)."""
-        spec = self.sess.spec
+        return self.text.describe(exc)
+
+    def _where(self, what: str) -> str:
+        return self.text.where(what)
+
+    def scrub(self, text: str) -> str:
+        return self.text.scrub(text)
+
+
+class FfmpegText:
+    """Messages about one FFmpeg pull without its secrets: FFmpeg's exceptions quote the URL
+    they were given, password and all, so messages are built from the error's strerror and
+    the redacted URL, and any other text is scrubbed. Shared by ingest and the relay."""
+
+    def __init__(self, spec: StreamSpec, label: str) -> None:
+        self.spec = spec
+        self.label = label  # how the message says which reader it came from
+        self.secrets = secret_forms(spec)
+
+    def describe(self, exc: av.error.FFmpegError) -> str:
+        spec = self.spec
         if isinstance(exc, av.error.HTTPUnauthorizedError):
             has_login = spec.username is not None or urlsplit(spec.url).username is not None
             what = (
@@ -319,27 +336,28 @@ class PyavReader(threading.Thread):
             what = f"the camera refuses RTP over {spec.transport} (461 Unsupported Transport)"
         else:
             what = self.scrub(exc.strerror or type(exc).__name__)
-        return self._where(what)
+        return self.where(what)
 
-    def _where(self, what: str) -> str:
-        return f"{redact_url(self.sess.spec.url)}: {what} (pyav reader)"
+    def where(self, what: str) -> str:
+        return f"{redact_url(self.spec.url)}: {what} ({self.label})"
 
     def scrub(self, text: str) -> str:
         """Belt and braces for text that may quote the URL FFmpeg was given."""
-        for secret in self._secrets:
+        for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
 
-    @staticmethod
-    def _secret_forms(spec: StreamSpec) -> list[str]:
-        url = ffmpeg_url(spec)
-        parts = urlsplit(url)
-        forms = [url]
-        for value in (spec.password, parts.password):
-            if value:
-                forms += [value, quote(value, safe="")]
-        # Longest first: the whole URL is replaced before the password inside it.
-        return sorted({f for f in forms if len(f) >= 3}, key=len, reverse=True)
+
+def secret_forms(spec: StreamSpec) -> list[str]:
+    """Every form the secrets take in what FFmpeg was given, longest first (the whole URL is
+    replaced before the password inside it)."""
+    url = ffmpeg_url(spec)
+    parts = urlsplit(url)
+    forms = [url]
+    for value in (spec.password, parts.password):
+        if value:
+            forms += [value, quote(value, safe="")]
+    return sorted({f for f in forms if len(f) >= 3}, key=len, reverse=True)
 
 
 def can_fall_back(spec: StreamSpec) -> bool:

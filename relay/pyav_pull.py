@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import av
 import av.error
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from ingest.pyav_reader import SLICE_S, PyavReader, ffmpeg_options, ffmpeg_url, parameter_sets
+from ingest.pyav_reader import SLICE_S, FfmpegText, ffmpeg_options, ffmpeg_url, parameter_sets
 from ingest.rtsp.depacketize import AccessUnit
-from ingest.rtsp.errors import redact_url
 from ingest.spec import StreamSpec
 from relay.sources import SourceSpec
 
@@ -81,7 +78,7 @@ class PyavPull:
         self._on_frame = on_frame
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
-        self._secrets = [s for s in PyavReader._secret_forms(self._spec) if s]
+        self.text = FfmpegText(self._spec, "through FFmpeg")
         self.opened: asyncio.Future[PyavOpened] = loop.create_future()
         self.ended: asyncio.Future[BaseException | None] = loop.create_future()
         self._stop = threading.Event()
@@ -201,33 +198,14 @@ class PyavPull:
         if not self.ended.done():
             self.ended.set_result(reason)
 
-    # -- messages without secrets ----------------------------------------------------------
-
     def describe(self, exc: av.error.FFmpegError) -> str:
-        """An FFmpeg error as a message: its strerror, never its filename (the URL with the
-        password)."""
-        spec = self._spec
-        if isinstance(exc, av.error.HTTPUnauthorizedError):
-            has_login = spec.username is not None or urlsplit(spec.url).username is not None
-            what = (
-                "the camera refused the credentials (401)"
-                if has_login
-                else "the camera requires credentials and none are set"
-            )
-        elif exc.errno == errno.EPROTONOSUPPORT:
-            what = f"the camera refuses RTP over {spec.transport} (461 Unsupported Transport)"
-        else:
-            what = self.scrub(exc.strerror or type(exc).__name__)
-        return self._where(what)
+        return self.text.describe(exc)
 
     def _where(self, what: str) -> str:
-        return f"{redact_url(self._spec.url)}: {what} (through FFmpeg)"
+        return self.text.where(what)
 
     def scrub(self, text: str) -> str:
-        """Belt and braces for text that may quote the URL FFmpeg was given."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self.text.scrub(text)
 
 
 def can_fall_back(spec: SourceSpec) -> bool:
