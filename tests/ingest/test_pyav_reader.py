@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,27 +16,15 @@ import yaml
 from ingest.engine import IngestEngine
 from ingest.pyav_reader import ffmpeg_url, parameter_sets
 from ingest.spec import StreamSpec
-from sharpeye.contracts.health import CameraHealth, CameraState
+from sharpeye.contracts.health import CameraState
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
+from tests.ingest.health_wait import wait_for
 
 pytestmark = pytest.mark.integration
 
 UDP = "/udp/vtest-360p/u"
 SECURE = "/secure/vtest-360p/s"
 PASSWORD = "pw-Pyav-Secret-93"
-
-
-def wait_for(
-    engine: IngestEngine, cid: str, pred: Callable[[CameraHealth], bool], timeout: float
-) -> CameraHealth:
-    deadline = time.monotonic() + timeout
-    h = engine.health()[cid]
-    while time.monotonic() < deadline:
-        h = engine.health()[cid]
-        if pred(h):
-            return h
-        time.sleep(0.1)
-    raise AssertionError(f"{cid}: condition not met in {timeout} s; last health: {h}")
 
 
 def _fleet(tmp: Any, paths: list[str], port: int | None = None) -> Fleet:
