@@ -16,6 +16,7 @@ Identity for every router:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from starlette.requests import HTTPConnection
 from command_api.alarms.clock import Clock, SystemClock
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
+from command_api.audit.log import Outcome
 from command_api.auth.directory import (
     api_key_principal,
     granted_groups,
@@ -126,21 +128,29 @@ def audit(runtime: Runtime, entry: AuditEntry) -> None:
         append(s, entry, runtime.clock.now())
 
 
+def entry_for(
+    principal: Principal | None,
+    action: str,
+    target: str,
+    outcome: Outcome = "ok",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """An audit entry for what `principal` did (None: a scope without a caller)."""
+    return AuditEntry(
+        actor=principal.actor if principal else "anonymous",
+        department=principal.department if principal else "",
+        action=action,
+        target=target,
+        outcome=outcome,
+        detail=dict(detail or {}),
+    )
+
+
 def deny(
     runtime: Runtime, principal: Principal | None, action: str, target: str, reason: str
 ) -> HTTPException:
     """Audit a refused attempt and return the 403 to raise (sync: call it in a thread)."""
-    audit(
-        runtime,
-        AuditEntry(
-            actor=principal.actor if principal else "anonymous",
-            department=principal.department if principal else "",
-            action=action,
-            target=target,
-            outcome="denied",
-            detail={"reason": reason},
-        ),
-    )
+    audit(runtime, entry_for(principal, action, target, "denied", {"reason": reason}))
     log.warning(
         "denied %s on %s to %s: %s",
         action,

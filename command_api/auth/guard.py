@@ -8,8 +8,7 @@ from __future__ import annotations
 from fastapi import HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
-from command_api.audit import AuditEntry
-from command_api.deps import CameraScope, Runtime, audit, deny
+from command_api.deps import CameraScope, Runtime, audit, deny, entry_for
 from sharpeye.registry import Camera, Registry
 
 
@@ -38,12 +37,6 @@ async def require_camera(
             f"camera not visible to {department}",
         )
     if audit_allowed:
-        entry = AuditEntry(
-            actor=principal.actor if principal else "anonymous",
-            department=principal.department if principal else "",
-            action=action,
-            target=f"camera:{camera_id}",
-            detail=dict(detail or {}),
-        )
+        entry = entry_for(principal, action, f"camera:{camera_id}", detail=detail)
         await run_in_threadpool(audit, runtime, entry)
     return camera

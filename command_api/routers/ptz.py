@@ -21,10 +21,19 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from command_api.audit.log import AuditEntry, Outcome
+from command_api.audit.log import Outcome
 from command_api.auth.guard import require_camera
 from command_api.auth.roles import PTZ_OPERATORS
-from command_api.deps import CameraScope, RegistryDep, Runtime, RuntimeDep, ScopeDep, audit, require
+from command_api.deps import (
+    CameraScope,
+    RegistryDep,
+    Runtime,
+    RuntimeDep,
+    ScopeDep,
+    audit,
+    entry_for,
+    require,
+)
 from ingest.onvif.errors import (
     OnvifAuthError,
     OnvifError,
@@ -176,15 +185,7 @@ async def _control(
         detail = {**detail, "error": exc.detail}  # the audit says why it failed
         raise
     finally:
-        principal = scope.principal
-        entry = AuditEntry(
-            actor=principal.actor if principal else "anonymous",
-            department=principal.department if principal else "",
-            action=action,
-            target=f"camera:{camera_id}",
-            outcome=outcome,
-            detail=dict(detail),
-        )
+        entry = entry_for(scope.principal, action, f"camera:{camera_id}", outcome, detail)
         await run_in_threadpool(audit, runtime, entry)
 
 

@@ -20,9 +20,17 @@ from sqlalchemy import Engine
 from analytics.face_search import MAX_HITS, MAX_SCAN, find_by_face
 from analytics.plates.text import normalise_plate
 from analytics.store import find_by_person, find_by_plate
-from command_api.audit.log import AuditEntry
 from command_api.auth.roles import Role
-from command_api.deps import CameraScope, Runtime, RuntimeDep, ScopeDep, audit, deny, require
+from command_api.deps import (
+    CameraScope,
+    Runtime,
+    RuntimeDep,
+    ScopeDep,
+    audit,
+    deny,
+    entry_for,
+    require,
+)
 from command_api.face_probe import FaceModelsError, ProbeError, probe_embedding
 from sharpeye.contracts.sightings import Sighting
 
@@ -57,17 +65,8 @@ def _audit_search(
     results: int,
     withheld: int,
 ) -> None:
-    principal = scope.principal
-    audit(
-        runtime,
-        AuditEntry(
-            actor=principal.actor if principal else "anonymous",
-            department=principal.department if principal else "",
-            action=action,
-            target=target,
-            detail={**detail, "results": results, "withheld": withheld},
-        ),
-    )
+    counts = {"results": results, "withheld": withheld}
+    audit(runtime, entry_for(scope.principal, action, target, detail={**detail, **counts}))
 
 
 @router.get(
