@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
@@ -360,7 +360,15 @@ def secret_forms(spec: StreamSpec) -> list[str]:
     return sorted({f for f in forms if len(f) >= 3}, key=len, reverse=True)
 
 
-def can_fall_back(spec: StreamSpec) -> bool:
-    """Whether `auto` may hand this camera to FFmpeg: not for rtsps://, whose certificate
-    FFmpeg's RTSP client would not check the way `tls` asks (no verify-off switch here)."""
+class _ReaderChoice(Protocol):
+    @property
+    def reader(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+
+
+def can_fall_back(spec: _ReaderChoice) -> bool:
+    """Whether `auto` may hand this camera to FFmpeg (ingest and the relay alike): not for
+    rtsps://, whose certificate FFmpeg's RTSP client would not check the way `tls` asks (no
+    verify-off switch here)."""
     return spec.reader == "auto" and not spec.url.lower().startswith("rtsps://")

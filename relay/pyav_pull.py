@@ -208,12 +208,6 @@ class PyavPull:
         return self.text.scrub(text)
 
 
-def can_fall_back(spec: SourceSpec) -> bool:
-    """Whether `auto` may hand this camera to FFmpeg: as ingest decides, never rtsps://, whose
-    certificate FFmpeg would not check the way the registry's `tls` asks."""
-    return spec.reader == "auto" and not spec.url.lower().startswith("rtsps://")
-
-
 async def stop_and_join(pull: PyavPull, timeout_s: float) -> None:
     pull.stop()
     with contextlib.suppress(RuntimeError):  # the loop's default executor already shut down

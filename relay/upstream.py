@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from ingest.backoff import Backoff
+from ingest.pyav_reader import can_fall_back
 from ingest.rtsp.depacketize import AccessUnit, Assembler
 from ingest.rtsp.errors import RtspError, RtspIncompatibleError
 from ingest.rtsp.handshake import (
@@ -32,7 +33,7 @@ from ingest.rtsp.handshake import (
 )
 from ingest.rtsp.stream import Stream
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
-from relay.pyav_pull import PyavPull, PyavPullError, can_fall_back, stop_and_join
+from relay.pyav_pull import PyavPull, PyavPullError, stop_and_join
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
 from relay.tls_pull import TlsTransport
