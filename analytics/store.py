@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine
 from sqlalchemy.orm import Session
 
 from sharpeye.contracts.sightings import Sighting
@@ -43,30 +43,19 @@ def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:
 
 def find_by_plate(engine: Engine, plate: str, start: float, end: float) -> list[Sighting]:
     """Sightings of a plate overlapping [start, end], in time order."""
-    with Session(engine) as s:
-        rows = (
-            s.query(SightingRow)
-            .filter(
-                SightingRow.plate == plate,
-                SightingRow.last_seen >= start,
-                SightingRow.first_seen <= end,
-            )
-            .order_by(SightingRow.first_seen)
-            .all()
-        )
-        return [Sighting.model_validate_json(r.payload) for r in rows]
+    return _find(engine, SightingRow.plate == plate, start, end)
 
 
 def find_by_person(engine: Engine, person_id: str, start: float, end: float) -> list[Sighting]:
     """Sightings matched to a watchlist person overlapping [start, end], in time order."""
+    return _find(engine, SightingRow.face_match == person_id, start, end)
+
+
+def _find(engine: Engine, match: ColumnElement[bool], start: float, end: float) -> list[Sighting]:
     with Session(engine) as s:
         rows = (
             s.query(SightingRow)
-            .filter(
-                SightingRow.face_match == person_id,
-                SightingRow.last_seen >= start,
-                SightingRow.first_seen <= end,
-            )
+            .filter(match, SightingRow.last_seen >= start, SightingRow.first_seen <= end)
             .order_by(SightingRow.first_seen)
             .all()
         )
