@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.codecs.h264 import H264Encoder
@@ -38,3 +40,20 @@ async def test_installs_on_an_aiortc_sender() -> None:
             SharedPacker().encode(object())
     finally:
         await pc.close()
+
+
+def test_a_sent_frame_is_freed_with_its_packet() -> None:
+    """The packet's opaque must not reach back to the frame: PyAV holds opaques in a global
+    dict until the packet dies, so a frame -> packet -> frame cycle was never collected
+    (issue 11: the relay kept every frame it ever sent)."""
+
+    def live(marker: bytes) -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is EncodedFrame and o.data == marker)
+
+    marker = AU + b"issue-11"
+    for i in range(50):
+        frame = EncodedFrame(marker, True, i, 0.0, i)
+        assert SharedPacker().pack(packet(frame))[1] == i
+    del frame
+    assert live(marker) == 0
