@@ -25,6 +25,7 @@ from command_api.auth.directory import sync_departments
 from command_api.auth.seed import BOOTSTRAP_ENV, bootstrap_admin
 from command_api.auth.tokens import load_auth_config
 from command_api.deps import RegistryHolder, Runtime
+from command_api.docs import mount_docs
 from command_api.routers import (
     alarms,
     alarms_ws,
@@ -232,7 +233,11 @@ def create_app(
         version=sharpeye.__version__,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # The default pages load their assets from a CDN: mount_docs serves them locally.
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_docs(app)
     app.add_exception_handler(redis.RedisError, _redis_unavailable)
     app.include_router(health.router)
     app.include_router(metrics.router)
