@@ -64,8 +64,11 @@ def simulate(
     ] = None,
 ) -> None:
     """Run a simulated fleet: a real RTSP server with real footage, some cameras also ONVIF."""
+    from sharpeye.logs import configure_logging
     from sharpeye.simulate.fleet import SimTls, run_fleet
 
+    # The fleet's ONVIF peers log through zeep and friends: same handler as every service.
+    configure_logging()
     tls = None
     if rtsps_port is not None or tls_cert is not None or tls_key is not None:
         if rtsps_port is None or tls_cert is None or tls_key is None:
