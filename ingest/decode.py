@@ -9,6 +9,7 @@ decoding falls behind, the backlog is dropped up to the next keyframe rather tha
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -129,9 +130,10 @@ class Decoder:
                 if self._next_pts is not None and pts + 1e-6 < self._next_pts:
                     continue
                 base = self._next_pts if self._next_pts is not None else pts
-                # Catch up in whole periods so the rate holds on average.
-                while base <= pts:
-                    base += self._period
+                # Catch up in whole periods so the rate holds on average; computed, not
+                # looped, since a timestamp jump (camera reboot) can span millions of them.
+                if base <= pts:
+                    base += (math.floor((pts - base) / self._period) + 1) * self._period
                 self._next_pts = base
             self._seq += 1
             image = cast("npt.NDArray[np.uint8]", frame.to_ndarray(format="bgr24"))

@@ -36,11 +36,15 @@ from ingest.rtsp.stream import Stream
 from ingest.rtsp.tls import read_available
 from ingest.session import Session
 from ingest.spec import StreamSpec
-from sharpeye.contracts.health import CameraHealth
+from sharpeye.contracts.health import CameraHealth, CameraState
 
 log = logging.getLogger(__name__)
 
 READ_SIZE = 262144  # per camera and poll: a few polls' worth of a 4 Mb/s stream
+# A picture that matched the previous sample is checked again this soon (more than a GOP,
+# so the next keyframe is another picture), rather than a diagnosis period later: samples a
+# period apart can land on the same spot of looping footage and read as frozen.
+FROZEN_RECHECK_S = 3.0
 
 
 class _Reader(threading.Thread):
@@ -238,6 +242,7 @@ class IngestEngine:
         self._scheduler = threading.Thread(
             target=self._schedule, name="ingest-scheduler", daemon=True
         )
+        self._health_failed: set[str] = set()  # cameras whose health failed, logged once
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -298,8 +303,26 @@ class IngestEngine:
         return list(self._sessions)
 
     def health(self) -> dict[str, CameraHealth]:
+        """Every camera's report; one camera's failure to build its own never costs the
+        others theirs (nor the worker its life): it is reported degraded, with the reason."""
         now = time.monotonic()
-        return {cid: s.health(self.node_id, now) for cid, s in list(self._sessions.items())}
+        out: dict[str, CameraHealth] = {}
+        for cid, sess in list(self._sessions.items()):
+            try:
+                out[cid] = sess.health(self.node_id, now)
+                self._health_failed.discard(cid)
+            except Exception as exc:
+                if cid not in self._health_failed:  # once, not every second for a day
+                    self._health_failed.add(cid)
+                    log.exception("camera %s: building its health failed", cid)
+                out[cid] = CameraHealth(
+                    camera_id=cid,
+                    node_id=self.node_id,
+                    state=CameraState.DEGRADED,
+                    reason=f"health report failed: {type(exc).__name__} (see ingest log)",
+                    updated_at=time.time(),
+                )
+        return out
 
     def latest_frame(self, camera_id: str) -> SampledFrame | None:
         return self._sessions[camera_id].slot.latest()
@@ -315,11 +338,7 @@ class IngestEngine:
         for this when the camera's analytics profile asks for no frames at all."""
         sess.diagnosing = True
         if sess.decoder is not None:
-            frame = sess.slot.peek()
-            if frame is None:
-                sess.diagnosing = False
-                return
-            self._decode_pool.submit(self._observe, sess, frame.image)
+            self.observe_sampled(sess)
             return
         track = stream.session.track
 
@@ -331,6 +350,18 @@ class IngestEngine:
 
         one_shot = Assembler(track.codec, emit, keyframes_only=True)
         stream.assembler = one_shot
+
+    def observe_sampled(self, sess: Session) -> None:
+        """Diagnose the newest sampled frame, unless it is the one diagnosed last time (then
+        try again shortly: the same frame twice would read as a frozen picture)."""
+        frame = sess.slot.peek()
+        key = (frame.seq, frame.received_at) if frame is not None else None
+        if frame is None or key == sess.diagnosed_frame:
+            sess.next_diagnosis = min(sess.next_diagnosis, time.monotonic() + FROZEN_RECHECK_S)
+            sess.diagnosing = False
+            return
+        sess.diagnosed_frame = key
+        self._decode_pool.submit(self._observe, sess, frame.image)
 
     def _decode_for_diagnosis(self, sess: Session, track: VideoTrack, au: AccessUnit) -> None:
         try:
@@ -346,7 +377,12 @@ class IngestEngine:
 
     def _observe(self, sess: Session, image: Any) -> None:
         try:
-            sess.diagnosis.observe(image)
+            d = sess.diagnosis
+            d.observe(image, time.monotonic())
+            if d.suspect:  # same picture as last time: look again soon, not a period later
+                sess.next_diagnosis = min(sess.next_diagnosis, time.monotonic() + FROZEN_RECHECK_S)
+        except Exception:  # a bad frame must not leave the camera undiagnosed for good
+            log.exception("camera %s: picture diagnosis failed", sess.spec.camera_id)
         finally:
             sess.diagnosing = False
 

@@ -295,11 +295,7 @@ class PyavReader(threading.Thread):
         sess.next_diagnosis = now + eng.diagnose_every_s
         sess.diagnosing = True
         if sess.decoder is not None:
-            frame = sess.slot.peek()
-            if frame is None:
-                sess.diagnosing = False
-                return
-            eng._decode_pool.submit(eng._observe, sess, frame.image)
+            eng.observe_sampled(sess)
         else:  # analytics takes no frames: decode the next keyframe just for this
             self._diagnose_next_key = True
 

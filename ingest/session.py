@@ -59,6 +59,10 @@ class Session:
     diagnosis: Diagnosis = field(default_factory=Diagnosis)
     next_diagnosis: float = 0.0  # monotonic
     diagnosing: bool = False
+    # (seq, received_at) of the last sampled frame diagnosed: the slot may still hold it at the
+    # next diagnosis (decoder stalled, keyframes rarer than diagnoses), and a frame compared
+    # with itself would read as a frozen picture.
+    diagnosed_frame: tuple[int, float] | None = None
     _win: _Window = field(default_factory=_Window)
 
     def __post_init__(self) -> None:
@@ -137,13 +141,38 @@ class Session:
             return CameraState.DEGRADED
         return CameraState.ONLINE
 
+    def last_frame_age(self, now: float) -> float | None:
+        """Seconds since the last frame, never negative: reader threads stamp frames with the
+        same monotonic clock but may do so after `now` was read (a frame landing while the
+        health of many cameras is built), which made ages like -0.008 s."""
+        live = self.live()
+        last_frame = (live.last_frame_at if live else None) or self.last_frame_at
+        return round(max(0.0, now - last_frame), 3) if last_frame is not None else None
+
+    def reason(self, state: CameraState, now: float) -> str | None:
+        """Why the camera is not simply online, in words for an operator."""
+        if state is CameraState.ONLINE:
+            return None
+        age = self.last_frame_age(now)
+        if state is CameraState.OFFLINE:
+            return self.last_error or (
+                f"no frame for {age:.0f} s" if age is not None else "not connected"
+            )
+        if state is CameraState.CONNECTING:
+            return self.last_error or "connecting"
+        if age is not None and age > FRAME_LATE_S:
+            return f"no frame for {age:.0f} s"
+        picture = self.diagnosis.describe(now)
+        if self.errors_total() > self._win.errors or now - self.last_error_at < ERROR_WINDOW_S:
+            errors = f"stream or decode errors in the last {ERROR_WINDOW_S:.0f} s"
+            return f"{errors}; {picture}" if picture else errors
+        return picture or self.last_error or "degraded"
+
     def health(self, node_id: str, now: float) -> CameraHealth:
         state = self.state(now)
         if state == CameraState.CONNECTING and self.last_error and not self.connecting:
             state = CameraState.OFFLINE  # never reached: say so, with the reason
         d = self.decoder
-        live = self.live()
-        last_frame = (live.last_frame_at if live else None) or self.last_frame_at
         return CameraHealth(
             camera_id=self.spec.camera_id,
             node_id=node_id,
@@ -151,7 +180,7 @@ class Session:
             fps=round(self.fps, 2),
             bitrate_kbps=round(self.kbps, 1),
             keyframe_interval_s=self.keyframe_interval_s,
-            last_frame_age_s=round(now - last_frame, 3) if last_frame is not None else None,
+            last_frame_age_s=self.last_frame_age(now),
             decode_errors=self.errors_total(),
             reconnects=self.reconnects,
             frames_total=self.frames_total(),
@@ -160,6 +189,7 @@ class Session:
             width=d.width if d else None,
             height=d.height if d else None,
             last_error=self.last_error,
+            reason=self.reason(state, now),
             reader=self.reader,
             quality_issues=list(self.diagnosis.issues),
             brightness=q.brightness if (q := self.diagnosis.last) else None,

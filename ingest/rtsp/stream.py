@@ -104,7 +104,12 @@ class Stream:
             ts = int.from_bytes(view[h + 4 : h + 8], "big")
             if self._last_key_ts is not None:
                 delta = (ts - self._last_key_ts) & 0xFFFFFFFF
-                self.keyframe_interval_s = delta / self.session.track.clock_rate
+                rate = self.session.track.clock_rate
+                # A timestamp that stepped back (encoder restart) wraps to half a day or more:
+                # no interval to report, rather than a nonsense one (or a division by zero
+                # on an SDP without a clock rate, which would drop the connection).
+                if rate > 0 and delta < 0x80000000:
+                    self.keyframe_interval_s = delta / rate
             self._last_key_ts = ts
 
     def _skip_non_rtp(self, buf: bytearray, i: int) -> int:

@@ -41,6 +41,12 @@ class CameraHealth(BaseModel):
     width: int | None = None
     height: int | None = None
     last_error: str | None = Field(None, description="Last error, credentials redacted.")
+    # Optional so that reports from workers older than this field still parse.
+    reason: str | None = Field(
+        None,
+        description="Why the camera is not online, in words for an operator (e.g. 'picture "
+        "frozen for 12 s', 'no frame for 8 s', the connection error); None when online.",
+    )
     reader: Literal["native", "pyav"] | None = Field(
         None,
         description="Which RTSP client reads the camera: native (Sharpeye's own, RTP over "
