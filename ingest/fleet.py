@@ -34,6 +34,10 @@ class _Pending:
     backoff: Backoff = field(default_factory=lambda: Backoff(base_s=1.0, max_s=60.0))
     task: asyncio.Task[None] | None = None
 
+    @property
+    def disabled(self) -> bool:
+        return self.state is CameraState.DISABLED
+
 
 class Fleet:
     def __init__(self, engine: IngestEngine, node_id: str, secrets_file: Path | None) -> None:
@@ -77,6 +81,7 @@ class Fleet:
                 node_id=self.node_id,
                 state=p.state,
                 last_error=p.reason,
+                reason=p.reason or ("disabled in the registry" if p.disabled else None),
                 updated_at=now,
             )
         return out

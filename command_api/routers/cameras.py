@@ -19,7 +19,7 @@ from sharpeye.bus.health import (
     current_frame_age,
     effective_state,
     read_health,
-    stale_reason,
+    state_reason,
 )
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
@@ -42,7 +42,9 @@ class HealthOut(BaseModel):
         description="Effective state: 'offline' when the last report is stale (its worker "
         "stopped), 'unknown' before any report, 'disabled' when disabled in the registry."
     )
-    reason: str | None = Field(default=None, description="Why the state differs from the report.")
+    reason: str | None = Field(
+        default=None, description="Why the camera is not online (e.g. 'picture frozen for 12 s')."
+    )
     fps: float | None = Field(default=None, description="Frames per second over the last window.")
     bitrate_kbps: float | None = Field(
         default=None, description="Video bitrate over the last window."
@@ -100,7 +102,7 @@ def _health_out(camera: Camera, h: CameraHealth | None, now: float) -> HealthOut
         return HealthOut(state=UNKNOWN, reason="no health report yet")
     return HealthOut(
         state=effective_state(h, now),
-        reason=stale_reason(h, now),
+        reason=state_reason(h, now),
         fps=h.fps,
         bitrate_kbps=h.bitrate_kbps,
         keyframe_interval_s=h.keyframe_interval_s,

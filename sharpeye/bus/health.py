@@ -127,3 +127,20 @@ def current_frame_age(h: CameraHealth, now: float) -> float | None:
     if h.last_frame_age_s is None:
         return None
     return h.last_frame_age_s + max(0.0, now - h.updated_at)
+
+
+def state_reason(h: CameraHealth, now: float, stale_after_s: float = STALE_AFTER_S) -> str | None:
+    """Why the camera is not online, for an operator: the staleness override first, then the
+    worker's own reason (older workers send none: their error or picture issues instead)."""
+    stale = stale_reason(h, now, stale_after_s)
+    if stale is not None:
+        return stale
+    if h.state is CameraState.ONLINE:
+        return None
+    if h.reason:
+        return h.reason
+    if h.last_error:
+        return h.last_error
+    if h.quality_issues:
+        return "picture " + ", ".join(h.quality_issues)
+    return h.state.value

@@ -20,6 +20,7 @@ from sharpeye.bus.health import (
     read_health_sync,
     remove_health,
     stale_reason,
+    state_reason,
 )
 from sharpeye.contracts.health import CameraHealth, CameraState
 
@@ -131,3 +132,28 @@ def test_current_frame_age_counts_time_since_report() -> None:
     h = _health("cam-1", last_frame_age_s=0.5, updated_at=100.0)
     assert current_frame_age(h, 103.0) == pytest.approx(3.5)
     assert current_frame_age(_health("cam-2", last_frame_age_s=None), 0.0) is None
+
+
+async def test_every_state_but_online_has_a_reason_through_redis(r: redis.asyncio.Redis) -> None:
+    now = time.time()
+    reports = [
+        _health("ok"),
+        _health(
+            "frozen",
+            CameraState.DEGRADED,
+            quality_issues=["frozen"],
+            reason="picture frozen for 12 s",
+        ),
+        # A worker older than the `reason` field: its error or picture issues stand in.
+        _health("old-frozen", CameraState.DEGRADED, quality_issues=["frozen"]),
+        _health("old-down", CameraState.OFFLINE, last_error="connection refused"),
+        _health("gone", updated_at=now - 60),
+    ]
+    await publish_health(r, reports)
+    got = await read_health(r)
+    reasons = {cid: state_reason(h, now) for cid, h in got.items()}
+    assert reasons["ok"] is None
+    assert reasons["frozen"] == "picture frozen for 12 s"
+    assert reasons["old-frozen"] == "picture frozen"
+    assert reasons["old-down"] == "connection refused"
+    assert (reasons["gone"] or "").startswith("no health report for 60 s")
