@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,6 +51,7 @@ class CountingViewer:
         self.log = log
         self._key = False
         self.first_frame_at: float | None = None
+        self.session_url: str | None = None  # the WHEP resource (Location), for DELETE
 
     def _patch(self) -> None:
         async def on_rtp(packet: Any, arrival_time_ms: int) -> None:
@@ -77,6 +80,7 @@ class CountingViewer:
             headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
         )
         r.raise_for_status()
+        self.session_url = str(httpx.URL(url).join(r.headers["location"]))
         await self.pc.setRemoteDescription(RTCSessionDescription(r.text, "answer"))
         self._patch()
 
@@ -88,6 +92,12 @@ class CountingViewer:
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._patch()
         return str(self.pc.localDescription.sdp)
+
+    async def delete(self, client: httpx.AsyncClient, token: str) -> int:
+        """DELETE the WHEP session, as a wall leaving a camera does; the status."""
+        assert self.session_url is not None, "whep() first"
+        r = await client.delete(self.session_url, headers={"Authorization": f"Bearer {token}"})
+        return r.status_code
 
     async def close(self) -> None:
         await self.pc.close()
@@ -154,3 +164,122 @@ def added_latency_ms(direct: FrameLog, relayed: FrameLog) -> list[float]:
         if dt is not None:
             out.append((t - dt) * 1000.0)
     return out
+
+
+# -- soak: the relay's memory under a few steady viewers ---------------------------------
+
+
+SIZES = ("subscribers", "queued_frames", "gop_cache_frames", "rtx_history_packets")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, MB (0 if gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def soak(
+    pid: int, stats_url: str, url: str, token: str, viewers: int, seconds: float, after: float
+) -> dict[str, Any]:
+    """`viewers` CountingViewers for `seconds`, then none for `after`: the relay's RSS and
+    stats sampled every 10 s throughout (a leak shows as RSS growing with the bytes sent and
+    not coming back once the viewers left)."""
+    rows: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+
+    metrics_url = stats_url.replace("/relay/stats", "/metrics")
+
+    async def sample(client: httpx.AsyncClient, phase: str, vs: list[CountingViewer]) -> None:
+        stats = (await client.get(stats_url)).json()
+        # The relay's bounded structures, where it has /metrics (gauges named in SIZES).
+        got = await client.get(metrics_url)
+        if got.status_code == 200:
+            for line in got.text.splitlines():
+                name, _, value = line.partition(" ")
+                short = name.removeprefix("sharpeye_relay_")
+                if short in SIZES:
+                    stats[short] = int(float(value))
+        row = {
+            "t": round(time.monotonic() - t0, 1),
+            "phase": phase,
+            "rss_mb": round(rss_mb(pid), 1),
+            "received_mb": round(sum(v.bytes for v in vs) / 1e6, 1),
+            **stats,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await sample(client, "idle", [])
+        vs = [CountingViewer() for _ in range(viewers)]
+        for v in vs:
+            await v.whep(client, url, token)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            await asyncio.sleep(10)
+            await sample(client, "viewing", vs)
+        await asyncio.gather(*(v.close() for v in vs))
+        end = time.monotonic() + after
+        while time.monotonic() < end:
+            await asyncio.sleep(10)
+            await sample(client, "left", vs)
+    return {"viewers": viewers, "rows": rows}
+
+
+def main() -> None:
+    """`python -m benchmarks.relay_load [--viewers 4] [--seconds 240] [--after 80]`: the
+    relay (its own process, upstream idle close 60 s) with one simulated camera and N
+    viewers, RSS sampled."""
+    import argparse
+    import tempfile
+
+    from benchmarks.common import SimFleet
+    from benchmarks.relay import CAMERA, SECRET, RelayProcess
+    from relay.ice import use_host_addresses
+    from sharpeye.tokens import TokenSigner
+
+    parser = argparse.ArgumentParser(description="relay memory soak")
+    parser.add_argument("--viewers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=240.0)
+    parser.add_argument("--after", type=float, default=80.0)
+    parser.add_argument("--clip", default="vtest-360p")
+    args = parser.parse_args()
+    use_host_addresses(["127.0.0.1"])
+    token = TokenSigner(SECRET.encode()).issue(CAMERA, "bench", ttl_s=3600)
+    fleet = SimFleet(1, args.clip)
+    try:
+        with tempfile.TemporaryDirectory(prefix="relay-soak-") as tmp:
+            relay = RelayProcess(Path(tmp), fleet.urls()[0])
+            try:
+                stats = relay.url.split("/whep/")[0] + "/relay/stats"
+                out = asyncio.run(
+                    soak(
+                        relay.proc.pid,
+                        stats,
+                        relay.url,
+                        token,
+                        args.viewers,
+                        args.seconds,
+                        args.after,
+                    )
+                )
+            finally:
+                relay.stop()
+    finally:
+        fleet.stop()
+    first = next(r for r in out["rows"] if r["phase"] == "viewing")
+    last = [r for r in out["rows"] if r["phase"] == "viewing"][-1]
+    left = [r for r in out["rows"] if r["phase"] == "left"]
+    print(
+        f"RSS idle {out['rows'][0]['rss_mb']} MB, viewing {first['rss_mb']} -> {last['rss_mb']} MB"
+        f" ({last['t'] - first['t']:.0f} s), after leaving {left[-1]['rss_mb'] if left else '-'} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -50,25 +50,38 @@ def with_parameter_sets(au: bytes, parameter_sets: list[bytes]) -> bytes:
     return b"".join(START + ps for ps in parameter_sets) + au
 
 
-class GopCache:
-    """Frames since the last keyframe; emptied when it would exceed `max_frames`."""
+# A joiner's burst is at most this much video; beyond it (a camera with a huge GOP or bitrate)
+# the cache is dropped and a joiner waits for the next keyframe instead.
+MAX_GOP_FRAMES = 300
+MAX_GOP_BYTES = 16 * 1024 * 1024
 
-    def __init__(self, max_frames: int = 300) -> None:
+
+class GopCache:
+    """Frames since the last keyframe; emptied when it would exceed `max_frames` or
+    `max_bytes` (each camera holds one, so these bound the relay's per-camera memory)."""
+
+    def __init__(self, max_frames: int = MAX_GOP_FRAMES, max_bytes: int = MAX_GOP_BYTES) -> None:
         self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._frames: list[EncodedFrame] = []
 
     def add(self, frame: EncodedFrame) -> None:
         if frame.keyframe:
             self._frames = [frame]
+            self.bytes = len(frame.data)
         elif self._frames:
-            if len(self._frames) >= self.max_frames:
-                # A camera with a huge GOP: a joiner waiting beats a burst of seconds of video.
-                self._frames = []
+            size = len(frame.data)
+            if len(self._frames) >= self.max_frames or self.bytes + size > self.max_bytes:
+                # A joiner waiting beats a burst of seconds of video (and unbounded memory).
+                self.clear()
             else:
                 self._frames.append(frame)
+                self.bytes += size
 
     def clear(self) -> None:
         self._frames = []
+        self.bytes = 0
 
     def snapshot(self) -> list[EncodedFrame]:
         return list(self._frames)

@@ -45,6 +45,17 @@ def use_host_addresses(addresses: list[str]) -> None:
     aioice.ice.get_host_addresses = fixed
 
 
+def use_consent_timeout(seconds: float) -> None:
+    """Drop a peer that answers no consent check for about `seconds` (RFC 7675: 30 s).
+
+    aioice checks every CONSENT_INTERVAL (±20 %) and closes the connection after
+    CONSENT_FAILURES misses in a row; aiortc then fails the peer connection, which ends the
+    viewer's session. Module constants read on each check, so set process-wide like the
+    host addresses above.
+    """
+    aioice.ice.CONSENT_INTERVAL = seconds / aioice.ice.CONSENT_FAILURES  # type: ignore[assignment]
+
+
 def loopback_only(addresses: list[str]) -> bool:
     return (
         bool(addresses)

@@ -34,6 +34,7 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32, uint16_add
 
+from relay.metrics import RelayCounters
 from relay.packer import SharedPacker
 
 _S = "_RTCRtpSender__"
@@ -109,12 +110,13 @@ class Layout:
 Sent = tuple[int, int, int, bytes, int]  # sequence number, timestamp, marker, payload, abs
 
 
-def install(sender: RTCRtpSender) -> LeanSender:
-    """Replace `sender`'s RTP loop and retransmission with the lean ones (before it starts)."""
+def install(sender: RTCRtpSender, counters: RelayCounters | None = None) -> LeanSender:
+    """Replace `sender`'s RTP loop and retransmission with the lean ones (before it starts);
+    what it sends is added to the relay's `counters` (metrics)."""
     missing = [name for name in _SENDER_ATTRS if not hasattr(sender, _S + name)]
     if missing or not hasattr(sender, "_run_rtp") or not hasattr(sender, "_retransmit"):
         raise RuntimeError(f"aiortc's RTCRtpSender changed ({missing}): update relay.rtp_out")
-    lean = LeanSender(sender)
+    lean = LeanSender(sender, counters or RelayCounters())
     # Instance attributes: aiortc looks both up on the sender, when it starts and on a NACK.
     sender._run_rtp = lean.run_rtp  # type: ignore[method-assign]
     sender._retransmit = lean.retransmit  # type: ignore[method-assign]
@@ -146,8 +148,11 @@ def _route(dtls: RTCDtlsTransport) -> tuple[Any, Any, tuple[str, int]]:
 class LeanSender:
     """The send loop and retransmission of one passthrough sender."""
 
-    def __init__(self, sender: RTCRtpSender) -> None:
+    def __init__(self, sender: RTCRtpSender, counters: RelayCounters) -> None:
         self.sender = sender
+        self.counters = counters
+        # Keyed by sequence number modulo RTP_HISTORY_SIZE: at most that many packets (as
+        # aiortc's own history), older ones overwritten, so a NACK can reach back ~0.5 s.
         self.history: dict[int, Sent] = {}
         self.payload_type = 0
 
@@ -164,6 +169,7 @@ class LeanSender:
         sequence_number = random_sequence_number()
         timestamp_origin = random32()
         dtls = sender.transport
+        counters = self.counters
         try:
             while True:
                 track = sender.track
@@ -208,6 +214,8 @@ class LeanSender:
                 _add(sender, _S, "packet_count", last + 1)
                 _add(dtls, _T, "tx_bytes", wire)
                 _add(dtls, _T, "tx_packets", last + 1)
+                counters.rtp_packets += last + 1
+                counters.rtp_bytes += wire
         except (asyncio.CancelledError, ConnectionError, MediaStreamError):
             pass
         finally:
@@ -247,4 +255,5 @@ class LeanSender:
             )
             setattr(sender, _S + "rtx_sequence_number", uint16_add(rtx_seq, 1))
         extensions_map = _get(sender, _S, "rtp_header_extensions_map")
+        self.counters.retransmits += 1
         await sender.transport._send_rtp(packet.serialize(extensions_map))

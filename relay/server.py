@@ -4,6 +4,8 @@
     DELETE  /whep/sessions/{id}           ends the session
     PATCH   /whep/sessions/{id}           405: no trickle ICE (answers carry every candidate)
     OPTIONS on both                       CORS preflight / Accept-Post
+    GET     /metrics                      Prometheus: viewers, upstreams, traffic, drops
+    GET     /relay/stats                  totals as JSON
 
 Every WHEP request needs `Authorization: Bearer <viewer token>` (or `?token=` for players
 that cannot set headers) for that camera. The command API is the authority on who sees what
@@ -23,9 +25,11 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from relay.ice import use_host_addresses
-from relay.sessions import OfferError, SessionManager
+from relay.ice import use_consent_timeout, use_host_addresses
+from relay.metrics import exposition, registry_for
+from relay.sessions import CapacityError, OfferError, SessionManager
 from relay.settings import RelaySettings, get_relay_settings
 from relay.sources import SourceError, Sources, StreamKind
 from relay.upstream import UnsupportedCodecError, UpstreamError
@@ -42,6 +46,7 @@ class RelayState:
     manager: SessionManager
     sources: Sources
     signer: TokenSigner
+    metrics: CollectorRegistry
 
 
 def create_relay_app(
@@ -55,6 +60,7 @@ def create_relay_app(
     app_settings = settings or get_settings()
     rs = relay_settings or get_relay_settings()
     use_host_addresses(rs.ice_addresses)
+    use_consent_timeout(rs.consent_timeout_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +68,10 @@ def create_relay_app(
         if reg is None:
             reg = await asyncio.to_thread(load_registry, app_settings.registry)
         sources = Sources(reg, app_settings.secrets_file)
-        state = RelayState(SessionManager(rs), sources, signer or signer_for(app_settings.data_dir))
+        manager = SessionManager(rs)
+        state = RelayState(
+            manager, sources, signer or signer_for(app_settings.data_dir), registry_for(manager)
+        )
         app.state.relay = state
         stop = asyncio.Event()
         watcher_task = None
@@ -169,6 +178,10 @@ def create_relay_app(
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
         except OfferError as exc:
             raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, str(exc)) from None
+        except CapacityError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
+            ) from None
         location = f"/whep/sessions/{session.id}"
         return Response(
             content=answer,
@@ -214,6 +227,11 @@ def create_relay_app(
             "upstreams": len(upstreams),
             "frames_in": sum(u.frames for u in upstreams),
         }
+
+    @app.get("/metrics", response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition: totals only, no camera ids (scraped on the internal network)."""
+        return Response(exposition(state_of(request).metrics), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

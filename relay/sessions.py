@@ -2,8 +2,10 @@
 
 `SessionManager.create` answers an SDP offer with H.264 only (passthrough: whatever the
 camera encodes is what the browser decodes), on a sendonly video track fed by the camera's
-shared upstream. A session ends on DELETE, when its peer connection fails or closes, or when
-the relay stops.
+shared upstream. A session ends on DELETE, when its peer connection fails or closes (a viewer
+that vanished without DELETE fails its ICE consent checks), when it never connects, or when
+the relay stops; ending it releases everything it held (its queue, its sender's history, its
+peer connection), and its upstream closes after `idle_close_s` without viewers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aiortc import (
 
 from relay import packer, rtp_out
 from relay.ice import announce, filter_remote_candidates, loopback_only
+from relay.metrics import RelayCounters
 from relay.settings import RelaySettings
 from relay.sources import SourceSpec, UpstreamKey
 from relay.track import ViewerTrack
@@ -37,6 +40,10 @@ class OfferError(Exception):
     """The viewer's offer cannot be answered (no video, no H.264); safe to show."""
 
 
+class CapacityError(Exception):
+    """This worker holds `max_sessions` viewers already; safe to show."""
+
+
 @dataclass
 class WhepSession:
     id: str
@@ -46,21 +53,28 @@ class WhepSession:
     pc: RTCPeerConnection
     track: ViewerTrack
     upstream: Upstream
+    lean: rtp_out.LeanSender | None = None
+    connect_timer: asyncio.TimerHandle | None = None
     created_at: float = field(default_factory=time.monotonic)
 
 
 class UpstreamPool:
     """The open upstreams, one per (camera, stream kind, URL)."""
 
-    def __init__(self, settings: RelaySettings) -> None:
+    def __init__(self, settings: RelaySettings, counters: RelayCounters | None = None) -> None:
         self.settings = settings
+        self.counters = counters or RelayCounters()
         self.upstreams: dict[UpstreamKey, Upstream] = {}
 
     def get(self, spec: SourceSpec) -> Upstream:
         upstream = self.upstreams.get(spec.key)
         if upstream is None or upstream.closed:
             upstream = Upstream(
-                spec, self.settings.idle_close_s, self._closed, gop_cache=self.settings.gop_cache
+                spec,
+                self.settings.idle_close_s,
+                self._closed,
+                gop_cache=self.settings.gop_cache,
+                counters=self.counters,
             )
             self.upstreams[spec.key] = upstream
             upstream.start()
@@ -81,7 +95,8 @@ def _h264_preferences() -> list[object]:
 class SessionManager:
     def __init__(self, settings: RelaySettings, pool: UpstreamPool | None = None) -> None:
         self.settings = settings
-        self.pool = pool or UpstreamPool(settings)
+        self.counters = pool.counters if pool is not None else RelayCounters()
+        self.pool = pool or UpstreamPool(settings, self.counters)
         self.sessions: dict[str, WhepSession] = {}
         self._ice_servers = [
             RTCIceServer(urls=d["urls"], username=d.get("username"), credential=d.get("credential"))
@@ -89,6 +104,8 @@ class SessionManager:
         ]
         self._loopback_only = loopback_only(settings.ice_addresses)
         self.on_end: Callable[[WhepSession], None] | None = None
+        # Tasks started from callbacks, held until done (the loop keeps only weak references).
+        self._tasks: set[asyncio.Task[bool]] = set()
 
     async def create(
         self, spec: SourceSpec, department: str, offer_sdp: str
@@ -96,6 +113,8 @@ class SessionManager:
         """A new session and its answer SDP. Raises UpstreamError or OfferError."""
         if "m=video" not in offer_sdp:
             raise OfferError("the offer has no video section")
+        if len(self.sessions) >= self.settings.max_sessions:
+            raise CapacityError(f"this relay worker holds {len(self.sessions)} viewers already")
         upstream = self.pool.get(spec)
         upstream.acquire()
         try:
@@ -112,7 +131,7 @@ class SessionManager:
                 upstream,
             )
             try:
-                answer = await self._negotiate(pc, track, offer_sdp)
+                answer, session.lean = await self._negotiate(pc, track, offer_sdp)
             except BaseException:
                 track.stop()
                 await pc.close()
@@ -121,29 +140,41 @@ class SessionManager:
             upstream.release()
             raise
         self.sessions[session.id] = session
+        self.counters.sessions_started += 1
+        sid = session.id
 
+        # The handlers hold the id, not the session: nothing here keeps an ended one alive.
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                await self.end(session.id)
+            state = pc.connectionState
+            if state in ("failed", "closed"):
+                await self.end(sid, state)
 
         # A viewer that posted an offer and vanished (tab closed before ICE finished) would
         # hold the camera's upstream open for ever: give it a deadline to connect.
         def check_connected() -> None:
-            if session.id in self.sessions and pc.connectionState != "connected":
-                log.info("viewer %s never connected; dropping it", session.id[:8])
-                asyncio.get_running_loop().create_task(self.end(session.id))
+            live = self.sessions.get(sid)
+            if live is not None and live.pc.connectionState != "connected":
+                log.info("viewer %s never connected; dropping it", sid[:8])
+                self._tasks.add(
+                    task := asyncio.get_running_loop().create_task(self.end(sid, "never_connected"))
+                )
+                task.add_done_callback(self._tasks.discard)
 
-        asyncio.get_running_loop().call_later(self.settings.connect_timeout_s, check_connected)
+        session.connect_timer = asyncio.get_running_loop().call_later(
+            self.settings.connect_timeout_s, check_connected
+        )
 
         log.info("viewer %s: %s/%s (%s)", session.id[:8], spec.camera_id, spec.stream, department)
         return session, answer
 
-    async def _negotiate(self, pc: RTCPeerConnection, track: ViewerTrack, offer_sdp: str) -> str:
+    async def _negotiate(
+        self, pc: RTCPeerConnection, track: ViewerTrack, offer_sdp: str
+    ) -> tuple[str, rtp_out.LeanSender]:
         # Before setRemoteDescription, or aiortc answers with its first codec (VP8).
         sender = pc.addTrack(track)
         packer.install(sender)
-        rtp_out.install(sender)
+        lean = rtp_out.install(sender, self.counters)
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(_h264_preferences())  # type: ignore[arg-type]
@@ -159,20 +190,25 @@ class SessionManager:
             "H264" in line for line in local.sdp.splitlines() if line.startswith("a=rtpmap")
         ):
             raise OfferError("the viewer offers no H.264 decoder; the relay never re-encodes")
-        return announce(local.sdp, self.settings.announce_address)
+        return announce(local.sdp, self.settings.announce_address), lean
 
-    async def end(self, session_id: str) -> bool:
+    async def end(self, session_id: str, reason: str = "delete") -> bool:
         session = self.sessions.pop(session_id, None)
         if session is None:
             return False
+        self.counters.sessions_ended[reason] = self.counters.sessions_ended.get(reason, 0) + 1
+        if session.connect_timer is not None:
+            session.connect_timer.cancel()
         session.track.stop()
         session.upstream.release()
         await session.pc.close()
+        if session.lean is not None:
+            session.lean.history.clear()
         if self.on_end is not None:
             self.on_end(session)
-        log.info("viewer %s ended (%s)", session.id[:8], session.camera_id)
+        log.info("viewer %s ended (%s, %s)", session.id[:8], session.camera_id, reason)
         return True
 
     async def close(self) -> None:
-        await asyncio.gather(*(self.end(sid) for sid in list(self.sessions)))
+        await asyncio.gather(*(self.end(sid, "shutdown") for sid in list(self.sessions)))
         await self.pool.close()

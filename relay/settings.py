@@ -44,6 +44,20 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_CONNECT_TIMEOUT_S",
         description="A viewer whose connection is not up this long after its offer is dropped.",
     )
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias="SHARPEYE_RELAY_MAX_SESSIONS",
+        description="WHEP sessions this worker holds at most; beyond it offers get 503.",
+    )
+    consent_timeout_s: float = Field(
+        default=30.0,
+        ge=2.0,
+        le=300.0,
+        validation_alias="SHARPEYE_RELAY_CONSENT_TIMEOUT_S",
+        description="A viewer that stops answering ICE consent checks this long (closed tab, "
+        "lost network: no DELETE) is dropped; RFC 7675's 30 s by default.",
+    )
     gop_cache: bool = Field(
         default=True,
         validation_alias="SHARPEYE_RELAY_GOP_CACHE",

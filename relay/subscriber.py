@@ -12,6 +12,7 @@ import asyncio
 from collections import deque
 
 from relay.gop import EncodedFrame
+from relay.metrics import RelayCounters
 
 
 class SubscriberClosedError(Exception):
@@ -19,7 +20,14 @@ class SubscriberClosedError(Exception):
 
 
 class Subscriber:
-    def __init__(self, capacity: int, primed: list[EncodedFrame] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        primed: list[EncodedFrame] | None = None,
+        counters: RelayCounters | None = None,
+    ) -> None:
+        # The relay's totals (metrics); touched only when frames are dropped, never per frame.
+        self.counters = counters or RelayCounters()
         self.capacity = max(capacity, len(primed or ()) + 1)
         self._queue: deque[EncodedFrame] = deque(primed or ())
         # Until a keyframe is queued nothing decodable can be sent.
@@ -39,10 +47,11 @@ class Subscriber:
             self._need_keyframe = False
         if len(self._queue) >= self.capacity:
             self.overflows += 1
-            self.dropped += len(self._queue)
+            lost = len(self._queue) + (not frame.keyframe)
+            self.dropped += lost
+            self.counters.dropped_overflow += lost
             self._queue.clear()
             if not frame.keyframe:
-                self.dropped += 1
                 self._need_keyframe = True
                 return
         self._queue.append(frame)
@@ -51,11 +60,14 @@ class Subscriber:
     def restart(self) -> None:
         """The upstream reconnected: what is queued belongs to a dead decoder state."""
         self.dropped += len(self._queue)
+        self.counters.dropped_reconnect += len(self._queue)
         self._queue.clear()
         self._need_keyframe = True
 
     def close(self) -> None:
         self._closed = True
+        # Frames left here are nobody's now; let them go with the last reference to them.
+        self._queue.clear()
         self._wake()
 
     @property

@@ -33,6 +33,7 @@ from ingest.rtsp.handshake import (
 )
 from ingest.rtsp.stream import Stream
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
+from relay.metrics import RelayCounters
 from relay.pyav_pull import PyavPull, PyavPullError, stop_and_join
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
@@ -65,8 +66,10 @@ class Upstream:
         on_closed: Callable[[Upstream], None],
         open_timeout_s: float = OPEN_TIMEOUT_S,
         gop_cache: bool = True,
+        counters: RelayCounters | None = None,
     ) -> None:
         self.spec = spec
+        self.counters = counters or RelayCounters()
         self.idle_close_s = idle_close_s
         self._on_closed = on_closed
         self._open_timeout_s = open_timeout_s
@@ -141,6 +144,7 @@ class Upstream:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.gop.clear()
         self._on_closed(self)
 
     # -- viewers ---------------------------------------------------------------------------
@@ -148,7 +152,7 @@ class Upstream:
     def subscribe(self, capacity: int) -> Subscriber:
         """A queue primed with the cached GOP, re-timed so playback starts at once."""
         primed = squeeze(self.gop.snapshot()) if self.gop_cache else []
-        sub = Subscriber(capacity, primed)
+        sub = Subscriber(capacity, primed, self.counters)
         if self.closed:
             sub.close()
         else:
@@ -186,6 +190,7 @@ class Upstream:
                 await asyncio.sleep(delay)
                 continue
             self.opens += 1
+            self.counters.upstream_opens += 1
             if self.codec != "h264":
                 if isinstance(pull, PyavPull):
                     await stop_and_join(pull, self._open_timeout_s)
@@ -209,6 +214,8 @@ class Upstream:
                 backoff.reset()
             except (OSError, TimeoutError, ConnectionError) as exc:
                 log.warning("%s/%s: upstream lost: %s", spec.camera_id, spec.stream, exc)
+            if not self.closed:
+                self.counters.upstream_reconnects += 1
             # Reconnect: queued frames and the cache refer to the old session's decoder state.
             self.gop.clear()
             for sub in self.subscribers:
@@ -304,6 +311,7 @@ class Upstream:
             data = with_parameter_sets(data, self._parameter_sets)
         frame = EncodedFrame(data, au.keyframe, self._pts, time.monotonic(), ts)
         self.frames += 1
+        self.counters.frames_in += 1
         self.keyframes += au.keyframe
         self.gop.add(frame)
         for sub in self.subscribers:

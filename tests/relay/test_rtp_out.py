@@ -13,6 +13,7 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
 
 from relay import rtp_out
+from relay.metrics import RelayCounters
 
 MID = "0"
 ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -78,7 +79,8 @@ async def sender() -> AsyncIterator[RTCRtpSender]:
 
 async def test_retransmission_is_what_aiortc_would_send(sender: RTCRtpSender) -> None:
     """A NACKed packet goes out again as aiortc's own `_retransmit` sends it (RTX-wrapped)."""
-    lean = rtp_out.install(sender)
+    counters = RelayCounters()
+    lean = rtp_out.install(sender, counters)
     m = extensions_map((SDES_MID, 4), (ABS_SEND_TIME, 2))
     setattr(sender, S + "rtp_header_extensions_map", m)
     setattr(sender, S + "mid", MID)
@@ -108,6 +110,7 @@ async def test_retransmission_is_what_aiortc_would_send(sender: RTCRtpSender) ->
     await RTCRtpSender._retransmit(sender, seq)
     assert len(sent) == 2 and sent[0] == sent[1]
     assert getattr(sender, S + "rtx_sequence_number") == 501
+    assert counters.retransmits == 1  # the overwritten slot's NACK is not counted
 
 
 async def test_install_replaces_the_loop_and_refuses_a_changed_aiortc(

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from relay.gop import EncodedFrame, GopCache, nal_types, squeeze, with_parameter_sets
+from relay.metrics import RelayCounters
 from relay.subscriber import Subscriber, SubscriberClosedError
 
 
@@ -81,3 +82,30 @@ def test_parameter_sets_are_prepended_only_when_missing() -> None:
     fixed = with_parameter_sets(idr, [sps, pps])
     assert nal_types(fixed) == {7, 8, 5}
     assert with_parameter_sets(fixed, [sps, pps]) == fixed
+
+
+def test_gop_cache_is_bounded_in_bytes_too() -> None:
+    gop = GopCache(max_frames=100, max_bytes=3 * len(frame(0).data))
+    gop.add(frame(1, key=True))
+    gop.add(frame(2))
+    gop.add(frame(3))
+    assert len(gop) == 3 and gop.bytes == 3 * len(frame(0).data)
+    gop.add(frame(4))  # one byte over: dropped, a joiner waits for the next keyframe
+    assert len(gop) == 0 and gop.bytes == 0
+    gop.add(frame(5))
+    assert len(gop) == 0
+
+
+def test_drops_are_counted_for_the_relay_and_close_frees_the_queue() -> None:
+    counters = RelayCounters()
+    sub = Subscriber(capacity=10, counters=counters)
+    for pts in range(25):  # nobody reads: overflows at 10, then waits for a keyframe
+        sub.offer(frame(pts, key=pts == 0))
+    # The ten queued and the one that overflowed (later ones wait for a keyframe, as ever).
+    assert counters.dropped_overflow == sub.dropped == 11
+    sub.offer(frame(25, key=True))
+    sub.restart()  # the camera reconnected
+    assert counters.dropped_reconnect == 1
+    sub.offer(frame(26, key=True))
+    sub.close()
+    assert len(sub) == 0  # nothing of a closed viewer's stays alive
