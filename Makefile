@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA := $(or $(SHARPEYE_DATA_DIR),var)
 # Demo scenes composed from the real footage (flames, plated vehicles, a gathering crowd).
-SCENES := $(DATA)/footage/synthetic-fire-720p.mkv
+# The last clip `python -m analytics.scenes` writes; recomposed when the scene code changes.
+SCENES := $(DATA)/footage/synthetic-faces-720p.mkv
 
 .PHONY: up test lint typecheck check system venv footage models scenes bench clean
 
@@ -44,7 +45,7 @@ models: venv
 
 scenes: footage models $(SCENES)
 
-$(SCENES):
+$(SCENES): $(wildcard analytics/scenes/*.py)
 	@echo "== composing the demo scenes (fire, smoke, junction with plates, crowd, faces)"
 	@$(BIN)/python -m analytics.scenes
 

@@ -72,11 +72,20 @@ def resolve_clip(name: str, extra: Iterable[str] = ()) -> str | None:
     """The clip served for a path's clip segment: a clip name, or `<clip>-360p` (sub stream).
 
     The demo registry names sub streams `<main clip>-360p` (e.g. vtest-720p-360p): that is
-    served by the 360p clip made from the same source (vtest-360p).
+    served by the 360p clip made from the same source (vtest-360p). A composed scene's sub
+    stream (synthetic-fire-720p-360p) is the scene's own 360p encoding (synthetic-fire-360p,
+    written beside it by `python -m analytics.scenes`), so a wall tile shows its scene.
     """
+    extra = set(extra)
     if name in CLIPS or name in extra:
         return name
-    base = CLIPS.get(name.removesuffix("-360p")) if name.endswith("-360p") else None
+    if not name.endswith("-360p"):
+        return None
+    main = name.removesuffix("-360p")
+    if main in extra:
+        sub = main.removesuffix("-720p") + "-360p"
+        return sub if main.endswith("-720p") and sub in extra else None
+    base = CLIPS.get(main)
     if base is None:
         return None
     for clip, spec in CLIPS.items():

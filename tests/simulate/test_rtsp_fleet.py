@@ -124,6 +124,11 @@ def test_clip_aliases_and_extra_paths() -> None:
     assert resolve_clip("tree-720p-360p") == "tree-360p"
     assert resolve_clip("megamind-720p-360p") is None  # no 360p encoding of that source
     assert resolve_clip("nope") is None
+    # A composed scene's sub stream is its own 360p encoding, never another clip's.
+    scenes = ["synthetic-fire-720p", "synthetic-fire-360p", "synthetic-crowd-720p"]
+    assert resolve_clip("synthetic-fire-720p-360p", scenes) == "synthetic-fire-360p"
+    assert resolve_clip("synthetic-fire-360p", scenes) == "synthetic-fire-360p"
+    assert resolve_clip("synthetic-crowd-720p-360p", scenes) is None  # not composed: refused
     assert list(extra_mount_paths("tree-720p", 2)) == [
         "/sim/tree-720p/cam0001",
         "/sim/tree-720p/cam0002",
