@@ -48,7 +48,8 @@ class CameraAnalytics:
         self.faces = faces if "faces" in features else None
         self.face_watchlist = face_watchlist
         self.plates = plates if "plates" in features else None
-        self.plate_watchlist = set(config.plates.watchlist)
+        # The node's list (analytics.yaml) and the camera's own (registry), one set.
+        self.plate_watchlist = {*config.plates.watchlist, *camera.analytics.plate_watchlist}
         self.evidence = evidence or EvidenceStore(None)
         self.node_id = node_id
         m = config.motion

@@ -303,6 +303,22 @@ class AnalyticsProfile(RegistryModel):
     )
     zones: list[Zone] = Field(default_factory=list, description="Areas for intrusion/crowding.")
     lines: list[Line] = Field(default_factory=list, description="Lines for crossing counts.")
+    plate_watchlist: list[str] = Field(
+        default_factory=list,
+        description="Plates (皖S12345 or 皖S·12345) whose reading here raises watchlist_plate, "
+        "beside the node's analytics.yaml watchlist; needs plate reading (vehicles profile).",
+    )
+
+    @field_validator("plate_watchlist")
+    @classmethod
+    def canonical_plates(cls, plates: list[str]) -> list[str]:
+        # Readings are canonical (no separator, upper case): compare like with like. The
+        # plate format itself is the analytics' business; the core only tidies the text.
+        out = [re.sub(r"[\s·.\-]", "", p).upper() for p in plates]
+        bad = [p for p, c in zip(plates, out, strict=True) if not 7 <= len(c) <= 8]
+        if bad:
+            raise registry_error(f"not a plate (7 or 8 characters): {', '.join(bad)}")
+        return out
 
 
 class Camera(RegistryModel):
