@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     )
     sim_rtsp_port: int = Field(default=8554, validation_alias="SHARPEYE_SIM_RTSP_PORT")
     sim_onvif_port: int = Field(default=8000, validation_alias="SHARPEYE_SIM_ONVIF_PORT")
+    receiver_port: int = Field(
+        default=8090,
+        validation_alias="SHARPEYE_RECEIVER_PORT",
+        ge=1,
+        le=65535,
+        description="The demo duty receiver `sharpeye up` starts (simulated duty phones).",
+    )
 
     @field_validator("node_id")
     @classmethod
