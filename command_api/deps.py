@@ -40,10 +40,11 @@ from command_api.auth.directory import (
 )
 from command_api.auth.principal import Principal
 from command_api.auth.roles import Role
+from command_api.auth.sessions import session_problem
 from command_api.auth.tokens import API_KEY_PREFIX, AuthConfig, TokenError, decode_token
 from sharpeye.registry import Registry
 from sharpeye.settings import Settings
-from sharpeye.store.models import UserRow
+from sharpeye.store.models import LoginSessionRow, UserRow
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +183,20 @@ def principal_from_credential(runtime: Runtime, credential: str) -> Principal:
                 raise _unauthorized("unknown or revoked API key")
             return principal
         try:
-            claims = decode_token(runtime.auth, credential, runtime.clock.now())
+            now = runtime.clock.now()
+            claims = decode_token(runtime.auth, credential, now)
         except TokenError as e:
             raise _unauthorized(str(e)) from None
-        # The store, not the token, has the last word: a deactivated user or a changed
-        # department takes effect at once, not when the token expires.
+        # The store, not the token, has the last word: a deactivated user, a changed
+        # department or a revoked session (logout) takes effect at once, not at expiry.
         user = s.get(UserRow, claims.user_id)
         if user is None or not user.active:
             raise _unauthorized("user no longer active")
-        return user_principal(user)
+        if claims.session_id is not None:
+            problem = session_problem(s.get(LoginSessionRow, claims.session_id), user, now)
+            if problem is not None:
+                raise _unauthorized(problem)
+        return user_principal(user, claims.session_id)
 
 
 def current_principal(

@@ -74,13 +74,14 @@ def authenticate(session: Session, username: str, password: str) -> UserRow | No
     return user if ok and user is not None and user.active else None
 
 
-def user_principal(user: UserRow) -> Principal:
+def user_principal(user: UserRow, session_id: str | None = None) -> Principal:
     return Principal(
         kind="user",
         id=user.id,
         name=user.username,
         department=user.department_id,
         roles=frozenset(Role(r) for r in user.roles if r in Role.__members__.values()),
+        session_id=session_id,
     )
 
 

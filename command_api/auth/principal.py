@@ -17,6 +17,9 @@ class Principal:
     name: str
     department: str
     roles: frozenset[Role]
+    # The login session behind a user's access token (None: an API key, or an older token):
+    # what open WebSockets recheck, and what logout revokes.
+    session_id: str | None = None
 
     @property
     def is_admin(self) -> bool:

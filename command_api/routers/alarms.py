@@ -51,6 +51,13 @@ def list_alarms(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     state: Annotated[AlarmState | None, Query(description="Lifecycle state.")] = None,
+    open_only: Annotated[
+        bool,
+        Query(
+            alias="open",
+            description="Only open alarms (new or acknowledged): what a wall lists at login.",
+        ),
+    ] = False,
     camera_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[float | None, Query(description="Created at or after (Unix time).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -63,6 +70,10 @@ def list_alarms(
         )
     if state is not None:
         query = query.where(AlarmRow.state == state.value)
+    if open_only:
+        query = query.where(
+            AlarmRow.state.in_([AlarmState.NEW.value, AlarmState.ACKNOWLEDGED.value])
+        )
     if camera_id is not None:
         query = query.where(AlarmRow.camera_id == camera_id)
     if since is not None:

@@ -1,20 +1,32 @@
-"""Login (short-lived tokens), the caller's identity, and API keys for machines."""
+"""Login (a renewable session behind short-lived access tokens), renewal, logout, the
+caller's identity, sessions for administrators, and API keys for machines.
+
+A login returns an access token (`expires_in`, 15 min by default) and a `refresh_token`;
+POST /api/auth/refresh with it returns a fresh access token until the session's absolute
+end (`session_expires_at`, SHARPEYE_SESSION_MAX_S), a logout, an administrator's revocation
+or the user's deactivation; then it answers 401 and the holder must log in again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.auth.directory import DirectoryError, authenticate, create_api_key, user_principal
+from command_api.auth.principal import Principal
 from command_api.auth.roles import Role
+from command_api.auth.sessions import SessionError, open_session, renew, revoke, user_sessions
 from command_api.auth.tokens import issue_token
-from command_api.deps import AdminDep, PrincipalDep, RowId, RuntimeDep
-from sharpeye.store.models import ApiKeyRow
+from command_api.auth.watch import watch_for
+from command_api.deps import AdminDep, PrincipalDep, RowId, Runtime, RuntimeDep
+from sharpeye.store.models import ApiKeyRow, LoginSessionRow, UserRow
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -34,8 +46,33 @@ class MeOut(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int = Field(description="Seconds until the token expires; log in again then.")
+    expires_in: int = Field(
+        description="Seconds until the access token expires; renew it before then."
+    )
+    refresh_token: str = Field(
+        description="Renews the access token (POST /api/auth/refresh) until the session ends. "
+        "Keep it out of URLs and logs."
+    )
+    session_expires_at: float = Field(description="Unix time the session ends at the latest.")
     user: MeOut
+
+
+SessionId = Annotated[str, PathParam(min_length=1, max_length=64, description="Session id.")]
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class SessionOut(BaseModel):
+    id: str
+    user: str
+    created_at: float
+    renewed_at: float
+    expires_at: float
+    revoked_at: float | None
+    revoked_by: str
+    client: str
 
 
 class ApiKeyIn(BaseModel):
@@ -84,40 +121,29 @@ async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> TokenOu
         # The password check (deliberately slow) runs outside the write transaction.
         with runtime.sessions() as s:
             user = authenticate(s, body.username, body.password)
-            principal = user_principal(user) if user is not None else None
         now = runtime.clock.now()
-        if user is None or principal is None:
+        if user is None:
             entry = AuditEntry(
                 body.username, "", "login", body.username, "denied", {"client": client}
             )
             with write_scope(runtime.sessions) as s:
                 append(s, entry, now)
             return None
-        token, claims = issue_token(
-            runtime.auth,
-            user_id=user.id,
-            username=user.username,
-            department=user.department_id,
-            roles=principal.roles,
-            now=now,
-        )
-        detail = {"client": client, "token_id": claims.token_id}
         with write_scope(runtime.sessions) as s:
+            user = s.get(UserRow, user.id)
+            if user is None:
+                return None
+            renewal, row = open_session(
+                s, user, now=now, max_s=runtime.auth.session_max_s, client=client
+            )
+            out = _tokens(runtime, user, row, renewal, now)
+            detail = {"client": client, "session": row.id}
             append(
                 s,
                 AuditEntry(user.username, user.department_id, "login", user.username, "ok", detail),
                 now,
             )
-        return TokenOut(
-            access_token=token,
-            expires_in=runtime.auth.token_ttl_s,
-            user=MeOut(
-                kind="user",
-                name=user.username,
-                department=user.department_id,
-                roles=sorted(principal.roles),
-            ),
-        )
+        return out
 
     result = await asyncio.to_thread(work)
     if result is None:
@@ -127,6 +153,124 @@ async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> TokenOu
             headers={"WWW-Authenticate": "Bearer"},
         )
     return result
+
+
+def _tokens(
+    runtime: Runtime, user: UserRow, row: LoginSessionRow, renewal: str, now: float
+) -> TokenOut:
+    principal = user_principal(user, row.id)
+    token, claims = issue_token(
+        runtime.auth,
+        user_id=user.id,
+        username=user.username,
+        department=user.department_id,
+        roles=principal.roles,
+        now=now,
+        session_id=row.id,
+        not_after=row.expires_at,
+    )
+    return TokenOut(
+        access_token=token,
+        expires_in=max(1, int(claims.expires_at - now)),
+        refresh_token=renewal,
+        session_expires_at=row.expires_at,
+        user=MeOut(
+            kind="user",
+            name=user.username,
+            department=user.department_id,
+            roles=sorted(principal.roles),
+        ),
+    )
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenOut,
+    summary="Renew the access token from the login session",
+    responses={401: {"description": "Session unknown, ended or revoked, or user inactive."}},
+)
+async def refresh(body: RefreshIn, runtime: RuntimeDep) -> TokenOut:
+    def work() -> TokenOut | str:
+        now = runtime.clock.now()
+        with write_scope(runtime.sessions) as s:
+            try:
+                row, user = renew(s, body.refresh_token, now)
+            except SessionError as e:
+                return str(e)
+            # Not audited: a wall renews every few minutes all shift; the login and the
+            # session's end are what the audit log needs.
+            return _tokens(runtime, user, row, body.refresh_token, now)
+
+    result = await asyncio.to_thread(work)
+    if isinstance(result, str):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, result, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return result
+
+
+def _end_session(runtime: Runtime, session_id: str, by: Principal, action: str) -> bool:
+    """Revoke and audit (sync: call in a thread); False when there is no such session."""
+    now = runtime.clock.now()
+    with write_scope(runtime.sessions) as s:
+        row = revoke(s, session_id, by.actor, now)
+        if row is None:
+            return False
+        entry = AuditEntry(by.actor, by.department, action, f"session:{session_id}")
+        append(s, entry, now)
+        return True
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End the caller's session: no more renewals; its tokens and sockets stop",
+)
+async def logout(principal: PrincipalDep, runtime: RuntimeDep) -> None:
+    if principal.session_id is None:
+        return  # an API key or a token from before sessions: nothing to end
+    await asyncio.to_thread(_end_session, runtime, principal.session_id, principal, "logout")
+    _wake_sockets(runtime)
+
+
+def _wake_sockets(runtime: Runtime) -> None:
+    # This process's sockets of the ended session close now; other replicas' within
+    # SHARPEYE_SESSION_RECHECK_S.
+    watch_for(runtime.sessions, runtime.clock, runtime.auth.recheck_s).poke()
+
+
+@router.get("/sessions", response_model=list[SessionOut], summary="Login sessions, newest first")
+def list_sessions(
+    runtime: RuntimeDep, admin: AdminDep, user_id: int | None = None
+) -> list[SessionOut]:
+    with runtime.sessions() as s:
+        names = {uid: name for uid, name in s.execute(select(UserRow.id, UserRow.username))}
+        return [
+            SessionOut(
+                id=r.id,
+                user=names.get(r.user_id, "?"),
+                created_at=r.created_at,
+                renewed_at=r.renewed_at,
+                expires_at=r.expires_at,
+                revoked_at=r.revoked_at,
+                revoked_by=r.revoked_by,
+                client=r.client,
+            )
+            for r in user_sessions(s, user_id)
+        ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a login session (its wall can no longer renew; its sockets close)",
+    responses={404: {"description": "No such session."}},
+)
+async def revoke_session(session_id: SessionId, runtime: RuntimeDep, admin: AdminDep) -> None:
+    found = await asyncio.to_thread(_end_session, runtime, session_id, admin, "session.revoke")
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id!r}")
+    _wake_sockets(runtime)
 
 
 @router.get("/me", response_model=MeOut, summary="Who the caller is")

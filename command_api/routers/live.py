@@ -1,4 +1,4 @@
-"""`/api/live?token=`: camera health changes as they happen, for the wall's tiles and tree.
+"""`/api/live`: camera health changes as they happen, for the wall's tiles and tree.
 
 Relays ingest's Redis pub/sub channel `sharpeye:health:changes` (`CameraHealth` JSON on each
 state change) as `{"type": "health", ...health}`, only for cameras in the caller's scope.
@@ -8,8 +8,10 @@ both on one socket, filtered by camera scope.
 
 One Redis subscription per API process (`LiveHub`), fanned out to a bounded queue per
 client; a client that falls `QUEUE_SIZE` messages behind is closed (1013) and reconnects,
-instead of the process buffering without bound. Browsers cannot set headers on a
-WebSocket, so the access token comes as `?token=`.
+instead of the process buffering without bound. The client authenticates with its first
+message, `{"type": "auth", "token": ...}` (`command_api.auth.socket`; `?token=` still works
+for API clients), and is rechecked while connected: a logout, a revoked session or key, or a
+deactivated user closes the socket with 4401.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import redis.asyncio
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from command_api.auth.principal import Principal
+from command_api.auth.socket import AUTH_REQUIRED, CLOSE_UNAUTHORIZED, first_message_token
+from command_api.auth.watch import watch_for
 from command_api.deps import (
     CameraScope,
     Runtime,
@@ -40,7 +45,6 @@ router = APIRouter(tags=["live"])
 
 ALARMS_CHANNEL = "sharpeye:alarms"
 QUEUE_SIZE = 256
-CLOSE_UNAUTHORIZED = 4401
 CLOSE_TRY_AGAIN = 1013
 
 
@@ -143,28 +147,33 @@ def hub_for(r: redis.asyncio.Redis) -> LiveHub:
     return hub
 
 
-async def _scope(runtime: Runtime, token: str | None) -> CameraScope:
-    """The scope of the caller whose access token (or API key) this is; HTTPException 401."""
+async def _scope(runtime: Runtime, token: str | None) -> tuple[Principal, CameraScope]:
+    """The caller whose access token (or API key) this is, and its scope; HTTPException 401."""
     if not token:
-        raise HTTPException(401, "token query parameter required")
+        raise HTTPException(401, AUTH_REQUIRED)
     principal = await run_in_threadpool(principal_from_credential, runtime, token)
-    return await run_in_threadpool(scope_for, runtime, principal)
+    return principal, await run_in_threadpool(scope_for, runtime, principal)
 
 
 @router.websocket("/api/live")
 async def live(
     websocket: WebSocket,
     token: Annotated[
-        str | None, Query(description="Access token, where the API has logins.")
+        str | None, Query(description="API clients: access token or API key (browsers: no).")
     ] = None,
 ) -> None:
     runtime = get_runtime(websocket)  # type: ignore[arg-type,unused-ignore]
     await websocket.accept()
+    if not token:
+        token = await first_message_token(websocket)
     try:
-        scope = await _scope(runtime, token)
+        principal, scope = await _scope(runtime, token)
     except HTTPException as exc:
-        await websocket.close(CLOSE_UNAUTHORIZED, str(exc.detail))
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(CLOSE_UNAUTHORIZED, str(exc.detail))
         return
+    watch = watch_for(runtime.sessions, runtime.clock, runtime.auth.recheck_s)
+    watched = watch.watch(principal)
     hub = hub_for(runtime.redis)
     client = hub.register(scope)
     try:
@@ -172,24 +181,29 @@ async def live(
         await websocket.send_text(json.dumps({"type": "hello", "scope": scope.description}))
         receiver = asyncio.create_task(_drain(websocket))
         overflow = asyncio.create_task(client.overflowed.wait())
+        ended = asyncio.create_task(watched.ended.wait())
         try:
             while True:
                 getter = asyncio.create_task(client.queue.get())
                 done, _ = await asyncio.wait(
-                    {getter, receiver, overflow}, return_when=asyncio.FIRST_COMPLETED
+                    {getter, receiver, overflow, ended}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if getter not in done:
                     getter.cancel()
                     if overflow in done:
                         await websocket.close(CLOSE_TRY_AGAIN, "too slow: reconnect")
+                    elif ended in done:
+                        await websocket.close(CLOSE_UNAUTHORIZED, "session ended: renew or log in")
                     return
                 await websocket.send_text(getter.result())
         finally:
             receiver.cancel()
             overflow.cancel()
+            ended.cancel()
     except WebSocketDisconnect:
         pass
     finally:
+        watch.unwatch(watched)
         await hub.unregister(client)
 
 

@@ -5,6 +5,7 @@ from sharpeye.store.models.alarms import AlarmNote, AlarmRoute, AlarmRow, AlarmR
 from sharpeye.store.models.audit import AuditHead, AuditRecord
 from sharpeye.store.models.delivery import DestinationRow, OutboxItem
 from sharpeye.store.models.identity import ApiKeyRow, DepartmentRow, GrantRow, UserRow
+from sharpeye.store.models.sessions import LoginSessionRow
 from sharpeye.store.models.sightings import SightingRow
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "DepartmentRow",
     "DestinationRow",
     "GrantRow",
+    "LoginSessionRow",
     "OutboxItem",
     "SeenEvent",
     "SightingRow",
