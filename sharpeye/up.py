@@ -1,25 +1,38 @@
 """`sharpeye up`: the whole platform on one node with embedded defaults.
 
 Order: validate the registry (refuse to start on errors) → footage → store migrations →
-Redis (embedded unless REDIS_URL) → simulated fleet → ingest worker → command API. Children
-that die are restarted with backoff; Ctrl-C stops everything, children first.
+Redis (embedded unless REDIS_URL) → simulated fleet → ingest worker → relay → demo duty
+receiver → command API, then the demo's delivery destinations are pointed at the receiver
+through the API. Children that die are restarted with backoff; Ctrl-C stops everything,
+children first.
+
+Every port comes from the settings (SHARPEYE_API_PORT, SHARPEYE_RELAY_PORT,
+SHARPEYE_SIM_RTSP_PORT, SHARPEYE_SIM_ONVIF_PORT, SHARPEYE_RECEIVER_PORT) and every file
+from SHARPEYE_DATA_DIR, so a harness can run several platforms side by side.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import secrets
 import signal
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.logs import configure_logging
-from sharpeye.registry import RegistryError, load_registry
+from sharpeye.registry import Registry, RegistryError, load_registry
 from sharpeye.settings import Settings
+from sharpeye.simulate.duty_receiver import READY_LINE, SECRET_ENV, demo_destinations
 from sharpeye.supervise import Child, child_env, sharpeye_argv
 
 if TYPE_CHECKING:
@@ -54,8 +67,6 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
         from sharpeye.simulate.footage import prepare
 
         prepare(data)
-        import os
-
         for key, value in DEMO_SECRETS.items():
             env_extra[key] = os.environ.get(key, value)
     # Migrate once here: ingest (sightings) and the API both upgrade at startup, and two
@@ -86,6 +97,19 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
     children.append(
         Child("relay", sharpeye_argv("relay"), env, logs, ready=lambda line: "relay on" in line)
     )
+    receiver_url = f"http://127.0.0.1:{settings.receiver_port}/"
+    receiver_secret = _receiver_secret(data) if simulate else ""
+    if simulate:
+        # Before the API: deliveries of the first alarms find the duty phones answering.
+        children.append(
+            Child(
+                "receiver",
+                [sys.executable, "-m", "sharpeye.simulate.duty_receiver"],
+                {**env, SECRET_ENV: receiver_secret},
+                logs,
+                ready=lambda line: READY_LINE in line,
+            )
+        )
     children.append(
         Child("api", sharpeye_argv("api"), env, logs, ready=lambda line: "API on" in line)
     )
@@ -107,7 +131,14 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
         if not _answers(url + "healthz", 60):
             print(f"up: the API does not answer on {url}:\n{children[-1].tail()}", file=sys.stderr)
             return 1
-        print(f"== Sharpeye is up. Wall: {url}  API docs: {url}docs", flush=True)
+        receiver_note = ""
+        if simulate:
+            admin = next((u for u in demo_users if "administrator" in u.roles), None)
+            routed = _route_demo_alarms(url, admin, registry, receiver_url, receiver_secret)
+            receiver_note = f"  Duty receiver: {receiver_url}"
+            if not routed:
+                receiver_note += " (no destination set: alarms are delivered nowhere)"
+        print(f"== Sharpeye is up. Wall: {url}  API docs: {url}docs{receiver_note}", flush=True)
         for user in demo_users:
             roles = ", ".join(user.roles)
             print(
@@ -137,6 +168,69 @@ def _answers(url: str, timeout: float) -> bool:
             pass
         time.sleep(0.2)
     return False
+
+
+def _receiver_secret(data: Path) -> str:
+    """The demo webhooks' signing key: made once per data directory (0600), so the receiver
+    and the stored destinations agree across restarts."""
+    path = data / "receiver" / "secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret)
+    return secret
+
+
+def _call(api: str, method: str, path: str, token: str | None, body: object = None) -> object:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(api + path, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+def _route_demo_alarms(
+    api: str, admin: DemoUser | None, registry: Registry, receiver: str, secret: str
+) -> int:
+    """Point every department's duty desk, duty officer and head at the demo receiver, the
+    way an administrator would (PUT /api/destinations, audited); returns how many.
+
+    Without this the demo's alarms and escalations are delivered nowhere. Each start sets
+    the URL and key (the receiver's port may have changed) and keeps an administrator's
+    enabled/disabled choice; a demo admin whose password was changed leaves them as they are.
+    """
+    if admin is None:
+        return 0
+    try:
+        login = _call(
+            api,
+            "POST",
+            "api/auth/login",
+            None,
+            {"username": admin.username, "password": admin.password},
+        )
+        if not isinstance(login, dict):
+            raise KeyError("access_token")
+        token = str(login["access_token"])
+        present = _call(api, "GET", "api/destinations", token)
+        enabled = {d["id"]: d["enabled"] for d in present} if isinstance(present, list) else {}
+        wanted = demo_destinations([(d.id, d.name) for d in registry.departments], receiver, secret)
+        for dest_id, body in wanted.items():
+            body["enabled"] = enabled.get(dest_id, True)
+            _call(api, "PUT", f"api/destinations/{dest_id}", token, body)
+        # An API without sessions has no logout: the token then just expires.
+        with contextlib.suppress(urllib.error.HTTPError):
+            _call(api, "POST", "api/auth/logout", token)
+        return len(wanted)
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("demo destinations not set (%s): alarms are delivered nowhere", exc)
+        return 0
 
 
 def _seed_demo(settings: Settings) -> list[DemoUser]:

@@ -45,7 +45,7 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
     data = tmp_path / "data"
     data.mkdir()
     (data / "footage").symlink_to(REPO / "var" / "footage")
-    rtsp, api = free_port(), free_port()
+    rtsp, api, receiver = free_port(), free_port(), free_port()
     registry = tmp_path / "camera_registry.yaml"
     _ports_registry(REPO / "camera_registry.yaml", registry, rtsp)
     env = {
@@ -55,6 +55,8 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
         "SHARPEYE_API_PORT": str(api),
         "SHARPEYE_SIM_RTSP_PORT": str(rtsp),
         "SHARPEYE_SIM_ONVIF_PORT": str(free_port()),
+        "SHARPEYE_RELAY_PORT": str(free_port()),
+        "SHARPEYE_RECEIVER_PORT": str(receiver),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)  # the platform must start its own
@@ -82,6 +84,8 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
         assert up.wait(180), "make up did not come up:\n" + "".join(lines[-40:])
         banner = next(ln for ln in lines if "Sharpeye is up" in ln)
         assert f"http://127.0.0.1:{api}/" in banner
+        assert f"Duty receiver: http://127.0.0.1:{receiver}/" in banner
+        assert "delivered nowhere" not in banner
         login = urllib.request.Request(
             f"http://127.0.0.1:{api}/api/auth/login",
             data=json.dumps({"username": "admin", "password": "admin-demo-pass"}).encode(),
@@ -109,6 +113,18 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
             assert resp.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{api}/docs") as resp:
             assert resp.status == 200
+        # The fire scene at the forest lookout raises the forest-fire alarm; its delivery
+        # reaches the demo receiver's forestry duty desk and shows on the receiver's page.
+        received: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not received:
+            with urllib.request.urlopen(f"http://127.0.0.1:{receiver}/api/received") as resp:
+                received = [r for r in json.load(resp) if r["department"] == "forestry"]
+            time.sleep(1)
+        assert received, "no alarm reached the duty receiver"
+        assert received[-1]["verified"] is True and received[-1]["change"] == "created"
+        with urllib.request.urlopen(f"http://127.0.0.1:{receiver}/") as resp:
+            assert received[-1]["title"] in resp.read().decode()
         everything = _descendants(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
@@ -119,9 +135,16 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
             raise
     output = "".join(lines)
     assert "== stopped" in output
-    for secret in ("sim-secret", "sim-onvif"):
+    receiver_secret = (data / "receiver" / "secret").read_text()
+    for secret in ("sim-secret", "sim-onvif", receiver_secret):
         assert secret not in output
         for log in (data / "logs").glob("*.log"):
             assert secret not in log.read_text(errors="replace"), log
+    logs = [log.read_text(errors="replace") for log in (data / "logs").glob("*.log")]
+    assert "receiver.log" in {log.name for log in (data / "logs").glob("*.log")}
+    for text in [output, *logs]:
+        assert "alembic.runtime.plugins" not in text
+    # The banner shows the demo logins; the services' logs (up's own login included) do not.
+    assert not [text for text in logs if "admin-demo-pass" in text]
     time.sleep(1)
     assert not [p for p in everything if pid_alive(p)], "children outlived `make up`"
