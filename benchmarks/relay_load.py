@@ -184,11 +184,18 @@ def rss_mb(pid: int) -> float:
 
 
 async def soak(
-    pid: int, stats_url: str, url: str, token: str, viewers: int, seconds: float, after: float
+    pid: int,
+    stats_url: str,
+    url: str,
+    token: str,
+    viewers: int,
+    seconds: float,
+    after: float,
+    rounds: int = 1,
 ) -> dict[str, Any]:
-    """`viewers` CountingViewers for `seconds`, then none for `after`: the relay's RSS and
-    stats sampled every 10 s throughout (a leak shows as RSS growing with the bytes sent and
-    not coming back once the viewers left)."""
+    """`viewers` CountingViewers for `seconds`, then none for `after`, `rounds` times: the
+    relay's RSS and stats sampled every 10 s throughout (a leak shows as RSS growing with the
+    bytes sent, or with each round of viewers, and not coming back once they left)."""
     rows: list[dict[str, Any]] = []
     t0 = time.monotonic()
 
@@ -216,18 +223,19 @@ async def soak(
 
     async with httpx.AsyncClient(timeout=30) as client:
         await sample(client, "idle", [])
-        vs = [CountingViewer() for _ in range(viewers)]
-        for v in vs:
-            await v.whep(client, url, token)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            await asyncio.sleep(10)
-            await sample(client, "viewing", vs)
-        await asyncio.gather(*(v.close() for v in vs))
-        end = time.monotonic() + after
-        while time.monotonic() < end:
-            await asyncio.sleep(10)
-            await sample(client, "left", vs)
+        for _ in range(rounds):
+            vs = [CountingViewer() for _ in range(viewers)]
+            for v in vs:
+                await v.whep(client, url, token)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                await asyncio.sleep(10)
+                await sample(client, "viewing", vs)
+            await asyncio.gather(*(v.close() for v in vs))
+            end = time.monotonic() + after
+            while time.monotonic() < end:
+                await asyncio.sleep(10)
+                await sample(client, "left", vs)
     return {"viewers": viewers, "rows": rows}
 
 
@@ -247,6 +255,7 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--after", type=float, default=80.0)
+    parser.add_argument("--rounds", type=int, default=1, help="viewers come and go N times")
     parser.add_argument("--clip", default="vtest-360p")
     args = parser.parse_args()
     use_host_addresses(["127.0.0.1"])
@@ -266,6 +275,7 @@ def main() -> None:
                         args.viewers,
                         args.seconds,
                         args.after,
+                        args.rounds,
                     )
                 )
             finally:

@@ -106,6 +106,7 @@ class SessionManager:
         self.on_end: Callable[[WhepSession], None] | None = None
         # Tasks started from callbacks, held until done (the loop keeps only weak references).
         self._tasks: set[asyncio.Task[bool]] = set()
+        self._pending = 0
 
     async def create(
         self, spec: SourceSpec, department: str, offer_sdp: str
@@ -113,10 +114,12 @@ class SessionManager:
         """A new session and its answer SDP. Raises UpstreamError or OfferError."""
         if "m=video" not in offer_sdp:
             raise OfferError("the offer has no video section")
-        if len(self.sessions) >= self.settings.max_sessions:
+        # Offers still negotiating count too: a burst of them cannot overshoot the cap.
+        if len(self.sessions) + self._pending >= self.settings.max_sessions:
             raise CapacityError(f"this relay worker holds {len(self.sessions)} viewers already")
         upstream = self.pool.get(spec)
         upstream.acquire()
+        self._pending += 1
         try:
             await upstream.ready()
             pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
@@ -139,6 +142,8 @@ class SessionManager:
         except BaseException:
             upstream.release()
             raise
+        finally:
+            self._pending -= 1
         self.sessions[session.id] = session
         self.counters.sessions_started += 1
         sid = session.id
