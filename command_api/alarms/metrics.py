@@ -18,6 +18,12 @@ DELIVERY_DELAY = Histogram(
     ["kind"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+UNROUTED = Counter(
+    "sharpeye_alarms_unrouted_total",
+    "Alarm routing steps (creation, escalation) that reached no destination, by reason: "
+    "no_department, no_destination, no_destination_at_level, below_min_severity.",
+    ["reason"],
+)
 LIVE_CLIENTS = Gauge("sharpeye_live_clients", "WebSocket clients connected to this process.")
 
 
@@ -34,3 +40,7 @@ def delivery_result(kind: str, ok: bool, delay_s: float) -> None:
     DELIVERIES.labels(kind, "delivered" if ok else "failed").inc()
     if ok:
         DELIVERY_DELAY.labels(kind).observe(max(0.0, delay_s))
+
+
+def alarm_unrouted(reason: str) -> None:
+    UNROUTED.labels(reason).inc()
