@@ -1,58 +1,16 @@
-"""`sharpeye api`: serve the command API with uvicorn, logging one JSON object per line."""
+"""`sharpeye api`: serve the command API with uvicorn, logging through sharpeye.logs."""
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import time
-from typing import Any
 
 import uvicorn
 
 from command_api.app import ApiStartupError, create_app, load_initial_registry
+from command_api.auth.log_redaction import RedactTokens
 from sharpeye.bus.connect import RedisUnavailableError, connect_sync
+from sharpeye.logs import configure_logging
 from sharpeye.settings import Settings
-
-# Attributes every LogRecord has; anything else was passed as `extra=` and is worth keeping.
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: log shippers in the command centre parse it without rules."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def log_config(level: str = "INFO") -> dict[str, Any]:
-    """uvicorn's `log_config`: its loggers and the platform's, all through JsonFormatter."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"default": handler},
-        "loggers": {
-            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
-            "uvicorn.error": {"level": level},
-            "uvicorn.access": {"handlers": ["default"], "level": level, "propagate": False},
-            "command_api": {"handlers": ["default"], "level": level, "propagate": False},
-            "sharpeye": {"handlers": ["default"], "level": level, "propagate": False},
-        },
-    }
 
 
 def preflight(settings: Settings) -> None:
@@ -63,6 +21,7 @@ def preflight(settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     """Run the API on settings.api_host:api_port until interrupted."""
+    configure_logging(filters=[RedactTokens()])
     try:
         preflight(settings)
     except (ApiStartupError, RedisUnavailableError) as e:
@@ -74,7 +33,9 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.api_host,
         port=settings.api_port,
-        log_config=log_config(),
+        # uvicorn's loggers propagate to the root handler configure_logging set up (JSON,
+        # secrets scrubbed, access log held at WARNING) instead of handlers of their own.
+        log_config=None,
         # Client addresses from X-Forwarded-For only when a reverse proxy on this host sends it.
         forwarded_allow_ips="127.0.0.1",
     )
