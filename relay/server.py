@@ -253,4 +253,6 @@ def serve(settings: Settings) -> None:
     app = create_relay_app(settings, rs)
     with Workers(rs):
         print(f"relay on http://{rs.host}:{port}/whep/<camera> (worker {rs.worker})", flush=True)
-        uvicorn.run(app, host=rs.host, port=port, log_level="warning")
+        # log_config=None: uvicorn's loggers go through configure_logging's root handler
+        # (JSON, secrets scrubbed) rather than handlers of their own.
+        uvicorn.run(app, host=rs.host, port=port, log_level="warning", log_config=None)
