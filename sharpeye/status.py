@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -24,7 +25,7 @@ from sharpeye.bus.health import (
     current_frame_age,
     effective_state,
     read_health_sync,
-    stale_reason,
+    state_reason,
 )
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Registry, RegistryDiff, RegistryError, RegistryWatcher, load_registry
@@ -68,12 +69,13 @@ def _rows(registry: Registry | None, health: dict[str, CameraHealth], now: float
                 state, note = UNKNOWN, "no health report yet"
             else:
                 state = effective_state(h, now).value
-                note = stale_reason(h, now) or h.last_error or _picture(h) or _reader(h)
+                # Why it is not online, in the worker's words; else anything worth knowing.
+                note = state_reason(h, now) or h.last_error or _picture(h) or _reader(h)
             rows.append(Row(camera.id, camera.name, dept_name, state, h, note))
     # Reports for cameras the registry no longer lists (or no registry at all): still show them.
     for camera_id in sorted(set(health) - listed):
         h = health[camera_id]
-        note = stale_reason(h, now) or h.last_error or ""
+        note = state_reason(h, now) or h.last_error or ""
         if registry is not None:
             note = "not in the registry" + (f"; {note}" if note else "")
         rows.append(Row(camera_id, camera_id, "–", effective_state(h, now).value, h, note))
@@ -100,46 +102,120 @@ def _strip_userinfo(note: str) -> str:
     return _USERINFO_RE.sub(r"\1***@", note)
 
 
-def _metrics(row: Row, now: float) -> list[str]:
-    h = row.health
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    cell: Callable[[Row, float], str]
+    drop_order: int  # lower goes first when the terminal is narrow; 0: never dropped
+    numeric: bool = True
+    min_width: int = 0  # names shrink (with an ellipsis) down to this before going
+    max_width: int | None = None
+    legend: str = ""
+
+
+def _h(row: Row) -> CameraHealth | None:
     # A disabled camera's old report would only mislead.
-    if h is None or row.state == CameraState.DISABLED.value:
-        return ["–"] * 6
-    return [
-        _num(h.fps),
-        _num(h.bitrate_kbps, 0),
-        _num(h.keyframe_interval_s),
-        _num(current_frame_age(h, now)),
-        _num(h.decode_errors),
-        _num(h.reconnects),
-    ]
+    return None if row.state == CameraState.DISABLED.value else row.health
 
 
-def build_table(rows: list[Row], now: float) -> Table:
+COLUMNS = [
+    _Column("camera", lambda r, _: r.camera_id, 0, numeric=False),
+    _Column("name", lambda r, _: r.name, 4, numeric=False, min_width=12, max_width=28),
+    _Column("department", lambda r, _: r.department, 3, numeric=False, min_width=10, max_width=20),
+    _Column("state", lambda r, _: r.state, 0, numeric=False),
+    _Column("fps", lambda r, _: _num(h.fps if (h := _h(r)) else None), 8),
+    _Column("kbps", lambda r, _: _num(h.bitrate_kbps if (h := _h(r)) else None, 0), 5),
+    _Column(
+        "kf s",
+        lambda r, _: _num(h.keyframe_interval_s if (h := _h(r)) else None),
+        1,
+        legend="kf s: seconds between keyframes",
+    ),
+    _Column(
+        "age s",
+        lambda r, now: _num(current_frame_age(h, now) if (h := _h(r)) else None),
+        7,
+        legend="age s: seconds since the last frame",
+    ),
+    _Column(
+        "err",
+        lambda r, _: _num(h.decode_errors if (h := _h(r)) else None),
+        2,
+        legend="err: decode errors",
+    ),
+    _Column(
+        "recon",
+        lambda r, _: _num(h.reconnects if (h := _h(r)) else None),
+        6,
+        legend="recon: reconnects",
+    ),
+]
+GAP = 2  # rich's padding between columns (one each side, none at the table's edges)
+
+
+def fit_columns(rows: list[Row], now: float, width: int) -> list[tuple[_Column, int]]:
+    """The columns that fit `width`, each with its width, without squeezing ids, states or
+    numbers: the least useful go first (keyframe interval, errors, department, ...), names
+    shrink (with an ellipsis) before they go. The camera and its state always stay; why a
+    camera is not online is printed below the table, where it can wrap."""
+    natural = {
+        c.header: max([len(c.header), *(len(c.cell(r, now)) for r in rows)]) for c in COLUMNS
+    }
+    for c in COLUMNS:
+        if c.max_width is not None:
+            natural[c.header] = min(natural[c.header], c.max_width)
+    cols = list(COLUMNS)
+
+    def least(c: _Column) -> int:
+        return min(natural[c.header], c.min_width) if c.min_width else natural[c.header]
+
+    def total() -> int:
+        return sum(least(c) for c in cols) + GAP * (len(cols) - 1)
+
+    while total() > width and any(c.drop_order for c in cols):
+        cols.remove(min((c for c in cols if c.drop_order), key=lambda c: c.drop_order))
+    widths = {c.header: natural[c.header] for c in cols}
+    # Names give back what is missing, the longest first, never below their minimum.
+    spare = width - sum(widths.values()) - GAP * (len(cols) - 1)
+    shrinkable = [c for c in cols if c.min_width]
+    while spare < 0 and shrinkable:
+        c = max(shrinkable, key=lambda c: widths[c.header] - least(c))
+        give = min(-spare, widths[c.header] - least(c))
+        if give <= 0:
+            break
+        widths[c.header] -= give
+        spare += give
+    return [(c, widths[c.header]) for c in cols]
+
+
+def build_table(rows: list[Row], now: float, width: int = 200) -> Table:
+    columns = fit_columns(rows, now, width)
+    legend = [c.legend for c, _ in columns if c.legend]
     table = Table(
         # No borders: a status table must fit an 80-column ssh session on a node.
         box=None,
         header_style="bold underline",
         pad_edge=False,
-        caption="kf s: seconds between keyframes · age s: seconds since the last frame · "
-        "err: decode errors · recon: reconnects",
+        caption=" · ".join(legend) or None,
         caption_justify="left",
     )
-    # Ids, states and numbers never wrap; names and notes give way on narrow terminals.
-    table.add_column("camera", no_wrap=True)
-    table.add_column("name", min_width=8, max_width=28, no_wrap=True, overflow="ellipsis")
-    table.add_column("department", min_width=8, max_width=20, no_wrap=True, overflow="ellipsis")
-    table.add_column("state", no_wrap=True)
-    for name in ("fps", "kbps", "kf s", "age s", "err", "recon"):
-        table.add_column(name, justify="right", no_wrap=True)
+    for c, w in columns:
+        if c.numeric:
+            table.add_column(c.header, justify="right", no_wrap=True, min_width=w)
+        else:
+            # Exact widths: rich would otherwise squeeze states and numbers, not names.
+            table.add_column(
+                c.header, width=w, no_wrap=True, overflow="ellipsis" if c.min_width else "fold"
+            )
     for row in rows:
-        table.add_row(
-            row.camera_id,
-            Text(row.name),
-            Text(row.department),
-            Text(row.state, style=STATE_STYLES.get(row.state, "")),
-            *_metrics(row, now),
-        )
+        cells: list[Text | str] = []
+        for c, _ in columns:
+            value = c.cell(row, now)
+            if c.header == "state":
+                cells.append(Text(value, style=STATE_STYLES.get(row.state, "")))
+            else:
+                cells.append(Text(value) if not c.numeric else value)
+        table.add_row(*cells)
     return table
 
 
@@ -175,18 +251,18 @@ def _load_registry(settings: Settings, console: Console) -> Registry | None:
         return None
 
 
-def render(client: redis.Redis, registry: Registry | None) -> Group:
+def render(client: redis.Redis, registry: Registry | None, width: int = 200) -> Group:
     now = time.time()
     rows = _rows(registry, read_health_sync(client), now)
-    return Group(build_table(rows, now), *notes(rows), summary_line(rows))
+    return Group(build_table(rows, now, width), *notes(rows), summary_line(rows))
 
 
 def _render_or_error(
-    client: redis.Redis, registry: Registry | None, settings: Settings
+    client: redis.Redis, registry: Registry | None, settings: Settings, console: Console
 ) -> Group | Text:
     # While watching, a Redis restart is shown and waited out rather than ending the watch.
     try:
-        return render(client, registry)
+        return render(client, registry, console.width)
     except (redis.RedisError, OSError) as e:
         message = unreachable_message(resolve_redis_url(settings), e)
         return Text("error: ", style="bold red") + Text(message)
@@ -207,7 +283,7 @@ def show_status(settings: Settings, watch: bool = False, console: Console | None
     try:
         registry = _load_registry(settings, console)
         if not watch:
-            console.print(render(client, registry))
+            console.print(render(client, registry, console.width))
             return 0
         current = registry
 
@@ -221,11 +297,15 @@ def show_status(settings: Settings, watch: bool = False, console: Console | None
 
         # Registry edited while watching: show the new cameras and names.
         watcher = RegistryWatcher(settings.registry, on_change, on_error, initial=registry)
-        with Live(render(client, current), console=console, auto_refresh=False) as live:
+        with Live(
+            render(client, current, console.width), console=console, auto_refresh=False
+        ) as live:
             while True:
                 time.sleep(1.0)
                 watcher.poll_once()
-                live.update(_render_or_error(client, current, settings), refresh=True)
+                # The terminal's width now: a resized window gets the columns that fit it.
+                update = _render_or_error(client, current, settings, console)
+                live.update(update, refresh=True)
     except KeyboardInterrupt:
         return 0
     except (redis.RedisError, OSError) as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,38 @@ def test_cli_status_command(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "Square north" in result.output and "2 online" in result.output
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_fits_the_terminal_without_squeezing_states_and_says_why(
+    tmp_path: Path, registry: Path, redis_url: str, published: redis.Redis, width: int
+) -> None:
+    published.hset(
+        HEALTH_KEY,
+        "cam-square-1",
+        _health(
+            "cam-square-1",
+            CameraState.DEGRADED,
+            quality_issues=["frozen"],
+            reason="picture frozen for 12 s",
+        ),
+    )
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    assert show_status(_settings(tmp_path, registry, redis_url), console=console) == 0
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for camera, state in [
+        ("cam-square-1", "degraded"),
+        ("cam-school-1", "degraded"),
+        ("cam-harbour", "offline"),
+        ("cam-new", "unknown"),
+    ]:
+        assert re.search(rf"^{camera}\s.*\b{state}\b", text, re.M), (camera, state, text)
+    assert "cam-square-1: picture frozen for 12 s" in text
+    school = _line(text, "cam-school-1: ")
+    assert school.split(": ", 1)[1].strip()  # a reason, even from a report without one
+    if width >= 200:
+        assert "Square north" in text and "District Police" in text and "kf s" in text
+    if width == 100:
+        assert "fps" in text and "age s" in text  # what matters most stays
