@@ -197,19 +197,18 @@ class Shift:
 
     async def _read_receiver(self, client: httpx.AsyncClient) -> None:
         try:
-            r = await client.get("/received.json")
+            r = await client.get("/api/received")
         except httpx.HTTPError:
             return
         if r.status_code != 200:
             return
-        arrivals: dict[str, list[float]] = {}
         for item in r.json():
-            alarm = item.get("alarm") or {}
-            alarm_id = str(item.get("alarm_id", alarm.get("id", "")))
-            arrivals.setdefault(alarm_id, []).append(float(item["received_at"]))
-        for alarm_id, times in arrivals.items():
-            if alarm_id in self.data.alarms:
-                self.data.alarms[alarm_id].receiver = sorted(times)
+            alarm = self.data.alarms.get(str(item.get("alarm_id")))
+            if alarm is None:
+                continue
+            key = f"{item['path']} {item.get('change', '')}"
+            idem = str(item.get("idempotency_key") or item["received_at"])
+            alarm.receiver.setdefault(key, {}).setdefault(idem, float(item["received_at"]))
 
     async def duty(self, duty: Api, admin: Api) -> None:
         """The police duty officer acknowledges police alarms; the administrator closes the

@@ -169,11 +169,6 @@ class Platform:
         text = text.replace("127.0.0.1:8554/", f"127.0.0.1:{self.rtsp_port}/")
         ports = {int(p): free_port() for p in set(re.findall(r"\bport: (\d+)", text))}
         text = re.sub(r"\bport: (\d+)", lambda m: f"port: {ports[int(m.group(1))]}", text)
-        text = re.sub(
-            r"http://127\.0\.0\.1:\d+(/hooks/|/duty)",
-            lambda m: f"{self.receiver_url}{m.group(1)}",
-            text,
-        )
         self.registry.write_text(_with_toggle_camera(text, self.toggle_url()), encoding="utf-8")
 
     def toggle_url(self) -> str:

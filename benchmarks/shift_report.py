@@ -25,7 +25,12 @@ class AlarmSeen:
     occurred_at: float
     created_at: float
     walls: dict[str, float] = field(default_factory=dict)  # wall name → first shown
-    receiver: list[float] = field(default_factory=list)  # each delivery's arrival
+    # Deliveries to the duty receiver: "path change" → {idempotency key: first arrival}.
+    receiver: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def first_delivery(self) -> float | None:
+        times = [t for keys in self.receiver.values() for t in keys.values()]
+        return min(times) if times else None
 
 
 @dataclass
@@ -111,17 +116,26 @@ def alarm_outcomes(data: ShiftData) -> dict[str, Any]:
                     lost_wall.append(f"{alarm.id}→{wall}")
                 else:
                     to_wall.append(max(0.0, seen - alarm.occurred_at) * 1000)
-        if not alarm.receiver:
-            lost_receiver.append(alarm.id)
-        else:
-            to_receiver.append(max(0.0, alarm.receiver[0] - alarm.occurred_at) * 1000)
+        # Each routed department's duty desk (level 0) must have had it.
+        for dept in alarm.departments:
+            if not any(k.startswith(f"/duty/{dept}/0 ") for k in alarm.receiver):
+                lost_receiver.append(f"{alarm.id}→{dept}")
+        first = alarm.first_delivery()
+        if first is not None:
+            to_receiver.append(max(0.0, first - alarm.occurred_at) * 1000)
     dup_wall = [
         f"{alarm_id}@{wall}"
         for wall, counts in data.wall_created.items()
         for alarm_id, n in counts.items()
         if n > 1
     ]
-    dup_receiver = [a.id for a in data.alarms.values() if len(a.receiver) > 1]
+    # One delivery (path and change) sent under two idempotency keys would ring a phone twice.
+    dup_receiver = [
+        f"{a.id}:{key}"
+        for a in data.alarms.values()
+        for key, ids in a.receiver.items()
+        if len(ids) > 1
+    ]
     return {
         "raised": len(data.alarms),
         "lost_wall": lost_wall,
@@ -252,8 +266,9 @@ def plot(data: ShiftData, path: Path) -> None:
     for alarm in data.alarms.values():
         x = (alarm.occurred_at - data.started) / 60
         wall_points += [(x, (t - alarm.occurred_at) * 1000) for t in alarm.walls.values()]
-        if alarm.receiver:
-            receiver_points.append((x, (alarm.receiver[0] - alarm.occurred_at) * 1000))
+        first = alarm.first_delivery()
+        if first is not None:
+            receiver_points.append((x, (first - alarm.occurred_at) * 1000))
     if wall_points:
         lat.scatter(*zip(*wall_points, strict=True), s=8, label="event → wall")
     if receiver_points:
