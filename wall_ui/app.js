@@ -1,7 +1,7 @@
 // The video wall: camera tree, wall of WHEP tiles, tours, saved layouts, live alarms, map,
 // the health tables, and (for investigators) sighting search with its trajectory map.
 // Plain ES modules served as static files by the command API.
-import { apiJson, currentUser } from "./js/api.js";
+import { apiJson, currentUser, logout, session } from "./js/api.js";
 import { AlarmPanel } from "./js/alarms.js";
 import { CameraTree, Catalog } from "./js/catalog.js";
 import { showError, startHealth } from "./js/health.js";
@@ -30,7 +30,7 @@ const search = new SearchPanel({
   more: $("sr-more"),
 }, catalog, searchMap, (id) => showOnWall(id));
 const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog,
-  (alarm, open) => (open ? map.markAlarm(alarm.camera_id) : map.clearAlarm(alarm.camera_id)));
+  (cameraId, alarmed) => (alarmed ? map.markAlarm(cameraId) : map.clearAlarm(cameraId)));
 
 let tab = "wall";
 function showTab(name) {
@@ -141,9 +141,24 @@ async function refreshCatalog() {
   setTimeout(refreshCatalog, CATALOG_REFRESH_MS);
 }
 
+// The session: a quiet line in the banner when it ends (the sign-in panel opens in the
+// corner), gone at the next sign-in; log out ends it on the server too.
+function showUser() {
+  $("user").textContent = currentUser() === "local" ? "" : currentUser();
+  $("logout").hidden = currentUser() === "local";
+}
+session.addEventListener("ended", (e) => {
+  showError($("banner"), `Signed out: ${e.detail || "session ended"}. Sign in (bottom right) to continue.`);
+});
+session.addEventListener("login", () => {
+  showError($("banner"), "");
+  showUser();
+});
+$("logout").addEventListener("click", () => logout());
+
 async function main() {
   await refreshCatalog();
-  $("user").textContent = currentUser() === "local" ? "" : currentUser();
+  showUser();
   await showSearchIfAllowed();
   fillSaved();
   const last = layouts.last();

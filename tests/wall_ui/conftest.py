@@ -164,3 +164,43 @@ def open_wall(api_url: str, user: str = USER, password: str = PASSWORD) -> Itera
 def page(stack: Stack) -> Iterator[Any]:
     with open_wall(stack.api_url) as page:
         yield page
+
+
+@dataclass
+class DemoApi:
+    """A real `sharpeye api` process on the demo registry and users (no cameras or relay:
+    for the wall's session, alarms and tours), logging to `log`."""
+
+    url: str
+    redis_url: str
+    log: Path
+
+
+# Short enough that a test sees several renewals, long enough for a loaded machine.
+DEMO_TOKEN_TTL_S = 8
+
+
+@pytest.fixture
+def demo_api(tmp_path: Path, redis_url: str) -> Iterator[DemoApi]:
+    from command_api.auth.seed import seed_demo
+    from tests.command_api.harness import DEMO_REGISTRY, running_api
+
+    shutil.copy(DEMO_REGISTRY, tmp_path / "camera_registry.yaml")
+    seed_demo(
+        Settings.model_validate(
+            {
+                "SHARPEYE_REGISTRY": tmp_path / "camera_registry.yaml",
+                "SHARPEYE_DATA_DIR": tmp_path / "data",
+            }
+        )
+    )
+    env = {
+        "SHARPEYE_TOKEN_TTL_S": str(DEMO_TOKEN_TTL_S),
+        "SHARPEYE_SESSION_RECHECK_S": "0.5",
+        # Request lines too, so the no-token-in-the-log check reads what a debugging
+        # operator would have.
+        "SHARPEYE_LOG_LEVELS": "uvicorn.access=info",
+        "SHARPEYE_LOG_FORMAT": "json",
+    }
+    with running_api(tmp_path, redis_url, **env) as port:
+        yield DemoApi(f"http://127.0.0.1:{port}", redis_url, tmp_path / "api.log")

@@ -1,10 +1,13 @@
 // The live alarm panel, fed by the API's alarm WebSocket (/api/alarms/live, alarms routed to
 // the user's department), and camera health changes from /api/live.
-// A new alarm goes to the top of the panel and pops its camera into the alarm tile.
-import { accessToken, api } from "./api.js";
+// At login and after every reconnect the panel loads the department's open alarms, then
+// follows the socket. A new alarm goes to the top of the panel and pops its camera into the
+// alarm tile; a tile stays highlighted while its camera has any unacknowledged alarm.
+import { api, apiJson, freshToken, renew, session } from "./api.js";
 
 const MAX_SHOWN = 200;
 const RECONNECT_MS = [500, 1000, 2000, 5000];
+const OPEN_STATES = ["new", "acknowledged"];
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -13,22 +16,38 @@ function el(tag, className, text) {
   return node;
 }
 
-// A WebSocket that reconnects with backoff; a 4401 close (token expired) asks for a login.
-function live(path, onMessage, onState = () => {}) {
+const nextLogin = () => new Promise((resolve) =>
+  session.addEventListener("login", () => resolve(), { once: true }));
+
+// A WebSocket that reconnects with backoff. The token goes in the first message, never in
+// the URL (URLs end up in access logs). The server answers "hello" once subscribed:
+// onHello then loads what may have been missed. A 4401 close (session ended, or the token
+// expired while the tab slept) renews the token, or waits for a sign-in if the session is
+// gone.
+function live(path, { onMessage, onState = () => {}, onHello = () => {} }) {
   let attempt = 0;
-  const open = () => {
+  const open = async () => {
+    let token = await freshToken();
+    while (!token) {
+      await nextLogin();
+      token = await freshToken();
+    }
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const token = accessToken();
-    const socket = new WebSocket(
-      `${proto}://${location.host}${path}?token=${encodeURIComponent(token || "")}`);
-    socket.onopen = () => {
-      attempt = 0;
-      onState(true);
+    const socket = new WebSocket(`${proto}://${location.host}${path}`);
+    socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token }));
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.kind === "hello" || message.type === "hello") {
+        attempt = 0;
+        onState(true);
+        onHello(message);
+        return;
+      }
+      onMessage(message);
     };
-    socket.onmessage = (event) => onMessage(JSON.parse(event.data));
     socket.onclose = async (event) => {
       onState(false);
-      if (event.code === 4401) await api("/api/auth/me").catch(() => {});
+      if (event.code === 4401 && await renew() === false) await nextLogin();
       const delay = RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)];
       attempt += 1;
       setTimeout(open, delay);
@@ -39,8 +58,11 @@ function live(path, onMessage, onState = () => {}) {
 
 export class AlarmPanel {
   // onChange(alarm, open): an alarm popped (open) or was handled (e.g. ring it on the map).
+  // onChange(cameraId, alarmed): whether the camera still has unacknowledged alarms (e.g.
+  // ring it on the map).
   constructor(list, liveDot, wall, catalog, onChange = () => {}) {
     this.onChange = onChange;
+    wall.onAck = (alarm) => this.acknowledge(alarm);
     this.list = list;
     this.liveDot = liveDot;
     this.wall = wall;
@@ -49,28 +71,66 @@ export class AlarmPanel {
   }
 
   connect() {
-    live("/api/alarms/live", (message) => this.onAlarm(message), (up) => {
-      this.liveDot.className = `dot ${up ? "online" : "offline"}`;
+    live("/api/alarms/live", {
+      onMessage: (message) => this.onAlarm(message),
+      onState: (up) => {
+        this.liveDot.className = `dot ${up ? "online" : "offline"}`;
+      },
+      onHello: () => this.loadOpen(),
     });
-    live("/api/live", (message) => {
-      if (message.type === "health") this.catalog.updateHealth(message);
+    live("/api/live", {
+      onMessage: (message) => {
+        if (message.type === "health") this.catalog.updateHealth(message);
+      },
     });
+  }
+
+  // The department's open alarms (those raised before this login, or while the socket was
+  // down); then alarms the panel shows as open but the API no longer lists were closed
+  // meanwhile: read each once.
+  async loadOpen() {
+    let open;
+    try {
+      open = await apiJson("/api/alarms?open=true&limit=500");
+    } catch (error) {
+      console.warn("open alarms:", error.message);
+      return;
+    }
+    const listed = new Set(open.map((a) => a.id));
+    for (const alarm of open.slice().reverse()) this.merge(alarm, false);
+    for (const [id, alarm] of this.alarms) {
+      if (listed.has(id) || !OPEN_STATES.includes(alarm.state || "new")) continue;
+      try {
+        this.merge(await apiJson(`/api/alarms/${id}`), false);
+      } catch {
+        // Not the API's (a test message) or no longer visible: leave it as it is.
+      }
+    }
+    // Nothing on the alarm tile yet (a fresh login): show the newest unacknowledged one.
+    const newest = open.find((a) => a.state === "new");
+    if (newest && !this.wall.alarm) this.wall.popAlarm(newest);
+  }
+
+  // Keep `alarm` unless the panel already has a newer state of it (a live change that
+  // overtook the list); returns whether it was taken.
+  merge(alarm, live) {
+    const known = this.alarms.get(alarm.id);
+    if (known && !live && (known.updated_at || 0) > (alarm.updated_at || 0)) return false;
+    this.alarms.set(alarm.id, alarm);
+    this.render(alarm);
+    this.wall.noteAlarm(alarm);
+    this.onChange(alarm.camera_id, this.wall.newAlarmsOf(alarm.camera_id).length > 0);
+    return true;
   }
 
   onAlarm(message) {
     const alarm = message.alarm;
     if (!alarm) return;
     const known = this.alarms.has(alarm.id);
-    this.alarms.set(alarm.id, alarm);
-    this.render(alarm);
-    const open = alarm.state === undefined || alarm.state === "new";
-    if (open && (!known || message.change === "created" || message.change === "escalated")) {
-      this.wall.popAlarm(alarm, (a) => this.acknowledge(a));
-      this.onChange(alarm, true);
-    }
-    if (!open) {
-      this.wall.clearAlarm(alarm.id);
-      this.onChange(alarm, false);
+    this.merge(alarm, true);
+    const isNew = alarm.state === undefined || alarm.state === "new";
+    if (isNew && (!known || message.change === "created" || message.change === "escalated")) {
+      this.wall.popAlarm(alarm);
     }
   }
 
@@ -93,7 +153,7 @@ export class AlarmPanel {
       });
       item.append(ack);
     }
-    item.addEventListener("click", () => this.wall.popAlarm(alarm, (a) => this.acknowledge(a)));
+    item.addEventListener("click", () => this.wall.popAlarm(this.alarms.get(alarm.id) || alarm));
     const old = document.getElementById(id);
     if (old) old.replaceWith(item);
     else this.list.prepend(item);
@@ -101,16 +161,17 @@ export class AlarmPanel {
   }
 
   async acknowledge(alarm) {
+    let acked = { ...alarm, state: "acknowledged" };
     try {
-      await api(`/api/alarms/${alarm.id}/ack`, { method: "POST", json: { comment: "" } });
+      const response = await api(`/api/alarms/${alarm.id}/ack`, {
+        method: "POST",
+        json: { comment: "" },
+      });
+      acked = await response.json().catch(() => acked);
     } catch (error) {
       // Without the alarms API (or if it refuses) the wall still clears its own highlight.
       console.warn("acknowledge:", error.message);
     }
-    const acked = { ...alarm, state: "acknowledged" };
-    this.alarms.set(alarm.id, acked);
-    this.render(acked);
-    this.wall.clearAlarm(alarm.id);
-    this.onChange(acked, false);
+    this.merge(acked.state ? acked : { ...alarm, state: "acknowledged" }, true);
   }
 }

@@ -1,6 +1,9 @@
 // The video wall: a grid of tiles, each a WHEP player with overlays (name, health, delay).
 // Tiles show the sub stream; a tile in full screen switches to the main stream. The last
-// tile is the alarm tile: an alarm pops its camera there, highlighted until acknowledged.
+// tile is the alarm tile: an alarm pops its camera there. Any tile whose camera has an
+// unacknowledged alarm is highlighted, with that alarm's title and an Acknowledge button;
+// the highlight follows the set of such alarms per camera (one acknowledged, another still
+// new: still highlighted) through layout changes, tours and reassignments.
 import { PtzControls } from "./ptz.js";
 import { WhepPlayer } from "./whep.js";
 
@@ -84,6 +87,7 @@ class Tile {
     this.lastStats = null;
     this.metrics.textContent = "";
     this.refreshLabel();
+    this.refreshAlarm();
     if (!cameraId) {
       this.setState("empty");
       return;
@@ -91,6 +95,29 @@ class Tile {
     this.player = new WhepPlayer(this.video, cameraId, stream, (s, detail) =>
       this.setState(s, detail));
     this.player.start();
+  }
+
+  // Highlight and alarm bar from the wall's set of unacknowledged alarms for this camera.
+  refreshAlarm() {
+    const open = this.camera ? this.wall.newAlarmsOf(this.camera) : [];
+    this.node.classList.toggle("alarmed", open.length > 0);
+    this.alarmBar.hidden = open.length === 0;
+    if (!open.length) {
+      this.alarmBar.replaceChildren();
+      return;
+    }
+    // The popped alarm if it is this camera's, else the newest.
+    const popped = this.wall.alarm;
+    const shown = open.find((a) => popped && a.id === popped.id) || open[0];
+    const more = open.length > 1 ? ` (+${open.length - 1} more)` : "";
+    const button = el("button", "ack", "Acknowledge");
+    button.addEventListener("click", async (e) => {
+      e.stopPropagation();
+      await this.wall.onAck(shown);
+    });
+    const title = el("span", "", `⚠ ${shown.title || shown.event_type || "alarm"}${more}`);
+    this.alarmBar.replaceChildren(title, button);
+    this.alarmBar.dataset.alarm = String(shown.id);
   }
 
   refreshLabel() {
@@ -139,7 +166,11 @@ export class Wall extends EventTarget {
     this.tiles = [];
     this.layoutKey = "16";
     this.selected = 0;
+    // The alarm last popped into the alarm tile, and every unacknowledged alarm by camera.
     this.alarm = null;
+    this.newAlarms = new Map();
+    // Set by the alarm panel: acknowledges an alarm through the API.
+    this.onAck = async () => {};
     this.setLayout("16");
     document.addEventListener("fullscreenchange", () => {
       for (const t of this.tiles) {
@@ -163,6 +194,10 @@ export class Wall extends EventTarget {
   setLayout(key) {
     const layout = layoutOf(key);
     const cameras = this.tiles.map((t) => t.camera);
+    // An alarm on the alarm tile moves with it to the new layout's alarm tile (the last);
+    // the other tiles keep their cameras by position.
+    const popped = this.alarm && this.newAlarmsOf(this.alarm.camera_id).length ? this.alarm : null;
+    if (popped && cameras.length) cameras[cameras.length - 1] = null;
     for (const t of this.tiles.slice(layout.tiles)) t.stopPlayer();
     this.tiles = this.tiles.slice(0, layout.tiles);
     while (this.tiles.length < layout.tiles) this.tiles.push(new Tile(this, this.tiles.length));
@@ -170,11 +205,15 @@ export class Wall extends EventTarget {
     this.container.className = layout.cls;
     this.container.style.gridTemplate = layout.template || "";
     this.container.replaceChildren(...this.tiles.map((t) => t.node));
+    const last = this.tiles.length - 1;
     this.tiles.forEach((t, i) => {
-      t.node.classList.toggle("alarm-tile", i === this.tiles.length - 1);
-      if (t.camera !== (cameras[i] ?? null)) t.show(cameras[i] ?? null);
+      t.node.classList.toggle("alarm-tile", i === last);
+      const want = i === last && popped ? popped.camera_id : cameras[i] ?? null;
+      if (t.camera !== want) t.show(want);
+      else t.refreshAlarm();
     });
-    this.select(Math.min(this.selected, this.tiles.length - 1));
+    this.select(Math.min(this.selected, last));
+    this.dispatchEvent(new Event("layout"));
     this.dispatchEvent(new Event("change"));
   }
 
@@ -214,27 +253,32 @@ export class Wall extends EventTarget {
     this.fill(saved.cameras || []);
   }
 
-  // An alarm pops its camera into the alarm tile with the alarm's title and an ack button.
-  popAlarm(alarm, onAck) {
-    const tile = this.alarmTile;
-    this.alarm = alarm;
-    tile.show(alarm.camera_id);
-    tile.node.classList.add("alarmed");
-    const button = el("button", "ack", "Acknowledge");
-    button.addEventListener("click", async (e) => {
-      e.stopPropagation();
-      await onAck(alarm);
-    });
-    tile.alarmBar.replaceChildren(el("span", "", `⚠ ${alarm.title || alarm.event_type || "alarm"}`), button);
-    tile.alarmBar.hidden = false;
+  // The camera's unacknowledged alarms, newest first.
+  newAlarmsOf(cameraId) {
+    const open = this.newAlarms.get(cameraId);
+    return open ? [...open.values()].sort((a, b) => (b.created_at || 0) - (a.created_at || 0)) : [];
   }
 
-  clearAlarm(alarmId) {
-    if (this.alarm && this.alarm.id !== alarmId) return;
-    this.alarm = null;
-    const tile = this.alarmTile;
-    tile.node.classList.remove("alarmed");
-    tile.alarmBar.hidden = true;
+  // An alarm was raised or changed: keep the set of unacknowledged ones, re-highlight.
+  noteAlarm(alarm) {
+    const camera = alarm.camera_id;
+    const open = this.newAlarms.get(camera) || new Map();
+    if (alarm.state === undefined || alarm.state === "new") open.set(alarm.id, alarm);
+    else open.delete(alarm.id);
+    if (open.size) this.newAlarms.set(camera, open);
+    else this.newAlarms.delete(camera);
+    if (this.alarm && this.alarm.id === alarm.id && !open.has(alarm.id)) {
+      // Handled: the alarm tile goes on showing the camera's next alarm, if it has one.
+      this.alarm = open.size ? this.newAlarmsOf(camera)[0] : null;
+    }
+    for (const t of this.tiles) if (t.camera === camera) t.refreshAlarm();
+  }
+
+  // An alarm pops its camera into the alarm tile.
+  popAlarm(alarm) {
+    this.alarm = alarm;
+    this.alarmTile.show(alarm.camera_id);
+    this.alarmTile.refreshAlarm();
   }
 
   async stats() {
