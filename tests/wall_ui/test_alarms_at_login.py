@@ -110,13 +110,13 @@ def test_tours_show_a_short_group_whole_and_page_through_a_long_one(demo_api: De
             None,
         ]
         # A department with more cameras than tiles: pages of three, then from the first.
-        police = page.evaluate(
-            "window.sharpeye.catalog.camerasOf('department:police')"
+        city = page.evaluate(
+            "window.sharpeye.catalog.camerasOf('department:city_management')"
             ".filter(c => c.enabled).map(c => c.id)"
         )
-        assert len(police) > 3
-        page.evaluate("window.sharpeye.tour.start('department:police', 2)")
-        pages = [police[i : i + 3] for i in range(0, len(police), 3)]
+        assert len(city) > 3
+        page.evaluate("window.sharpeye.tour.start('department:city_management', 2)")
+        pages = [city[i : i + 3] for i in range(0, len(city), 3)]
         expected = [p + [None] * (3 - len(p)) for p in pages] + [pages[0]]
         seen = [page.evaluate("window.sharpeye.tiles()")[:3]]
         while len(seen) < len(expected):
@@ -133,5 +133,5 @@ def test_tours_show_a_short_group_whole_and_page_through_a_long_one(demo_api: De
         # A layout change during the tour re-shows the page on the new tiles at once.
         page.evaluate("window.sharpeye.setLayout('9')")
         tiles = page.evaluate("window.sharpeye.tiles()")
-        assert all(t is not None for t in tiles[: min(8, len(police))])
+        assert all(t is not None for t in tiles[: min(8, len(city))])
         page.evaluate("window.sharpeye.tour.stop()")
