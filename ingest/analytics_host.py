@@ -4,23 +4,111 @@ Decode once: the worker that pulls a camera also analyses it (ARCHITECTURE: deco
 what analytics needs, once). The set of analysed cameras follows the registry and this
 worker's leases; when it changes, the runner is rebuilt (models load in about a second).
 If analytics cannot start (models not provisioned, a bad profile), ingest goes on and the
-log says what to do.
+log says what to do. Events and sightings outlive a Redis outage in a bounded buffer
+(`HoldingPublisher`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import redis
+
+from analytics.publish import Publisher
+from analytics.results import FrameResult
 from ingest.engine import IngestEngine
+from sharpeye.contracts.sightings import Sighting
 from sharpeye.registry import Camera
 from sharpeye.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from analytics.runner import AnalyticsRunner
 
 log = logging.getLogger("sharpeye.ingest.analytics")
+_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class HoldingPublisher(Publisher):
+    """A publisher that holds results through a Redis outage instead of losing each batch.
+
+    Held, not dropped: events become alarms, and a fire seen while Redis restarts must still
+    reach the duty desk. Bounded: the newest `max_held` results with events or sightings
+    (frames with neither are not kept) and as many flushed sightings; an outage that outlasts
+    them loses the oldest, counted in the log when Redis is back. Re-sending is harmless
+    (event and sighting ids are stable). While Redis is down a send is tried at most every
+    `retry_every_s`, so connect timeouts do not stall the analytics consumer on every batch;
+    the outage is logged once, without a traceback per batch.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        engine: Engine | None = None,
+        *,
+        max_held: int = 2000,
+        retry_every_s: float = 1.0,
+    ) -> None:
+        super().__init__(client, engine)
+        self.held: deque[FrameResult] = deque(maxlen=max_held)
+        self.held_extra: deque[Sighting] = deque(maxlen=max_held)
+        self.dropped = 0
+        self.retry_every_s = retry_every_s
+        self._down_since: float | None = None
+        self._next_try = 0.0
+
+    def publish(self, results: Sequence[FrameResult], extra: Sequence[Sighting] = ()) -> None:
+        for r in results:
+            if r.events or r.sightings:
+                self.dropped += len(self.held) == self.held.maxlen
+                self.held.append(r)
+        for s in extra:
+            self.dropped += len(self.held_extra) == self.held_extra.maxlen
+            self.held_extra.append(s)
+        now = time.monotonic()
+        if self._down_since is not None and now < self._next_try:
+            return
+        try:
+            super().publish(list(self.held), list(self.held_extra))
+        except _REDIS_DOWN as e:
+            if self._down_since is None:
+                self._down_since = now
+                log.warning(
+                    "analytics: Redis unreachable (%s: %s); events held (at most %d) until "
+                    "it answers",
+                    type(e).__name__,
+                    e,
+                    self.held.maxlen,
+                )
+            self._next_try = now + self.retry_every_s
+            return
+        except Exception:
+            # Not an outage (the sightings store failed): drop what was held, as a plain
+            # Publisher loses its batch, and let the runner log it.
+            self.held.clear()
+            self.held_extra.clear()
+            raise
+        self._sent()
+
+    def _sent(self) -> None:
+        n = sum(len(r.events) for r in self.held)
+        self.held.clear()
+        self.held_extra.clear()
+        if self._down_since is not None:
+            log.warning(
+                "analytics: Redis answers again after %.0f s; %d held events published, "
+                "%d results dropped over the bound",
+                time.monotonic() - self._down_since,
+                n,
+                self.dropped,
+            )
+            self._down_since = None
+            self.dropped = 0
 
 
 class AnalyticsHost:
@@ -77,7 +165,6 @@ class AnalyticsHost:
     def _build(self, cameras: tuple[Camera, ...]) -> AnalyticsRunner:
         from analytics.config import load_analytics_config
         from analytics.pipeline import Pipeline
-        from analytics.publish import Publisher
         from analytics.runner import AnalyticsRunner
         from sharpeye.bus.connect import connect_sync
         from sharpeye.store.db import create_engine_for, upgrade_database
@@ -87,7 +174,9 @@ class AnalyticsHost:
         pipeline = Pipeline(list(cameras), config, s.data_dir, node_id=s.node_id)
         # Sightings go to the store: bring it to head first (a no-op when the API already did).
         upgrade_database(s)
-        publisher = Publisher(connect_sync(s), create_engine_for(s))
+        # Unchecked: a camera set changing during a Redis outage must still get analytics
+        # (held events are sent when Redis answers); a failed build is not retried.
+        publisher = HoldingPublisher(connect_sync(s, check=False), create_engine_for(s))
         runner = AnalyticsRunner(self.engine, pipeline, publisher, [c.id for c in cameras])
         runner.start()
         return runner

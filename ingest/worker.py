@@ -2,6 +2,12 @@
 
 Refuses to start on an invalid registry; afterwards a valid edit is applied live and an
 invalid one is logged and ignored (the cameras keep running on the last good registry).
+
+A Redis outage does not stop the worker: the cameras keep being read, the outage is logged
+once (and its end), health that cannot be published is dropped (each report is a snapshot
+that the next one replaces, and readers already turn a silent camera offline by staleness;
+only state changes are kept, to be announced once Redis is back), and leases follow
+`Leases.lapse` until Redis answers again.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import logging
 import signal
 import sys
 import time
+
+import redis
 
 from ingest.analytics_host import AnalyticsHost
 from ingest.engine import IngestEngine
@@ -27,6 +35,35 @@ from sharpeye.settings import Settings
 
 log = logging.getLogger("sharpeye.ingest")
 PUBLISH_EVERY_S = 1.0
+# What an unreachable Redis raises (redis-py's BusyLoadingError, a restarted Redis still
+# loading its file, is a ConnectionError); anything else is a bug and must stay loud.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class RedisOutage:
+    """Logs an outage once when it starts and once when it ends, not a traceback per tick."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def failed(self, what: str, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning(
+                "ingest: Redis unreachable, %s failed (%s: %s); cameras keep running, "
+                "health is not published until Redis answers",
+                what,
+                type(exc).__name__,
+                exc,
+            )
+
+    def ended(self) -> None:
+        if self.since is not None:
+            log.warning(
+                "ingest: Redis answers again after %.0f s; leases and health resumed",
+                time.monotonic() - self.since,
+            )
+            self.since = None
 
 
 def run_worker(settings: Settings) -> None:
@@ -52,7 +89,13 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
     leases = Leases(r, settings.node_id)
     host = AnalyticsHost(engine, settings) if settings.analytics else None
-    fleet.apply(registry, only=await leases.sync(c.id for c in registry.cameras))
+    outage = RedisOutage()
+    try:
+        held = await leases.sync(c.id for c in registry.cameras)
+    except REDIS_DOWN as e:  # the next ticks retry
+        outage.failed("lease acquisition", e)
+        held = set()
+    fleet.apply(registry, only=held)
     log.info(
         "ingest: %d of %d cameras from %s (leased to this worker)",
         len(fleet.camera_ids),
@@ -75,16 +118,24 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
 
     watcher = RegistryWatcher(settings.registry, on_change=on_change, on_error=on_error)
     watcher.start()
-    states: dict[str, CameraState] = {}
+    states: dict[str, CameraState] = {}  # as last announced on the bus
+    deleted: set[str] = set()  # removed from the registry, health not yet forgotten
     try:
         while not stop.is_set():
             while not updates.empty():
                 new = updates.get_nowait()
-                deleted = {c.id for c in registry.cameras} - {c.id for c in new.cameras}
+                deleted |= {c.id for c in registry.cameras} - {c.id for c in new.cameras}
                 registry = new
+            reached = True
+            try:
                 if deleted:
                     await remove_health(r, deleted)
-            held = await leases.sync(c.id for c in registry.cameras)
+                    deleted.clear()
+                held = await leases.sync(c.id for c in registry.cameras)
+            except REDIS_DOWN as e:
+                outage.failed("lease renewal", e)
+                held = leases.lapse()
+                reached = False
             _, dropped = fleet.apply(registry, only=held)
             for cid in dropped:
                 states.pop(cid, None)
@@ -94,9 +145,15 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 await asyncio.to_thread(host.update, ours)
             reports = fleet.health()
             changed = [h for cid, h in reports.items() if states.get(cid) != h.state]
-            for h in changed:
-                states[h.camera_id] = h.state
-            await publish_health(r, list(reports.values()), changed)
+            if reached:  # else this tick's reports are dropped: the next ones replace them
+                try:
+                    await publish_health(r, list(reports.values()), changed)
+                except REDIS_DOWN as e:
+                    outage.failed("health publishing", e)
+                else:
+                    for h in changed:
+                        states[h.camera_id] = h.state
+                    outage.ended()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PUBLISH_EVERY_S)
     finally:
@@ -112,8 +169,16 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             await asyncio.to_thread(host.close)
         fleet.close()
         engine.stop()
-        await publish_health(r, final)
-        await leases.release_all()
+        try:
+            await publish_health(r, final)
+            await leases.release_all()
+        except REDIS_DOWN as e:
+            # Readers turn our last reports offline by staleness, leases expire on their own.
+            log.warning(
+                "ingest: stopping with Redis unreachable (%s); last health not written, "
+                "leases left to expire",
+                e,
+            )
         await r.aclose()
 
 
