@@ -38,6 +38,10 @@ PUBLISH_EVERY_S = 1.0
 # What an unreachable Redis raises (redis-py's BusyLoadingError, a restarted Redis still
 # loading its file, is a ConnectionError); anything else is a bug and must stay loud.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+# A cap on one tick's Redis calls (asyncio's TimeoutError is an OSError): unreachable rather
+# than refused, redis-py's connect timeouts and retries could hold a tick longer than the
+# lease TTL, and `Leases.lapse` must run before our leases can expire elsewhere.
+REDIS_TICK_TIMEOUT_S = 3.0
 
 
 class RedisOutage:
@@ -128,10 +132,11 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 registry = new
             reached = True
             try:
-                if deleted:
-                    await remove_health(r, deleted)
-                    deleted.clear()
-                held = await leases.sync(c.id for c in registry.cameras)
+                async with asyncio.timeout(REDIS_TICK_TIMEOUT_S):
+                    if deleted:
+                        await remove_health(r, deleted)
+                        deleted.clear()
+                    held = await leases.sync(c.id for c in registry.cameras)
             except REDIS_DOWN as e:
                 outage.failed("lease renewal", e)
                 held = leases.lapse()
@@ -147,7 +152,8 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             changed = [h for cid, h in reports.items() if states.get(cid) != h.state]
             if reached:  # else this tick's reports are dropped: the next ones replace them
                 try:
-                    await publish_health(r, list(reports.values()), changed)
+                    async with asyncio.timeout(REDIS_TICK_TIMEOUT_S):
+                        await publish_health(r, list(reports.values()), changed)
                 except REDIS_DOWN as e:
                     outage.failed("health publishing", e)
                 else:
