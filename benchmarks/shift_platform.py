@@ -206,8 +206,12 @@ class Platform:
                 raise RuntimeError("`sharpeye up` did not come up:\n" + "".join(self.lines[-40:]))
         self.up_at = time.time()
 
-    def start_toggle(self) -> None:
-        out = (self.work / "toggle-camera.log").open("a")
+    def start_toggle(self, timeout: float = 60.0) -> None:
+        """Start the harness's camera and return once it serves (its "fleet ready" line):
+        the camera's return, from which the walls' resume is timed."""
+        path = self.work / "toggle-camera.log"
+        offset = path.stat().st_size if path.exists() else 0
+        out = path.open("a")
         self.toggle = subprocess.Popen(
             [
                 sys.executable,
@@ -229,6 +233,14 @@ class Platform:
             text=True,
             start_new_session=True,
         )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.toggle.poll() is None:
+            with path.open("rb") as log:
+                log.seek(offset)
+                if b"fleet ready" in log.read():
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"the harness camera did not start: see {path}")
 
     def stop_toggle(self) -> None:
         if self.toggle is None:

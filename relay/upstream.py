@@ -39,6 +39,7 @@ from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
 from relay.tls_pull import TlsTransport
 
+RECONNECT_MAX_S = 2.0
 log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_S = 5.0
@@ -166,7 +167,11 @@ class Upstream:
     # -- the pull --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = Backoff(base_s=0.5, max_s=10.0)
+        # An upstream only lives while viewers watch it, so someone is looking at a black tile
+        # while it retries: a camera back from a restart must play again within seconds
+        # (the shift's figure is 5 s, keyframe wait included), and one connection attempt
+        # every ≤ 2 s per lost camera that has viewers costs nothing worth saving.
+        backoff = Backoff(base_s=0.5, max_s=RECONNECT_MAX_S)
         spec = self.spec
         while not self.closed:
             try:
