@@ -48,10 +48,17 @@ async def test_routing_matrix(api: Harness) -> None:
         (event("fire", "forest-lookout-1", score=0.9), "forest-fire", {"forestry", "police"}),
         (event("crowd", "scenic-lakeside", value=80), "scenic-crowd", {"tourism", "police"}),
         (
-            event("intrusion", "school-gate", at=night),
+            event("intrusion", "school-gate", at=night, zone_id="after-hours"),
             "school-intrusion-after-hours",
             {"education", "police"},
         ),
+        # The gate's no-entry lane is armed at every hour (the demo's daytime intrusion).
+        (
+            event("intrusion", "school-gate", zone_id="gate-lane"),
+            "school-gate-no-entry",
+            {"education", "police"},
+        ),
+        (event("crowd", "plaza-north", value=12), "plaza-crowd", {"city_management", "police"}),
         (
             event("boat_departure", "fishing-port-quay", at=night),
             "port-night-departure",
@@ -60,11 +67,11 @@ async def test_routing_matrix(api: Harness) -> None:
         (event("watchlist_face", "plaza-north", score=0.8), "watchlist-face", {"police"}),
     ]
     ignored = [
-        event("intrusion", "school-gate"),  # noon: school hours
+        event("intrusion", "school-gate", zone_id="after-hours"),  # noon: school hours
         event("boat_departure", "fishing-port-quay"),  # daytime departure
         event("crowd", "scenic-lakeside", value=10),  # under the threshold
         event("fire", "forest-lookout-1", score=0.2),  # not confident
-        event("crowd", "plaza-north", value=500),  # not a scenic spot
+        event("crowd", "plaza-north", value=3),  # under the plaza's threshold
         event("fire", "no-such-camera"),  # unknown camera
     ]
     for e in ignored + [c[0] for c in cases]:
@@ -83,12 +90,14 @@ async def test_routing_matrix(api: Harness) -> None:
     assert visible == {
         "forestry": {"forest-fire"},
         "tourism": {"scenic-crowd"},
-        "education": {"school-intrusion-after-hours"},
+        "education": {"school-intrusion-after-hours", "school-gate-no-entry"},
         "fisheries": {"port-night-departure"},
         "police-wall": {
             "forest-fire",
             "scenic-crowd",
             "school-intrusion-after-hours",
+            "school-gate-no-entry",
+            "plaza-crowd",
             "watchlist-face",
         },
     }
