@@ -184,6 +184,7 @@ class Shift:
                             list(a["departments"]),
                             a["occurred_at"],
                             a["created_at"],
+                            a.get("rule_id") or "",
                         )
                     seen.departments = sorted(set(seen.departments) | set(a["departments"]))
             await self._sleep(2.0)

@@ -24,6 +24,7 @@ class AlarmSeen:
     departments: list[str]
     occurred_at: float
     created_at: float
+    rule: str = ""
     walls: dict[str, float] = field(default_factory=dict)  # wall name → first shown
     # Deliveries to the duty receiver: "path change" → {idempotency key: first arrival}.
     receiver: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -138,6 +139,7 @@ def alarm_outcomes(data: ShiftData) -> dict[str, Any]:
     ]
     return {
         "raised": len(data.alarms),
+        "by_rule": _count(a.rule for a in data.alarms.values()),
         "lost_wall": lost_wall,
         "lost_receiver": lost_receiver,
         "duplicated_wall": dup_wall,
@@ -146,6 +148,13 @@ def alarm_outcomes(data: ShiftData) -> dict[str, Any]:
         "event_to_receiver_ms": to_receiver,
         "event_to_store_ms": to_store,
     }
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out
 
 
 def figures(data: ShiftData, playing: int, counted: int) -> list[Figure]:
