@@ -14,9 +14,9 @@ from analytics.plates.reader import PlateReader
 from analytics.plates.render import render_plate
 from analytics.plates.text import display, normalise_plate, plate_kind
 from analytics.plates.textdet import TextDetector
-from analytics.scenes.plates import Vehicle, draw_vehicle, junction
 from sharpeye.models.manifest import resolve
 from tests.analytics.conftest import Frame
+from tests.analytics.drawn_vehicles import Vehicle, draw_vehicle, junction
 from tests.analytics.scenes import ScriptedDetector, camera
 
 
