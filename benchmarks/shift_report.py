@@ -56,7 +56,8 @@ class ShiftData:
     tracebacks: dict[str, int] = field(default_factory=dict)
     log_lines: int = 0
     cameras_online: list[float] = field(default_factory=list)  # fraction online per poll
-    relay_idle_mb: float = 0.0
+    relay_cold_mb: float = 0.0  # before any viewer
+    relay_idle_mb: float = 0.0  # after a first wall came and went
     relay_after_mb: float = 0.0
     page_errors: dict[str, list[str]] = field(default_factory=dict)
     token_ttl_s: float = 900.0
@@ -233,7 +234,7 @@ def figures(data: ShiftData, playing: int, counted: int) -> list[Figure]:
             "relay RSS after viewers leave vs idle",
             data.relay_after_mb / data.relay_idle_mb if data.relay_idle_mb else float("nan"),
             "ratio",
-            "relay idle RSS before the walls (MB)",
+            "relay idle RSS after a first wall came and went (MB)",
             data.relay_idle_mb,
             "≤ 1.10",
         ),
