@@ -10,6 +10,7 @@ or the user's deactivation; then it answers 401 and the holder must log in again
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -23,11 +24,13 @@ from command_api.auth.directory import DirectoryError, authenticate, create_api_
 from command_api.auth.principal import Principal
 from command_api.auth.roles import Role
 from command_api.auth.sessions import SessionError, open_session, renew, revoke, user_sessions
+from command_api.auth.throttle import Refused, login_throttle
 from command_api.auth.tokens import issue_token
 from command_api.auth.watch import watch_for
-from command_api.deps import AdminDep, PrincipalDep, RowId, Runtime, RuntimeDep
+from command_api.deps import AdminDep, PrincipalDep, RowId, Runtime, RuntimeDep, audit
 from sharpeye.store.models import ApiKeyRow, LoginSessionRow, UserRow
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
@@ -113,11 +116,30 @@ def _key_out(row: ApiKeyRow) -> ApiKeyOut:
     "/login",
     response_model=TokenOut,
     summary="Log in with user name and password",
-    responses={401: {"description": "Wrong user name or password, or user inactive."}},
+    responses={
+        401: {"description": "Wrong user name or password, or user inactive."},
+        429: {
+            "description": "Too many tries from this address, or this user is locked out "
+            "from it: try again after Retry-After seconds (other addresses are not affected)."
+        },
+    },
 )
 async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> TokenOut:
+    throttle = login_throttle()
+    client = throttle.address(request)
+    # Refused before argon2 runs and before the audit lock is taken: a flood of guesses
+    # costs a Redis round trip each, not 64 MiB and a serialised write.
+    attempt = await throttle.admit(runtime.redis, body.username, client, runtime.clock.now())
+    if isinstance(attempt, Refused):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{attempt.reason}: try again in {attempt.retry_after_s} s",
+            headers={"Retry-After": str(attempt.retry_after_s)},
+        )
+    if attempt.delay_s:
+        await asyncio.sleep(attempt.delay_s)
+
     def work() -> TokenOut | None:
-        client = request.client.host if request.client else ""
         # The password check (deliberately slow) runs outside the write transaction.
         with runtime.sessions() as s:
             user = authenticate(s, body.username, body.password)
@@ -145,14 +167,33 @@ async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> TokenOu
             )
         return out
 
-    result = await asyncio.to_thread(work)
-    if result is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "wrong user name or password",
-            headers={"WWW-Authenticate": "Bearer"},
+    async with throttle.hashing():
+        result = await asyncio.to_thread(work)
+    if result is not None:
+        await throttle.succeeded(runtime.redis, attempt)
+        return result
+    now = runtime.clock.now()
+    until = await throttle.failed(runtime.redis, attempt, now)
+    if until:
+        detail = {
+            "client": client,
+            "failures": throttle.config.max_failures,
+            "until": until,
+            "scope": "this user from this address",
+        }
+        entry = AuditEntry(body.username, "", "login.lockout", body.username, "denied", detail)
+        await asyncio.to_thread(audit, runtime, entry)
+        log.warning(
+            "login locked out for %s s after %d failures from %s",
+            throttle.config.lockout_s,
+            throttle.config.max_failures,
+            client,
         )
-    return result
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "wrong user name or password",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def _tokens(
