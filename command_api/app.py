@@ -26,6 +26,7 @@ from command_api.auth.seed import BOOTSTRAP_ENV, bootstrap_admin
 from command_api.auth.tokens import load_auth_config
 from command_api.deps import RegistryHolder, Runtime
 from command_api.docs import mount_docs
+from command_api.limits import BodyLimit, max_body_bytes
 from command_api.routers import (
     alarms,
     alarms_ws,
@@ -238,6 +239,8 @@ def create_app(
         redoc_url=None,
     )
     mount_docs(app)
+    # Outermost of ours: an oversized body is refused before auth or parsing touch it.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes())
     app.add_exception_handler(redis.RedisError, _redis_unavailable)
     app.include_router(health.router)
     app.include_router(metrics.router)
