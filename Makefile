@@ -13,7 +13,7 @@ SCENES := $(DATA)/footage/synthetic-faces-720p.mkv
 .PHONY: up test lint typecheck check system venv footage models scenes bench clean
 
 up: venv footage models scenes
-	$(BIN)/sharpeye up
+	$(BIN)/sharpeye up --demo
 
 test: venv footage models scenes
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -179,7 +179,7 @@ class Platform:
         self.start_toggle()
         log = (self.work / "up.log").open("w")
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "sharpeye"), "up"],
+            [str(Path(sys.executable).parent / "sharpeye"), "up", "--demo"],
             cwd=REPO,
             env=self.env(),
             stdout=subprocess.PIPE,

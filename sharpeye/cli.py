@@ -123,11 +123,18 @@ def status(
 @app.command("up")
 def up(
     simulate: Annotated[bool, typer.Option(help="Start the simulated fleet too.")] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="Create the demo's logins (admin / admin-demo-pass, ...); also SHARPEYE_DEMO=1. "
+            "Without it no user is created: set SHARPEYE_BOOTSTRAP_ADMIN=user:password."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole platform on one node with embedded defaults."""
     from sharpeye.up import run_up
 
-    raise typer.Exit(run_up(get_settings(), simulate=simulate))
+    raise typer.Exit(run_up(get_settings(), simulate=simulate, demo=demo))
 
 
 @onvif_app.command("discover")

@@ -46,8 +46,17 @@ DEMO_SECRETS = {
 }
 
 
-def run_up(settings: Settings, simulate: bool = True) -> int:
+DEMO_ENV = "SHARPEYE_DEMO"
+
+
+def demo_requested(flag: bool) -> bool:
+    """`--demo` or SHARPEYE_DEMO=1: only then are the demo's well-known logins created."""
+    return flag or os.environ.get(DEMO_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def run_up(settings: Settings, simulate: bool = True, demo: bool = False) -> int:
     configure_logging()
+    demo = demo_requested(demo)
     try:
         registry = load_registry(settings.registry)
     except RegistryError as exc:
@@ -74,7 +83,7 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
     from sharpeye.store.db import upgrade_database
 
     upgrade_database(settings)
-    demo_users = _seed_demo(settings) if simulate else []
+    demo_users = seed_users(settings, demo)
     if settings.redis_url:
         env_extra["REDIS_URL"] = settings.redis_url
     else:
@@ -139,6 +148,8 @@ def run_up(settings: Settings, simulate: bool = True) -> int:
             if not routed:
                 receiver_note += " (no destination set: alarms are delivered nowhere)"
         print(f"== Sharpeye is up. Wall: {url}  API docs: {url}docs{receiver_note}", flush=True)
+        if not demo and not has_users(settings):
+            print(first_admin_hint(), flush=True)
         for user in demo_users:
             roles = ", ".join(user.roles)
             print(
@@ -233,11 +244,41 @@ def _route_demo_alarms(
         return 0
 
 
-def _seed_demo(settings: Settings) -> list[DemoUser]:
-    """Demo users and alarm rules in the store (idempotent), so the wall can log in."""
+def seed_users(settings: Settings, demo: bool) -> list[DemoUser]:
+    """The demo's users (idempotent) with `demo`; otherwise none. Their passwords are in the
+    README, so a real registry (which has a `police` department too) must never get them
+    by default: a real install creates its first administrator on purpose."""
+    if not demo:
+        return []
     from command_api.auth.seed import seed_demo
 
     return seed_demo(settings)
+
+
+def has_users(settings: Settings) -> bool:
+    from sqlalchemy import select
+
+    from sharpeye.store.db import create_engine_for, session_factory, session_scope
+    from sharpeye.store.models import UserRow
+
+    engine = create_engine_for(settings)
+    try:
+        with session_scope(session_factory(engine)) as s:
+            return s.execute(select(UserRow.id).limit(1)).first() is not None
+    finally:
+        engine.dispose()
+
+
+def first_admin_hint() -> str:
+    from command_api.auth.seed import BOOTSTRAP_ENV
+
+    if os.environ.get(BOOTSTRAP_ENV):
+        return f"== the first administrator comes from {BOOTSTRAP_ENV}"
+    return (
+        "== no user yet: nobody can log in. Restart with "
+        f"{BOOTSTRAP_ENV}=<user>:<password of 8+ characters> to create the first "
+        "administrator, or `sharpeye up --demo` (SHARPEYE_DEMO=1) for the demo's logins"
+    )
 
 
 def _supervise(children: list[Child], stop: threading.Event) -> None:
