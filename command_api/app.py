@@ -21,6 +21,9 @@ from command_api.alarms.clock import Clock, SystemClock
 from command_api.alarms.registry_rules import sync_registry_rules
 from command_api.alarms.services import AlarmServices, ServiceOptions
 from command_api.alarms.writes import write_scope
+from command_api.audit.background import start_worker as start_audit_worker
+from command_api.audit.background import stop_worker as stop_audit_worker
+from command_api.audit.keys import load_key, use_key
 from command_api.auth.directory import sync_departments
 from command_api.auth.seed import BOOTSTRAP_ENV, bootstrap_admin
 from command_api.auth.tokens import load_auth_config
@@ -140,6 +143,8 @@ def _open_store(settings: Settings, holder: RegistryHolder, clock: Clock) -> Any
     """Migrate the store to head, then store the registry's departments and alarm rules."""
     upgrade_database(settings)
     engine = create_engine_for(settings)
+    # Bound before the first append below: registry rule changes are audited.
+    use_key(engine, load_key(settings.data_dir))
     sessions = session_factory(engine)
     with session_scope(sessions) as s:
         sync_departments(s, holder.registry, clock.now())
@@ -200,6 +205,7 @@ def create_app(
         services = AlarmServices(client, sessions, holder, app_clock, options)
         runtime.services = services
         runtime.ptz = PtzPool(timeout=PTZ_DEVICE_TIMEOUT_S)
+        start_audit_worker(sessions, app_clock, app_settings.data_dir)
         app.state.runtime = runtime
         if start_services:
             services.start()
@@ -223,6 +229,7 @@ def create_app(
                 await watcher
             await services.stop()
             await runtime.ptz.close()
+            await asyncio.to_thread(stop_audit_worker, sessions)  # queued reads written
             await client.aclose()
             engine.dispose()
             del app.state.runtime

@@ -1,6 +1,7 @@
 """The one command line of Sharpeye.
 
-Commands: up, check-registry, footage, simulate, ingest, api, status, onvif, models, analyze.
+Commands: up, check-registry, footage, simulate, ingest, api, status, onvif, models, analyze,
+audit.
 
 Each command imports its implementation lazily so `sharpeye --help` and `check-registry` stay
 fast and do not need the media stack.
@@ -22,6 +23,8 @@ app.add_typer(footage_app, name="footage")
 app.add_typer(onvif_app, name="onvif")
 models_app = typer.Typer(no_args_is_help=True, help="Model files: provision, list, import.")
 app.add_typer(models_app, name="models")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log: verify its chain, anchor it.")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command("check-registry")
@@ -231,6 +234,22 @@ def analyze(
             face_watch=face_watch,
         )
     )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every record's MAC and every exported anchor; name the first altered record."""
+    from command_api.audit.cli import verify_command
+
+    raise typer.Exit(verify_command(get_settings()))
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Export the audit chain's head (record, MAC, time) to the anchor directory now."""
+    from command_api.audit.cli import anchor_command
+
+    raise typer.Exit(anchor_command(get_settings()))
 
 
 def main() -> None:

@@ -1,5 +1,23 @@
-"""The audit log: append in the caller's transaction, query, verify the hash chain."""
+"""The audit log: append in the caller's transaction, query, verify the keyed chain."""
 
-from command_api.audit.log import AuditEntry, VerifyResult, append, record_hash, verify
+from command_api.audit.log import (
+    Anchor,
+    AuditEntry,
+    VerifyResult,
+    append,
+    append_many,
+    record_hash,
+    record_mac,
+    verify,
+)
 
-__all__ = ["AuditEntry", "VerifyResult", "append", "record_hash", "verify"]
+__all__ = [
+    "Anchor",
+    "AuditEntry",
+    "VerifyResult",
+    "append",
+    "append_many",
+    "record_hash",
+    "record_mac",
+    "verify",
+]

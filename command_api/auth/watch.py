@@ -44,6 +44,10 @@ class CredentialWatch:
         """Start checking `principal`; its `ended` event is set when the credential ends."""
         entry = Watched(principal)
         self._watched.add(entry)
+        # Every live socket registers here once its caller is known: audit the open.
+        from command_api.audit.reads import socket_opened
+
+        socket_opened(principal)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="auth-watch")
         return entry

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from command_api.alarms.service import Change, TransitionError, comment, to_alarm, transition
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
+from command_api.audit.reads import audited_read
 from command_api.auth.principal import Principal
 from command_api.auth.roles import ALARM_HANDLERS
 from command_api.deps import PrincipalDep, RowId, Runtime, RuntimeDep, deny
@@ -45,7 +46,12 @@ def _visible(principal: Principal, row: AlarmRow) -> bool:
     return principal.is_admin or principal.department in row.departments
 
 
-@router.get("", response_model=list[Alarm], summary="Alarms routed to the caller's department")
+@router.get(
+    "",
+    response_model=list[Alarm],
+    summary="Alarms routed to the caller's department",
+    dependencies=[audited_read("alarm.list")],
+)
 def list_alarms(
     response: Response,
     runtime: RuntimeDep,
@@ -104,6 +110,7 @@ def _load(runtime: Runtime, principal: Principal, alarm_id: int, action: str) ->
 @router.get(
     "/{alarm_id}",
     response_model=AlarmDetail,
+    dependencies=[audited_read("alarm.read")],
     summary="One alarm with its history",
     responses={
         403: {"description": "Routed to another department."},

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from command_api.alarms import metrics
 from command_api.alarms.hub import AlarmHub, LiveClient
+from command_api.audit.reads import audited_socket
 from command_api.auth.principal import Principal
 from command_api.auth.socket import (
     AUTH_REQUIRED,
@@ -70,7 +71,7 @@ async def _authorize(
     return principal
 
 
-@router.websocket("/api/alarms/live")
+@router.websocket("/api/alarms/live", dependencies=[audited_socket("alarms.live")])
 async def live_alarms(
     websocket: WebSocket,
     token: Annotated[

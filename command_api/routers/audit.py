@@ -1,4 +1,4 @@
-"""The audit log for administrators: query it, verify its hash chain."""
+"""The audit log for administrators: query it, verify its keyed chain, anchor it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from command_api.audit import verify
-from command_api.deps import AdminDep, RuntimeDep
+from command_api.audit.anchors import anchor_dir, export_anchor, load_anchors
+from command_api.audit.background import worker_for
+from command_api.deps import AdminDep, Runtime, RuntimeDep
 from sharpeye.store.models import AuditRecord
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -33,10 +36,18 @@ class VerifyOut(BaseModel):
     head_hash: str = Field(description="Hash of the last good record: anchor it externally.")
     first_bad_seq: int | None
     reason: str | None
+    anchors: int = Field(0, description="Exported anchors checked against the chain.")
+
+
+class AnchorOut(BaseModel):
+    seq: int = Field(description="The last record when the anchor was taken (0: empty log).")
+    mac: str
+    at: float
+    file: str = Field(description="The anchor's file in the anchor directory.")
 
 
 @router.get("", response_model=list[AuditOut], summary="Query the audit log, newest first")
-def query_audit(
+async def query_audit(
     runtime: RuntimeDep,
     admin: AdminDep,
     action: Annotated[str | None, Query(max_length=64, description="e.g. login, alarm.ack")] = None,
@@ -46,6 +57,8 @@ def query_audit(
     until: Annotated[float | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
+    # Reads are audited in batches: write the queued ones so the answer includes them.
+    await run_in_threadpool(worker_for(runtime.sessions, runtime.clock).flush)
     query = select(AuditRecord)
     if action is not None:
         query = query.where(AuditRecord.action == action)
@@ -57,6 +70,10 @@ def query_audit(
         query = query.where(AuditRecord.at >= since)
     if until is not None:
         query = query.where(AuditRecord.at < until)
+    return await run_in_threadpool(_query, runtime, query, limit)
+
+
+def _query(runtime: Runtime, query: Any, limit: int) -> list[AuditOut]:
     with runtime.sessions() as s:
         rows = s.execute(query.order_by(AuditRecord.seq.desc()).limit(limit)).scalars()
         return [
@@ -75,14 +92,27 @@ def query_audit(
         ]
 
 
-@router.get("/verify", response_model=VerifyOut, summary="Verify the whole hash chain")
+@router.get("/verify", response_model=VerifyOut, summary="Verify the chain and its anchors")
 def verify_audit(runtime: RuntimeDep, admin: AdminDep) -> VerifyOut:
+    worker_for(runtime.sessions, runtime.clock).flush()
+    anchors = load_anchors(anchor_dir(runtime.settings.data_dir))
     with runtime.sessions() as s:
-        result = verify(s)
+        result = verify(s, anchors)
     return VerifyOut(
         ok=result.ok,
         records=result.records,
         head_hash=result.head_hash,
         first_bad_seq=result.first_bad_seq,
         reason=result.reason,
+        anchors=result.anchors,
     )
+
+
+@router.post("/anchor", response_model=AnchorOut, summary="Export the chain's head now")
+def anchor_audit(runtime: RuntimeDep, admin: AdminDep) -> AnchorOut:
+    worker_for(runtime.sessions, runtime.clock).flush()
+    directory = anchor_dir(runtime.settings.data_dir)
+    anchor = export_anchor(runtime.sessions, directory, runtime.clock.now())
+    if anchor is None:
+        return AnchorOut(seq=0, mac="", at=runtime.clock.now(), file="")
+    return AnchorOut(seq=anchor.seq, mac=anchor.mac, at=anchor.at, file=anchor.source)

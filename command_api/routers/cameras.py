@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from command_api.audit.reads import audited_read
 from command_api.auth.guard import require_camera
 from command_api.deps import RedisDep, RegistryDep, RuntimeDep, ScopeDep
 from sharpeye.bus.health import (
@@ -171,6 +172,7 @@ def _matches(
     "",
     response_model=list[CameraSummary],
     summary="List cameras with their health",
+    dependencies=[audited_read("camera.list")],
     description="Cameras of the registry the caller may see, in registry order, with live "
     "health. Filters combine with AND. The total before pagination is in `X-Total-Count`.",
 )
@@ -225,6 +227,7 @@ async def list_cameras(
 @router.get(
     "/{camera_id}",
     response_model=CameraSummary,
+    dependencies=[audited_read("camera.read")],
     summary="One camera with its health",
     responses={
         403: {"description": "The camera is not visible to the caller's department (audited)."},

@@ -28,6 +28,7 @@ import redis.asyncio
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from command_api.audit.reads import audited_socket
 from command_api.auth.principal import Principal
 from command_api.auth.socket import AUTH_REQUIRED, CLOSE_UNAUTHORIZED, first_message_token
 from command_api.auth.watch import watch_for
@@ -155,7 +156,7 @@ async def _scope(runtime: Runtime, token: str | None) -> tuple[Principal, Camera
     return principal, await run_in_threadpool(scope_for, runtime, principal)
 
 
-@router.websocket("/api/live")
+@router.websocket("/api/live", dependencies=[audited_socket("health.live")])
 async def live(
     websocket: WebSocket,
     token: Annotated[

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from command_api.audit.log import Outcome
+from command_api.audit.reads import audited_read
 from command_api.auth.guard import require_camera
 from command_api.auth.roles import PTZ_OPERATORS
 from command_api.deps import (
@@ -211,6 +212,7 @@ async def _command(
     "/{camera_id}/ptz",
     response_model=PtzOut,
     summary="A camera's PTZ position and presets",
+    dependencies=[audited_read("ptz.status")],
     description="404 when the camera has no ONVIF device or its device has no PTZ service.",
     responses=_RESPONSES,
 )
