@@ -98,6 +98,26 @@ def revoke(s: Session, session_id: str, by: str, now: float) -> LoginSessionRow 
     return row
 
 
+def end_user_sessions(
+    s: Session, user_id: int, by: str, now: float, keep: str | None = None
+) -> list[str]:
+    """End every live session of a user but `keep` (the caller's own, when users change their
+    own password); returns the ended ids. After a password change whoever knew the old one
+    must not stay logged in through a session opened with it."""
+    query = select(LoginSessionRow).where(
+        LoginSessionRow.user_id == user_id,
+        LoginSessionRow.revoked_at.is_(None),
+        LoginSessionRow.expires_at > now,
+    )
+    ended_ids = []
+    for row in s.scalars(query):
+        if row.id != keep:
+            row.revoked_at = now
+            row.revoked_by = by[:64]
+            ended_ids.append(row.id)
+    return ended_ids
+
+
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]

@@ -11,6 +11,7 @@ from command_api.audit import AuditEntry, append
 from command_api.auth.directory import DirectoryError, create_user
 from command_api.auth.passwords import hash_password
 from command_api.auth.roles import Role
+from command_api.auth.sessions import end_user_sessions
 from command_api.deps import AdminDep, RowId, RuntimeDep
 from sharpeye.store.models import DepartmentRow, UserRow
 
@@ -111,7 +112,8 @@ def get_user(user_id: RowId, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
 @router.patch(
     "/{user_id}",
     response_model=UserOut,
-    summary="Change a user (password, department, roles, active)",
+    summary="Change a user (password, department, roles, active); a new password ends the "
+    "user's other sessions",
     responses={404: {"description": "No such user."}},
 )
 def patch_user(user_id: RowId, body: UserPatch, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
@@ -135,6 +137,12 @@ def patch_user(user_id: RowId, body: UserPatch, runtime: RuntimeDep, admin: Admi
         if body.password is not None:
             user.password_hash = hash_password(body.password)
             changed["password"] = "changed"
+            # Its other sessions end (their walls' sockets close at the next recheck); an
+            # administrator changing their own password keeps the session doing it.
+            keep = admin.session_id if admin.kind == "user" and admin.id == user.id else None
+            changed["sessions_ended"] = len(
+                end_user_sessions(s, user.id, admin.actor, now, keep=keep)
+            )
         user.updated_at = now
         append(
             s,
