@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ class ShiftConfig:
     name: str = "shift"
     work: Path | None = None
     write_results: bool = True
+    # Optional: run past duration_s (up to max_duration_s) until this holds of the data so
+    # far, e.g. until every demo scene has raised its alarm on a slow machine.
+    until: Callable[[ShiftData], bool] | None = None
+    max_duration_s: float = 0.0
 
 
 def long_walls() -> list[WallSpec]:
@@ -384,6 +389,14 @@ class Shift:
             await asyncio.wait(
                 tasks, timeout=max(0.0, remaining), return_when=asyncio.FIRST_EXCEPTION
             )
+            cap = self.data.started + max(cfg.duration_s, cfg.max_duration_s)
+            while (
+                cfg.until is not None
+                and not cfg.until(self.data)
+                and time.time() < cap
+                and not any(t.done() for t in tasks)
+            ):
+                await asyncio.wait(tasks, timeout=5, return_when=asyncio.FIRST_EXCEPTION)
             failed = [t for t in tasks if t.done() and t.exception() is not None]
             self.stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -177,8 +177,11 @@ def playing_intervals(
     """(intervals playing, intervals counted, stalls) over consecutive samples of each tile.
 
     An interval counts when the tile showed one camera at both ends (a tour step in between
-    gives the new camera time to start); it plays when frames advanced. Intervals that
-    overlap a planned stop of `camera_excused` (plus the grace to come back) are left out.
+    gives the new camera time to start), except the first one after the tile took a camera
+    while it had not shown a frame yet: a new player gets that one interval (a sample period,
+    5 s by default) to start; a tile still without frames after it is a stall. It plays when
+    frames advanced. Intervals that overlap a planned stop of `camera_excused` (plus the
+    grace to come back) are left out.
     """
     by_tile: dict[tuple[str, int], list[TileSample]] = {}
     for s in samples:
@@ -187,10 +190,15 @@ def playing_intervals(
     stalls: list[dict[str, Any]] = []
     for (wall, index), rows in by_tile.items():
         rows.sort(key=lambda r: r.t)
+        previous: str | None = None
         for a, b in itertools.pairwise(rows):
+            starting = a.camera != previous
+            previous = a.camera
             if a.camera is None or a.camera != b.camera:
                 continue
             if a.camera == camera_excused and any(s <= b.t and a.t <= e for s, e in excused):
+                continue
+            if starting and a.frames == 0:
                 continue
             counted += 1
             advanced = b.frames > a.frames or (b.frames < a.frames and b.time > 0)
