@@ -33,6 +33,7 @@ from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.audit.log import Outcome
 from command_api.auth.directory import (
+    ApiKeyExpiredError,
     api_key_principal,
     granted_groups,
     user_principal,
@@ -174,14 +175,34 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
-def principal_from_credential(runtime: Runtime, credential: str) -> Principal:
-    """The caller behind a bearer token or API key; raises 401. Also used by WebSockets."""
+def _api_key_caller(runtime: Runtime, key: str) -> Principal:
     with runtime.sessions() as s:
-        if credential.startswith(API_KEY_PREFIX):
-            principal = api_key_principal(s, credential)
+        try:
+            principal = api_key_principal(s, key, runtime.clock.now())
+        except ApiKeyExpiredError as e:
+            row = e.row
+            expired = AuditEntry(
+                row.name,
+                row.department_id,
+                "api_key.use",
+                f"key:{row.prefix}",
+                "denied",
+                {"reason": "expired", "expired_at": row.expires_at},
+            )
+            message = str(e)
+        else:
             if principal is None:
                 raise _unauthorized("unknown or revoked API key")
             return principal
+    audit(runtime, expired)  # after the read session: its own write transaction
+    raise _unauthorized(message)
+
+
+def principal_from_credential(runtime: Runtime, credential: str) -> Principal:
+    """The caller behind a bearer token or API key; raises 401. Also used by WebSockets."""
+    if credential.startswith(API_KEY_PREFIX):
+        return _api_key_caller(runtime, credential)
+    with runtime.sessions() as s:
         try:
             now = runtime.clock.now()
             claims = decode_token(runtime.auth, credential, now)

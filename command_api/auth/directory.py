@@ -85,11 +85,33 @@ def user_principal(user: UserRow, session_id: str | None = None) -> Principal:
     )
 
 
+DEFAULT_KEY_DAYS = 90
+MAX_KEY_DAYS = 365
+DEFAULT_OVERLAP_H = 24.0
+
+
+class ApiKeyExpiredError(DirectoryError):
+    """A key past its end (or its rotation's overlap): refused with 401, audited."""
+
+    def __init__(self, row: ApiKeyRow) -> None:
+        super().__init__("API key expired: ask an administrator to rotate it")
+        self.row = row
+
+
 def create_api_key(
-    session: Session, *, name: str, department: str, roles: list[Role], by: str, now: float
+    session: Session,
+    *,
+    name: str,
+    department: str,
+    roles: list[Role],
+    by: str,
+    now: float,
+    days: int = DEFAULT_KEY_DAYS,
 ) -> tuple[str, ApiKeyRow]:
     if session.get(DepartmentRow, department) is None:
         raise DirectoryError(f"unknown department {department!r}")
+    if not 1 <= days <= MAX_KEY_DAYS:
+        raise DirectoryError(f"an API key lives 1 to {MAX_KEY_DAYS} days, not {days}")
     key, prefix, digest = new_api_key()
     row = ApiKeyRow(
         prefix=prefix,
@@ -99,13 +121,38 @@ def create_api_key(
         roles=sorted(set(roles)),
         created_by=by,
         created_at=now,
+        expires_at=now + days * 86400,
     )
     session.add(row)
     session.flush()
     return key, row
 
 
-def api_key_principal(session: Session, key: str) -> Principal | None:
+def rotate_api_key(
+    session: Session, old: ApiKeyRow, *, by: str, now: float, days: int, overlap_h: float
+) -> tuple[str, ApiKeyRow]:
+    """A new key with the old one's name, department and roles; the old one keeps working
+    `overlap_h` more hours (never longer than it would have), so the machine can switch."""
+    if old.revoked_at is not None or old.expires_at <= now:
+        raise DirectoryError("this key is revoked or expired: create a new one instead")
+    if old.replaced_by is not None:
+        raise DirectoryError(f"this key was already rotated (to key {old.replaced_by})")
+    key, row = create_api_key(
+        session,
+        name=old.name,
+        department=old.department_id,
+        roles=[Role(r) for r in old.roles if r in Role.__members__.values()],
+        by=by,
+        now=now,
+        days=days,
+    )
+    old.expires_at = min(old.expires_at, now + overlap_h * 3600)
+    old.replaced_by = row.id
+    return key, row
+
+
+def api_key_principal(session: Session, key: str, now: float) -> Principal | None:
+    """The key's caller; None for an unknown or revoked key; ApiKeyExpiredError past its end."""
     prefix = api_key_prefix(key)
     if prefix is None:
         return None
@@ -114,6 +161,8 @@ def api_key_principal(session: Session, key: str) -> Principal | None:
         return None
     if not hmac.compare_digest(row.key_sha256, api_key_digest(key)):
         return None
+    if row.expires_at <= now:
+        raise ApiKeyExpiredError(row)
     return Principal(
         kind="api_key",
         id=row.id,

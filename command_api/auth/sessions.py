@@ -125,7 +125,8 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 def ended(s: Session, principals: Iterable[Principal], now: float) -> set[Principal]:
     """Those of `principals` whose credential no longer holds: a revoked or expired session,
-    a deactivated user or one moved to another department or roles, a revoked API key.
+    a deactivated user or one moved to another department or roles, a revoked or expired
+    API key.
     A handful of queries for any number of callers (the recheck of every open socket)."""
     callers = list(principals)
     user_ids = sorted({p.id for p in callers if p.kind == "user"})
@@ -145,7 +146,7 @@ def ended(s: Session, principals: Iterable[Principal], now: float) -> set[Princi
     for p in callers:
         if p.kind == "api_key":
             key = keys.get(p.id)
-            if key is None or key.revoked_at is not None:
+            if key is None or key.revoked_at is not None or key.expires_at <= now:
                 gone.add(p)
             continue
         user = users.get(p.id)

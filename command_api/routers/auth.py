@@ -20,7 +20,16 @@ from sqlalchemy import select
 
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
-from command_api.auth.directory import DirectoryError, authenticate, create_api_key, user_principal
+from command_api.auth.directory import (
+    DEFAULT_KEY_DAYS,
+    DEFAULT_OVERLAP_H,
+    MAX_KEY_DAYS,
+    DirectoryError,
+    authenticate,
+    create_api_key,
+    rotate_api_key,
+    user_principal,
+)
 from command_api.auth.principal import Principal
 from command_api.auth.roles import Role
 from command_api.auth.sessions import SessionError, open_session, renew, revoke, user_sessions
@@ -82,6 +91,21 @@ class ApiKeyIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="What machine uses it.")
     department: str = Field(description="Department whose scope the key has.")
     roles: list[Role] = Field(min_length=1)
+    expires_in_days: int = Field(
+        default=DEFAULT_KEY_DAYS, ge=1, le=MAX_KEY_DAYS, description="Lifetime (days)."
+    )
+
+
+class RotateIn(BaseModel):
+    expires_in_days: int = Field(
+        default=DEFAULT_KEY_DAYS, ge=1, le=MAX_KEY_DAYS, description="The new key's lifetime."
+    )
+    overlap_hours: float = Field(
+        default=DEFAULT_OVERLAP_H,
+        ge=0,
+        le=7 * 24,
+        description="How long the old key keeps working, for the machine to switch.",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -93,6 +117,8 @@ class ApiKeyOut(BaseModel):
     created_by: str
     created_at: float
     revoked_at: float | None
+    expires_at: float = Field(description="Unix time the key stops working.")
+    replaced_by: int | None = Field(description="The key that rotation put in its place.")
 
 
 class NewApiKeyOut(ApiKeyOut):
@@ -109,6 +135,8 @@ def _key_out(row: ApiKeyRow) -> ApiKeyOut:
         created_by=row.created_by,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        replaced_by=row.replaced_by,
     )
 
 
@@ -324,7 +352,11 @@ def me(principal: PrincipalDep) -> MeOut:
     )
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut], summary="List API keys")
+@router.get(
+    "/api-keys",
+    response_model=list[ApiKeyOut],
+    summary="List API keys with their expiry (never the key itself)",
+)
 def list_api_keys(runtime: RuntimeDep, admin: AdminDep) -> list[ApiKeyOut]:
     with runtime.sessions() as s:
         rows = s.execute(select(ApiKeyRow).order_by(ApiKeyRow.id)).scalars()
@@ -348,6 +380,7 @@ def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, admin: AdminDep) -> NewApiK
                 roles=body.roles,
                 by=admin.actor,
                 now=now,
+                days=body.expires_in_days,
             )
         except DirectoryError as e:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from None
@@ -359,7 +392,12 @@ def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, admin: AdminDep) -> NewApiK
                 "api_key.create",
                 f"key:{row.prefix}",
                 "ok",
-                {"name": body.name, "department": body.department, "roles": sorted(body.roles)},
+                {
+                    "name": body.name,
+                    "department": body.department,
+                    "roles": sorted(body.roles),
+                    "expires_at": row.expires_at,
+                },
             ),
             now,
         )
@@ -383,3 +421,41 @@ def revoke_api_key(key_id: RowId, runtime: RuntimeDep, admin: AdminDep) -> None:
         append(
             s, AuditEntry(admin.actor, admin.department, "api_key.revoke", f"key:{row.prefix}"), now
         )
+
+
+@router.post(
+    "/api-keys/{key_id}/rotate",
+    response_model=NewApiKeyOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Replace an API key: a new key now, the old one working until the overlap ends",
+    responses={
+        404: {"description": "No such key."},
+        409: {"description": "The key is revoked, expired or already rotated."},
+    },
+)
+def rotate_key(
+    key_id: RowId, runtime: RuntimeDep, admin: AdminDep, body: RotateIn | None = None
+) -> NewApiKeyOut:
+    wanted = body or RotateIn()
+    now = runtime.clock.now()
+    with write_scope(runtime.sessions) as s:
+        old = s.get(ApiKeyRow, key_id)
+        if old is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no API key {key_id}")
+        try:
+            key, row = rotate_api_key(
+                s,
+                old,
+                by=admin.actor,
+                now=now,
+                days=wanted.expires_in_days,
+                overlap_h=wanted.overlap_hours,
+            )
+        except DirectoryError as e:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
+        detail = {"new_key": f"key:{row.prefix}", "old_expires_at": old.expires_at}
+        entry = AuditEntry(
+            admin.actor, admin.department, "api_key.rotate", f"key:{old.prefix}", "ok", detail
+        )
+        append(s, entry, now)
+        return NewApiKeyOut(key=key, **_key_out(row).model_dump())

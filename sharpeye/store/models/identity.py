@@ -50,6 +50,10 @@ class ApiKeyRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Every key ends (90 days by default, a year at most); a rotation brings it forward to
+    # the end of the overlap and names the key that replaced it.
+    expires_at: Mapped[float] = mapped_column(Float)
+    replaced_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class GrantRow(Base):
