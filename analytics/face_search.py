@@ -46,7 +46,7 @@ class FaceHit:
 @dataclass(frozen=True)
 class FaceScan:
     hits: list[FaceHit]  # time order (a trajectory), the nearest MAX_HITS at most
-    scanned: int  # faces compared
+    scanned: int  # faces compared on cameras the caller may see
     # Set when the scan stopped at `max_scan` before `end`: search again from here for
     # the rest (sightings spanning this instant may come again; dedupe by sighting_id).
     next_start: float | None = None
@@ -86,16 +86,22 @@ def find_by_face(
     if camera is not None:
         query = query.where(SightingRow.camera_id == camera)
     matches: list[tuple[float, dict[str, Any]]] = []
-    scanned = withheld = 0
+    # `read` bounds the work; `scanned` is what the caller is told, so it counts only faces
+    # on cameras it may see (another department's traffic is not its to measure).
+    read = scanned = withheld = 0
     next_start: float | None = None
     with Session(engine) as s:
         result = s.execute(query.execution_options(yield_per=_BATCH))
         for part in result.partitions():
-            if scanned + len(part) > max_scan:
-                next_start = float(part[max_scan - scanned][0])
-                part = part[: max_scan - scanned]
-            scanned += len(part)
-            for match in _compare([json.loads(p) for _, p in part], probe, threshold):
+            if read + len(part) > max_scan:
+                next_start = float(part[max_scan - read][0])
+                part = part[: max_scan - read]
+            read += len(part)
+            payloads = [json.loads(p) for _, p in part]
+            scanned += sum(
+                1 for d in payloads if allowed is None or allowed(str(d.get("camera_id")))
+            )
+            for match in _compare(payloads, probe, threshold):
                 if allowed is None or allowed(str(match[1].get("camera_id"))):
                     matches.append(match)
                 else:

@@ -5,6 +5,12 @@ One Redis subscription per API process (not one per client): each message on
 client allowed to see it. A client that falls `QUEUE_SIZE` messages behind is dropped
 (its socket closed with 1013) rather than buffered without bound; it reconnects and
 reloads GET /api/alarms.
+
+An alarm is routed to departments, not to cameras: a department may be told of an alarm on
+a camera it may not watch (a fire rule routed to the fire brigade from the police's
+cameras). It keeps the alarm but not what the camera would show it: `withhold_camera`
+blanks the location, the evidence and the camera's name for such readers, here and in
+GET /api/alarms alike.
 """
 
 from __future__ import annotations
@@ -12,23 +18,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage, alarm_visible_to
+from sharpeye.contracts.alarms import ALARMS_CHANNEL, Alarm, AlarmMessage, alarm_visible_to
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 
 
+def withhold_camera(alarm: Alarm) -> Alarm:
+    """`alarm` without what would show its camera: location, evidence (snapshots, clips)
+    and the camera's name (also cut from the title, which ends with it); its id stays, so
+    the alarm can still be discussed with the department that owns the camera."""
+    title = alarm.title.removesuffix(f" — {alarm.camera_name}")
+    return alarm.model_copy(
+        update={
+            "camera_name": alarm.camera_id,
+            "title": title,
+            "evidence": [],
+            "lat": None,
+            "lon": None,
+        }
+    )
+
+
 @dataclass(eq=False)
 class LiveClient:
     department: str
     administrator: bool
+    # The client's camera scope (None: every camera); alarms on other cameras go out
+    # through `withhold_camera`.
+    sees_camera: Callable[[str], bool] | None = None
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -44,8 +70,13 @@ class AlarmHub:
     def client_count(self) -> int:
         return len(self._clients)
 
-    def register(self, department: str, administrator: bool) -> LiveClient:
-        client = LiveClient(department, administrator)
+    def register(
+        self,
+        department: str,
+        administrator: bool,
+        sees_camera: Callable[[str], bool] | None = None,
+    ) -> LiveClient:
+        client = LiveClient(department, administrator, sees_camera)
         self._clients.add(client)
         return client
 
@@ -60,13 +91,21 @@ class AlarmHub:
             log.error("malformed message on %s ignored", self._channel)
             return 0
         sent = 0
+        withheld: str | None = None  # the message without its camera's details, made once
         for client in list(self._clients):
             if not alarm_visible_to(
                 message.alarm, client.department, administrator=client.administrator
             ):
                 continue
+            out = text
+            sees = client.sees_camera
+            if sees is not None and not sees(message.alarm.camera_id):
+                if withheld is None:
+                    alarm = withhold_camera(message.alarm)
+                    withheld = message.model_copy(update={"alarm": alarm}).model_dump_json()
+                out = withheld
             try:
-                client.queue.put_nowait(text)
+                client.queue.put_nowait(out)
                 sent += 1
             except asyncio.QueueFull:
                 client.overflowed.set()

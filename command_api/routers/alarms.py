@@ -10,13 +10,23 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from command_api.alarms.hub import withhold_camera
 from command_api.alarms.service import Change, TransitionError, comment, to_alarm, transition
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.audit.reads import audited_read
 from command_api.auth.principal import Principal
 from command_api.auth.roles import ALARM_HANDLERS
-from command_api.deps import PrincipalDep, RowId, Runtime, RuntimeDep, deny
+from command_api.deps import (
+    CameraScope,
+    PrincipalDep,
+    RowId,
+    Runtime,
+    RuntimeDep,
+    ScopeDep,
+    deny,
+    scope_for,
+)
 from sharpeye.contracts.alarms import Alarm, AlarmState
 from sharpeye.store.models import AlarmNote, AlarmRoute, AlarmRow
 
@@ -46,6 +56,12 @@ def _visible(principal: Principal, row: AlarmRow) -> bool:
     return principal.is_admin or principal.department in row.departments
 
 
+def _for_reader(alarm: Alarm, scope: CameraScope) -> Alarm:
+    """The alarm as the caller may see it: routed to its department, but on a camera
+    outside its scope, without location, evidence or camera name (as on the socket)."""
+    return alarm if scope.allows(alarm.camera_id) else withhold_camera(alarm)
+
+
 @router.get(
     "",
     response_model=list[Alarm],
@@ -56,6 +72,7 @@ def list_alarms(
     response: Response,
     runtime: RuntimeDep,
     principal: PrincipalDep,
+    scope: ScopeDep,
     state: Annotated[AlarmState | None, Query(description="Lifecycle state.")] = None,
     open_only: Annotated[
         bool,
@@ -88,7 +105,7 @@ def list_alarms(
         total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = s.execute(query.order_by(AlarmRow.id.desc()).limit(limit).offset(offset)).scalars()
         response.headers["X-Total-Count"] = str(total)
-        return [to_alarm(r) for r in rows]
+        return [_for_reader(to_alarm(r), scope) for r in rows]
 
 
 def _load(runtime: Runtime, principal: Principal, alarm_id: int, action: str) -> None:
@@ -117,7 +134,9 @@ def _load(runtime: Runtime, principal: Principal, alarm_id: int, action: str) ->
         404: {"description": "No such alarm."},
     },
 )
-def get_alarm(alarm_id: RowId, runtime: RuntimeDep, principal: PrincipalDep) -> AlarmDetail:
+def get_alarm(
+    alarm_id: RowId, runtime: RuntimeDep, principal: PrincipalDep, scope: ScopeDep
+) -> AlarmDetail:
     _load(runtime, principal, alarm_id, "alarm.read")
     with runtime.sessions() as s:
         row = s.get(AlarmRow, alarm_id)
@@ -128,7 +147,8 @@ def get_alarm(alarm_id: RowId, runtime: RuntimeDep, principal: PrincipalDep) -> 
         history = [
             NoteOut(at=n.at, actor=n.actor, action=n.action, comment=n.comment) for n in notes
         ]
-        return AlarmDetail(**to_alarm(row).model_dump(), history=history)
+        alarm = _for_reader(to_alarm(row), scope)
+        return AlarmDetail(**alarm.model_dump(), history=history)
 
 
 async def _act(
@@ -179,7 +199,8 @@ async def _act(
     services = runtime.services
     if services is not None:
         await services.publish([change])
-    return change.alarm
+    scope = await asyncio.to_thread(scope_for, runtime, principal)
+    return _for_reader(change.alarm, scope)
 
 
 _ACTION_RESPONSES: dict[int | str, dict[str, str]] = {

@@ -33,7 +33,7 @@ from command_api.auth.socket import (
     first_message_token,
 )
 from command_api.auth.watch import Watched, watch_for
-from command_api.deps import Runtime, deny, get_runtime, principal_from_credential
+from command_api.deps import Runtime, deny, get_runtime, principal_from_credential, scope_for
 
 router = APIRouter(tags=["alarms"])
 
@@ -94,7 +94,10 @@ async def live_alarms(
     if not by_message:
         await websocket.accept()
     admin_all = principal.is_admin and department is None
-    client = hub.register(department or principal.department, admin_all)
+    # Alarms on cameras outside the caller's scope come without location and evidence.
+    scope = await run_in_threadpool(scope_for, runtime, principal)
+    sees = None if scope.camera_ids is None else scope.allows
+    client = hub.register(department or principal.department, admin_all, sees)
     watch = watch_for(runtime.sessions, runtime.clock, runtime.auth.recheck_s)
     watched = watch.watch(principal)
     metrics.LIVE_CLIENTS.inc()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from command_api.audit.reads import audited_read
 from command_api.auth.guard import require_camera
-from command_api.deps import RedisDep, RegistryDep, RuntimeDep, ScopeDep
+from command_api.deps import CameraScope, RedisDep, RegistryDep, RuntimeDep, ScopeDep
 from sharpeye.bus.health import (
     UNKNOWN,
     current_frame_age,
@@ -23,6 +23,7 @@ from sharpeye.bus.health import (
     state_reason,
 )
 from sharpeye.contracts.health import CameraHealth, CameraState
+from sharpeye.health_text import for_reader
 from sharpeye.registry import Camera, Registry
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -44,7 +45,10 @@ class HealthOut(BaseModel):
         "stopped), 'unknown' before any report, 'disabled' when disabled in the registry."
     )
     reason: str | None = Field(
-        default=None, description="Why the camera is not online (e.g. 'picture frozen for 12 s')."
+        default=None,
+        description="Why the camera is not online: a plain category ('unreachable', 'login "
+        "refused', 'picture frozen for 12 s'); administrators get the detail (host, port, "
+        "path), never a secret.",
     )
     fps: float | None = Field(default=None, description="Frames per second over the last window.")
     bitrate_kbps: float | None = Field(
@@ -61,7 +65,11 @@ class HealthOut(BaseModel):
     )
     reconnects: int | None = Field(default=None, description="Reconnects counted by the worker.")
     node_id: str | None = Field(default=None, description="Node of the ingest worker reporting.")
-    last_error: str | None = Field(default=None, description="Last error, credentials redacted.")
+    last_error: str | None = Field(
+        default=None,
+        description="Last error: its category, or for administrators the detail without "
+        "credentials, query strings, secret key names or secrets file paths.",
+    )
     reader: Literal["native", "pyav"] | None = Field(
         default=None,
         description="RTSP client reading the camera: native (Sharpeye's) or pyav (FFmpeg's, "
@@ -96,14 +104,15 @@ class CameraSummary(BaseModel):
     health: HealthOut
 
 
-def _health_out(camera: Camera, h: CameraHealth | None, now: float) -> HealthOut:
+def _health_out(camera: Camera, h: CameraHealth | None, now: float, admin: bool) -> HealthOut:
     if not camera.enabled:
         return HealthOut(state=CameraState.DISABLED, reason="disabled in the registry")
     if h is None:
         return HealthOut(state=UNKNOWN, reason="no health report yet")
     return HealthOut(
         state=effective_state(h, now),
-        reason=state_reason(h, now),
+        # Errors name the camera's address and login: only administrators fix cameras.
+        reason=for_reader(state_reason(h, now), administrator=admin),
         fps=h.fps,
         bitrate_kbps=h.bitrate_kbps,
         keyframe_interval_s=h.keyframe_interval_s,
@@ -111,7 +120,7 @@ def _health_out(camera: Camera, h: CameraHealth | None, now: float) -> HealthOut
         decode_errors=h.decode_errors,
         reconnects=h.reconnects,
         node_id=h.node_id,
-        last_error=h.last_error,
+        last_error=for_reader(h.last_error, administrator=admin),
         reader=h.reader,
         updated_at=h.updated_at,
         quality_issues=h.quality_issues,
@@ -121,7 +130,7 @@ def _health_out(camera: Camera, h: CameraHealth | None, now: float) -> HealthOut
 
 
 def _summary(
-    registry: Registry, camera: Camera, h: CameraHealth | None, now: float
+    registry: Registry, camera: Camera, h: CameraHealth | None, now: float, admin: bool
 ) -> CameraSummary:
     department = registry.departments_by_id.get(camera.department)
     streams: list[StreamKind] = []
@@ -144,8 +153,12 @@ def _summary(
         has_credentials=camera.credentials is not None
         or (camera.onvif is not None and camera.onvif.credentials is not None),
         streams=streams,
-        health=_health_out(camera, h, now),
+        health=_health_out(camera, h, now, admin),
     )
+
+
+def _is_admin(scope: CameraScope) -> bool:
+    return scope.principal is not None and scope.principal.is_admin
 
 
 def _matches(
@@ -204,18 +217,19 @@ async def list_cameras(
         if scope.allows(c.id) and _matches(c, department, group, q, group_names)
     ]
     now = time.time()
+    admin = _is_admin(scope)
     if state is None:
         # Health for the page only: one HMGET of at most `limit` fields.
         total = len(cameras)
         page = cameras[offset : offset + limit]
         health = await read_health(r, [c.id for c in page])
-        items = [_summary(registry, c, health.get(c.id), now) for c in page]
+        items = [_summary(registry, c, health.get(c.id), now, admin) for c in page]
     else:
         # The state filter needs every candidate's health before paginating.
         health = await read_health(r, [c.id for c in cameras])
         matching = [
             s
-            for s in (_summary(registry, c, health.get(c.id), now) for c in cameras)
+            for s in (_summary(registry, c, health.get(c.id), now, admin) for c in cameras)
             if s.health.state == state
         ]
         total = len(matching)
@@ -239,4 +253,4 @@ async def get_camera(
 ) -> CameraSummary:
     camera = await require_camera(runtime, registry, scope, camera_id, "camera.read")
     health = await read_health(r, [camera_id])
-    return _summary(registry, camera, health.get(camera_id), time.time())
+    return _summary(registry, camera, health.get(camera_id), time.time(), _is_admin(scope))

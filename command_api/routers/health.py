@@ -1,12 +1,21 @@
-"""Liveness: answers while the process serves; reports its peers without failing on them."""
+"""Liveness: answers while the process serves; reports its peers without failing on them.
+
+Load balancers and probes call /healthz without a login: they get `{"status": "ok"}` and
+nothing else. The registry's path, its last reload error (a line of the file) and the
+Redis address are for administrators, who send their token as on any other call.
+"""
 
 from __future__ import annotations
 
-import redis
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from typing import Annotated
 
-from command_api.deps import RuntimeDep
+import redis
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from command_api.deps import Runtime, RuntimeDep, _api_key, _bearer, principal_from_credential
 
 router = APIRouter(tags=["health"])
 
@@ -30,17 +39,44 @@ class RegistryStatus(BaseModel):
 
 class Liveness(BaseModel):
     status: str = Field(description="'ok' while the process serves requests.")
-    redis: str = Field(description="'ok', or why the health bus cannot be reached.")
-    registry: RegistryStatus
+    redis: str | None = Field(
+        None, description="Administrators: 'ok', or why the health bus cannot be reached."
+    )
+    registry: RegistryStatus | None = Field(None, description="Administrators only.")
+
+
+async def _is_admin(
+    runtime: Runtime,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
+) -> bool:
+    """Whether the caller (if any) is an administrator; a bad or missing credential is not an
+    error here, so a probe never fails on it."""
+    credential = api_key or (bearer.credentials if bearer else None)
+    if not credential:
+        return False
+    try:
+        principal = await run_in_threadpool(principal_from_credential, runtime, credential)
+    except HTTPException:
+        return False
+    return principal.is_admin
 
 
 @router.get(
     "/healthz",
     response_model=Liveness,
+    response_model_exclude_unset=True,
     summary="Liveness",
-    description="Always 200 while the API serves; `redis` and `registry` say what is degraded.",
+    description="Always 200 while the API serves, login or not. For administrators, `redis` "
+    "and `registry` say what is degraded; anyone else gets `status` alone.",
 )
-async def healthz(runtime: RuntimeDep) -> Liveness:
+async def healthz(
+    runtime: RuntimeDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Liveness:
+    if not await _is_admin(runtime, bearer, api_key):
+        return Liveness(status="ok")
     try:
         await runtime.redis.ping()
         redis_state = "ok"

@@ -40,6 +40,7 @@ from command_api.deps import (
     scope_for,
 )
 from sharpeye.bus.health import HEALTH_CHANNEL
+from sharpeye.health_text import for_reader
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -57,6 +58,22 @@ def camera_of(kind: str, message: dict[str, Any]) -> str | None:
             return str(alarm["camera_id"])
     value = message.get("camera_id")
     return value if isinstance(value, str) else None
+
+
+def _is_admin(scope: CameraScope) -> bool:
+    return scope.principal is not None and scope.principal.is_admin
+
+
+def _health_for(message: dict[str, Any], admin: bool) -> dict[str, Any]:
+    """A health report as its reader may see it: errors as their category for operators
+    and viewers (the detail names the camera's address and login, which only administrators
+    need), scrubbed of any secret for administrators."""
+    out = dict(message)
+    for key in ("reason", "last_error"):
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = for_reader(value, administrator=admin)
+    return out
 
 
 @dataclass(eq=False)
@@ -104,12 +121,17 @@ class LiveHub:
         camera_id = camera_of(kind, message)
         if camera_id is None:
             return
-        text = json.dumps({"type": kind, **message}, ensure_ascii=False)
+        texts: dict[bool, str] = {}  # per audience (administrator or not), made once
         for client in list(self._clients):
             if not client.scope.allows(camera_id):
                 continue
+            admin = _is_admin(client.scope)
+            out = texts.get(admin)
+            if out is None:
+                body = _health_for(message, admin) if kind == "health" else message
+                out = texts[admin] = json.dumps({"type": kind, **body}, ensure_ascii=False)
             try:
-                client.queue.put_nowait(text)
+                client.queue.put_nowait(out)
             except asyncio.QueueFull:
                 client.overflowed.set()
 

@@ -3,21 +3,28 @@
 Rules written in the registry's `alarm_rules` are listed here with `source: registry` and
 are read-only through the API (409): the file is their single source, and the next reload
 would undo an edit made here.
+
+Who reads what: administrators every rule. Anyone else only the rules routed to their
+department (a rule names where its cameras are, which zones are watched and when the
+arming windows leave them unwatched: another department's is none of their business), and
+in those only the cameras in their scope; `cameras_withheld` counts the others, so an empty
+`cameras` list is not taken for "every camera". A rule routed elsewhere is a 404 for them,
+as if it did not exist, rather than a 403 that would confirm its id.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 from sqlalchemy import select
 
 from command_api.alarms.registry_rules import SOURCE_API, SOURCE_REGISTRY
 from command_api.alarms.rules import RuleSpec
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
-from command_api.deps import AdminDep, PrincipalDep, RegistryDep, RuntimeDep
+from command_api.deps import AdminDep, CameraScope, RegistryDep, RuntimeDep, ScopeDep
 from sharpeye.registry import Registry
 from sharpeye.store.models import AlarmRuleRow, DepartmentRow
 
@@ -28,10 +35,36 @@ class RuleView(RuleSpec):
     source: Literal["registry", "api"] = Field(
         description="registry: set in camera_registry.yaml (read-only here); api: made here."
     )
+    cameras_withheld: int = Field(
+        default=0,
+        description="Cameras of the rule outside the caller's scope, not listed; absent when "
+        "none (so an administrator's GET can be PUT back as it is).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_nothing_withheld(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if not out.get("cameras_withheld"):
+            out.pop("cameras_withheld", None)
+        return out
 
 
-def _view(row: AlarmRuleRow) -> RuleView:
-    return RuleView.model_validate({**row.spec, "source": row.source})
+def _readable(row: AlarmRuleRow, scope: CameraScope) -> bool:
+    principal = scope.principal
+    if principal is None or principal.is_admin:
+        return True
+    departments = row.spec.get("departments") or []
+    return principal.department in departments
+
+
+def _view(row: AlarmRuleRow, scope: CameraScope) -> RuleView:
+    spec = dict(row.spec)
+    cameras = [str(c) for c in spec.get("cameras") or []]
+    shown = [c for c in cameras if scope.allows(c)]
+    spec["cameras"] = shown
+    return RuleView.model_validate(
+        {**spec, "source": row.source, "cameras_withheld": len(cameras) - len(shown)}
+    )
 
 
 def _refuse_registry_rule(rule_id: str, row: AlarmRuleRow | None, registry: Registry) -> None:
@@ -52,22 +85,30 @@ def _check_references(rule: RuleSpec, registry: Registry, departments: set[str])
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "; ".join(problems))
 
 
-@router.get("", response_model=list[RuleView], summary="List alarm rules")
-def list_rules(runtime: RuntimeDep, principal: PrincipalDep) -> list[RuleView]:
+@router.get(
+    "",
+    response_model=list[RuleView],
+    summary="List alarm rules",
+    description="Administrators: every rule. Others: the rules routed to their department, "
+    "with only the cameras in their scope.",
+)
+def list_rules(runtime: RuntimeDep, scope: ScopeDep) -> list[RuleView]:
     with runtime.sessions() as s:
         rows = s.execute(select(AlarmRuleRow).order_by(AlarmRuleRow.id)).scalars()
-        return [_view(r) for r in rows]
+        return [_view(r, scope) for r in rows if _readable(r, scope)]
 
 
 @router.get(
-    "/{rule_id}", response_model=RuleView, responses={404: {"description": "No such rule."}}
+    "/{rule_id}",
+    response_model=RuleView,
+    responses={404: {"description": "No such rule, or not routed to the caller's department."}},
 )
-def get_rule(rule_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> RuleView:
+def get_rule(rule_id: str, runtime: RuntimeDep, scope: ScopeDep) -> RuleView:
     with runtime.sessions() as s:
         row = s.get(AlarmRuleRow, rule_id)
-        if row is None:
+        if row is None or not _readable(row, scope):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule {rule_id!r}")
-        return _view(row)
+        return _view(row, scope)
 
 
 @router.put(

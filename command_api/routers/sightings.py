@@ -125,7 +125,10 @@ class FaceHitOut(BaseModel):
 
 class FaceSearchOut(BaseModel):
     hits: list[FaceHitOut] = Field(description="Time order: the face's trajectory.")
-    scanned: int = Field(description="Faces compared in this request.")
+    scanned: int = Field(
+        description="Faces compared in this request on cameras in the caller's scope (others' "
+        "cameras are not counted)."
+    )
     complete: bool = Field(description="False: the range was not searched to its end.")
     next_start: float | None = Field(
         default=None, description="Search again from here for the rest of the range."

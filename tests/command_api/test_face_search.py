@@ -173,6 +173,8 @@ async def test_scope_withholds_and_counts(
     hits = body["hits"]
     assert isinstance(hits, list)
     assert [h["sighting"]["camera_id"] for h in hits] == ["plaza-north"]
+    # Faces on the junction's cameras were not theirs to count either.
+    assert body["scanned"] == 3
     # Naming a camera outside the scope is refused and audited.
     status, _ = await search(api, tourism, photos["obama.jpg"], camera="junction-east")
     assert status == 403
