@@ -33,6 +33,7 @@ from relay.sessions import CapacityError, OfferError, SessionManager
 from relay.settings import RelaySettings, get_relay_settings
 from relay.sources import SourceError, Sources, StreamKind
 from relay.upstream import UnsupportedCodecError, UpstreamError
+from sharpeye.health_text import relay_error, scrub_detail
 from sharpeye.registry import Registry, RegistryError, RegistryWatcher, load_registry
 from sharpeye.settings import Settings, get_settings
 from sharpeye.tokens import TokenError, TokenSigner, ViewerClaims, signer_for
@@ -100,7 +101,7 @@ def create_relay_app(
     app = FastAPI(title="Sharpeye relay", summary="WHEP endpoints per camera", lifespan=lifespan)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=rs.allow_origins,
+        allow_origins=rs.cors_origins(app_settings.api_host, app_settings.api_port),
         allow_methods=["POST", "DELETE", "PATCH", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match"],
         expose_headers=["Location", "ETag", "Link", "Accept-Patch"],
@@ -131,24 +132,42 @@ def create_relay_app(
         except TokenError as exc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"viewer token refused: {exc}") from None
 
-    def ice_links() -> dict[str, str]:
-        if not rs.ice_servers:
-            return {}
+    def ice_links(with_turn: bool) -> dict[str, str]:
+        """ICE servers as Link headers; TURN servers (they carry a credential that lets
+        anyone relay traffic through them) only for a caller with a valid viewer token."""
         parts = []
         for d in rs.ice_server_dicts():
+            if d["urls"].startswith(("turn:", "turns:")) and not with_turn:
+                continue
             link = f'<{d["urls"]}>; rel="ice-server"'
             if "username" in d:
                 link += f'; username="{d["username"]}"; credential="{d["credential"]}"'
                 link += '; credential-type="password"'
             parts.append(link)
-        links = ", ".join(parts)
-        return {"Link": links}
+        return {"Link": ", ".join(parts)} if parts else {}
 
     @app.options("/whep/{camera_id}")
     @app.options("/whep/{camera_id}/{stream}")
-    async def whep_options(camera_id: str, stream: str = "sub") -> Response:
+    async def whep_options(
+        request: Request,
+        camera_id: str,
+        stream: str = "sub",
+        authorization: Annotated[str | None, Header()] = None,
+        token: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        # ICE server discovery (WHEP) needs no token, but the TURN part does: without one the
+        # answer lists STUN servers only. A bad token is not refused here: OPTIONS stays a
+        # harmless probe, it just learns no credential.
+        with_turn = False
+        if authorization is not None or token is not None:
+            try:
+                authorize(state_of(request), camera_id, authorization, token)
+                with_turn = True
+            except HTTPException:
+                pass
         return Response(
-            status_code=status.HTTP_204_NO_CONTENT, headers={"Accept-Post": SDP, **ice_links()}
+            status_code=status.HTTP_204_NO_CONTENT,
+            headers={"Accept-Post": SDP, **ice_links(with_turn)},
         )
 
     @app.post("/whep/{camera_id}", status_code=201)
@@ -170,12 +189,20 @@ def create_relay_app(
             spec = await st.sources.resolve(camera_id, stream)
             session, answer = await st.manager.create(spec, claims.department, offer)
         except SourceError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+            # Error bodies reach any browser holding a token: the kind of failure and the
+            # camera id, never its address, login or secrets file (those go to the log).
+            log.warning("camera %s: %s", camera_id, scrub_detail(str(exc)))
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, relay_error(camera_id, str(exc))
+            ) from None
         except UnsupportedCodecError as exc:
             # 422 with the reason: the wall shows it on the tile instead of a black picture.
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         except UpstreamError as exc:
-            raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+            log.warning("camera %s: %s", camera_id, scrub_detail(str(exc)))
+            raise HTTPException(
+                status.HTTP_502_BAD_GATEWAY, relay_error(camera_id, str(exc))
+            ) from None
         except OfferError as exc:
             raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, str(exc)) from None
         except CapacityError as exc:
@@ -187,7 +214,7 @@ def create_relay_app(
             content=answer,
             status_code=status.HTTP_201_CREATED,
             media_type=SDP,
-            headers={"Location": location, "ETag": f'"{session.id}"', **ice_links()},
+            headers={"Location": location, "ETag": f'"{session.id}"', **ice_links(True)},
         )
 
     @app.options("/whep/sessions/{session_id}")

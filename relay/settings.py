@@ -111,10 +111,12 @@ class RelaySettings(BaseSettings):
         "`{worker}`); the API sends every wall watching a camera to the same node, so each "
         "camera has one upstream city-wide. Empty: this node's relay (public_url / host).",
     )
-    allow_origins: CommaList = Field(
-        default_factory=lambda: ["*"],
+    allow_origins: CommaList | None = Field(
+        default=None,
         validation_alias="SHARPEYE_RELAY_ALLOW_ORIGINS",
-        description="Origins whose walls may call the relay (CORS), comma-separated.",
+        description="Origins whose walls may call the relay (CORS), comma-separated; `*` "
+        "only when set so. Default: the command API's own origin (SHARPEYE_API_HOST/PORT), "
+        "the only page that hands out viewer tokens.",
     )
 
     @field_validator("ice_servers", "ice_addresses", "allow_origins", "nodes", mode="before")
@@ -123,6 +125,23 @@ class RelaySettings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    def cors_origins(self, api_host: str, api_port: int) -> list[str]:
+        """The origins allowed to call the relay: as configured, else the API's own.
+
+        A wall is served by the command API, so its origin is the API's URL; an API bound to
+        every interface or to loopback is reached as 127.0.0.1 or localhost on this node
+        (what `sharpeye up` prints). Behind a proxy, set SHARPEYE_RELAY_ALLOW_ORIGINS.
+        """
+        if self.allow_origins is not None:
+            return list(self.allow_origins)
+        if api_host in ("0.0.0.0", "::", "", "127.0.0.1", "localhost", "::1"):
+            hosts = ["127.0.0.1", "localhost", "[::1]"]
+        else:
+            hosts = [f"[{api_host}]" if ":" in api_host else api_host]
+        return [f"http://{h}:{api_port}" for h in hosts] + [
+            f"https://{h}:{api_port}" for h in hosts
+        ]
 
     def ice_server_dicts(self) -> list[dict[str, str]]:
         """ICE servers as RTCConfiguration wants them (browser and aiortc alike)."""

@@ -324,8 +324,10 @@ class Upstream:
 
 
 def _explain(spec: SourceSpec, exc: Exception) -> str:
-    """The viewer's error; with what to do when our client cannot read this camera at all."""
-    text = f"camera {spec.camera_id} unreachable: {exc}"
+    """The error in full (for the relay's log; viewers get `sharpeye.health_text`'s category
+    of it), with what to do when our client cannot read this camera at all. No verdict in
+    the prefix: "unreachable" here would make a login refusal or a bad SDP read as one."""
+    text = f"camera {spec.camera_id}: {exc}"
     if not isinstance(exc, RtspIncompatibleError):
         return text
     if spec.reader == "native":

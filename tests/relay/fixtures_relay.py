@@ -104,7 +104,14 @@ def start_relay(
 ) -> RelayHandle:
     port = free_port()
     rs = RelaySettings.model_validate(
-        {"SHARPEYE_RELAY_PORT": port, "SHARPEYE_RELAY_ICE_ADDRESSES": "127.0.0.1", **overrides}
+        {
+            "SHARPEYE_RELAY_PORT": port,
+            "SHARPEYE_RELAY_ICE_ADDRESSES": "127.0.0.1",
+            # Walls in these tests are served from ports chosen after the relay starts (or
+            # from a made-up origin): any origin, set explicitly as a deployment would.
+            "SHARPEYE_RELAY_ALLOW_ORIGINS": "*",
+            **overrides,
+        }
     )
     signer = signer or TokenSigner(SECRET)
     settings = Settings.model_validate({"SHARPEYE_DATA_DIR": str(tmp_dir)})

@@ -166,7 +166,7 @@ async def test_unreachable_camera_is_a_clear_502(
     with pytest.raises(WhepRefused) as refused:
         await WhepViewer(relay.whep("dead-1"), relay.token("dead-1")).start()
     assert refused.value.status == 502
-    assert "dead-1 unreachable" in refused.value.detail
+    assert refused.value.detail == "camera dead-1: unreachable"
     assert not relay.state.manager.sessions
 
 
