@@ -144,6 +144,16 @@ class AnalyticsHost:
         key = tuple(wanted)
         if key == self._current or key == self._failed:
             return
+        if self.runner is not None and _analysed(key) == _analysed(self._current):
+            # Only what analytics never reads changed (a name, a location, a login, a stream
+            # URL: ingest reconnects on its own): keep the running pipeline, its loaded models
+            # and every camera's tracks, hold timers and fire confirmation, which a rebuild
+            # would throw away (a shift's registry edits kept the demo's fire and crowd from
+            # ever alarming that way).
+            for camera in key:
+                self.runner.pipeline.cameras[camera.id].camera = camera
+            self._current = key
+            return
         self.close()
         if not key:
             return
@@ -186,3 +196,10 @@ class AnalyticsHost:
             self.runner.stop()
             self.runner = None
         self._current = ()
+
+
+def _analysed(cameras: Sequence[Camera]) -> list[tuple[str, str, list[str]]]:
+    """What of each camera the analytics reads (analytics/camera.py, config.features_for):
+    its id, its analytics block and its tags. Anything else may change under a running
+    pipeline."""
+    return [(c.id, c.analytics.model_dump_json(), sorted(c.tags)) for c in cameras]

@@ -64,3 +64,51 @@ async def test_worker_raises_intrusion_events_from_the_frames_it_decodes(
         stop.set()
         await asyncio.wait_for(task, 30)
         await r.aclose()
+
+
+async def test_registry_edits_outside_analytics_keep_the_running_pipeline(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A shift edits the registry now and then (names, logins); each edit used to rebuild the
+    # whole pipeline, losing tracks and hold timers, so scenes that need time never alarmed.
+    pytest.importorskip("onnxruntime")
+    fleet = port_and_fleet
+    path = tmp_path / "registry.yaml"
+    analytics = {"profile": "intrusion", "sampling": {"mode": "fps", "fps": 2}}
+
+    def write(name: str, fps: int) -> None:
+        spec = camera("square", fleet.url("/sim/vtest-360p/w0"), tags=["intrusion"])
+        spec["name"] = name
+        spec["analytics"] = {**analytics, "sampling": {"mode": "fps", "fps": fps}}
+        write_registry(path, [spec])
+
+    def builds() -> int:
+        return sum("analytics on 1 cameras" in r.getMessage() for r in caplog.records)
+
+    async def until(predicate: object, what: str) -> None:
+        deadline = time.monotonic() + 60  # a hang guard
+        while not predicate():  # type: ignore[operator]
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.2)
+
+    write("Square", 2)
+    settings = Settings(  # type: ignore[call-arg]
+        SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-x"
+    )
+    caplog.set_level("INFO")
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, load_registry(path), stop))
+    try:
+        await until(lambda: builds() == 1, "analytics never started")
+        write("Square (renamed)", 2)
+        await until(
+            lambda: any("~1 cameras" in r.getMessage() for r in caplog.records),
+            "the rename was not picked up",
+        )
+        await asyncio.sleep(2)
+        assert builds() == 1, "a rename rebuilt the pipeline"
+        write("Square (renamed)", 1)  # what analytics reads: rebuilt
+        await until(lambda: builds() == 2, "an analytics change was not applied")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
