@@ -20,10 +20,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -39,6 +39,7 @@ from benchmarks.shift_report import AlarmSeen, ShiftData, alarm_outcomes, figure
 from benchmarks.shift_walls import CHROMIUM, CHROMIUM_ARGS, Wall, WallSpec, open_wall
 from benchmarks.shift_walls import playing_intervals as tile_playing
 
+T = TypeVar("T")
 ADMIN = ("admin", "admin-demo-pass")
 DUTY = ("police-duty", "duty-demo-pass")
 INVESTIGATOR = ("police-wall", "police-demo-pass")
@@ -120,14 +121,26 @@ class Api:
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for _ in range(2):
             if not self.token:
-                await self.login()
-            r = await self.client.request(
-                method, path, headers={"Authorization": f"Bearer {self.token}"}, **kwargs
+                await self._retrying(self.login)
+            r = await self._retrying(
+                lambda: self.client.request(
+                    method, path, headers={"Authorization": f"Bearer {self.token}"}, **kwargs
+                )
             )
             if r.status_code != 401:
                 return r
             self.token = ""
         return r
+
+    @staticmethod
+    async def _retrying(send: Callable[[], Awaitable[T]]) -> T:
+        """Once more on a kept-alive connection the server closed as it was reused (uvicorn
+        closes idle ones after 5 s; the pollers wait longer): browsers retry that too. A
+        second failure is the platform's and goes to the run's errors."""
+        try:
+            return await send()
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            return await send()
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -237,6 +250,19 @@ class Shift:
                     if ack.status_code == 200:
                         self.data.acks += 1
             await self._sleep(10.0)
+
+    async def guarded(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """A user's loop that goes on after a failed request, which is recorded: an API that
+        drops a request is a finding of the run, not the end of it."""
+        while not self.stop.is_set():
+            try:
+                await loop()
+                return
+            except httpx.HTTPError as exc:
+                self.data.request_errors.append(
+                    {"task": name, "error": f"{type(exc).__name__}: {exc}", "t": time.time()}
+                )
+                await self._sleep(2.0)
 
     # ---- users ----------------------------------------------------------------------------
     async def investigator(self, api: Api) -> None:
@@ -375,13 +401,13 @@ class Shift:
                 asyncio.create_task(t)
                 for t in (
                     self.sampler(),
-                    self.alarm_poller(admin),
+                    self.guarded("alarms", lambda: self.alarm_poller(admin)),
                     self.receiver_poller(),
-                    self.duty(duty, admin),
-                    self.investigator(investigator),
+                    self.guarded("duty", lambda: self.duty(duty, admin)),
+                    self.guarded("investigator", lambda: self.investigator(investigator)),
                     self.camera_toggler(),
-                    self.registry_edits(admin),
-                    self.cameras_online(admin),
+                    self.guarded("registry", lambda: self.registry_edits(admin)),
+                    self.guarded("health", lambda: self.cameras_online(admin)),
                 )
             ]
             # Ends at the planned time, or early when a user task fails (that is a finding).
@@ -459,6 +485,7 @@ class Shift:
             "searches": self.data.searches,
             "registry_edits": self.data.registry_edits,
             "acks": self.data.acks,
+            "request_errors": self.data.request_errors,
             "tracebacks": self.data.tracebacks,
             "pid_changes": self.data.pid_changes,
             "login_prompts": self.data.login_prompts,

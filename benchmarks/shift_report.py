@@ -51,6 +51,7 @@ class ShiftData:
     searches: list[dict[str, Any]] = field(default_factory=list)
     registry_edits: list[dict[str, Any]] = field(default_factory=list)
     acks: int = 0
+    request_errors: list[dict[str, Any]] = field(default_factory=list)
     restarts: int = 0
     pid_changes: dict[str, int] = field(default_factory=dict)
     tracebacks: dict[str, int] = field(default_factory=dict)
