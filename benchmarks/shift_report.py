@@ -230,6 +230,14 @@ def figures(data: ShiftData, playing: int, counted: int) -> list[Figure]:
             store_p99,
             "—",
         ),
+        fig(
+            "camera back to playing, worst",
+            max(data.resume_s) if data.resume_s else float("nan"),
+            "s",
+            "relay's reconnect ceiling (s)",
+            2.0,
+            "≤ 5 s",
+        ),
         fig("run length", run_h, "h", "planned length (h)", data.planned_s / 3600, "≥ 2 h"),
         fig(
             "relay RSS after viewers leave vs idle",
