@@ -527,8 +527,16 @@ def run_shift(config: ShiftConfig) -> tuple[list[Any], dict[str, Any], Shift]:
     platform = Platform(work)
     platform.start()
     shift = Shift(config, platform)
+    failure: BaseException | None = None
     try:
         details = asyncio.run(shift.run())
+    except Exception as exc:
+        # Hours of samples are worth keeping when the harness itself breaks: what was
+        # measured up to here is written (marked failed), then the error is raised.
+        failure = exc
+        shift.data.ended = shift.data.ended or time.time()
+        details = shift.details()
+        details["failed"] = repr(exc)
     finally:
         platform.stop()
     details["tracebacks"] = log_tracebacks(platform.data / "logs")
@@ -536,7 +544,9 @@ def run_shift(config: ShiftConfig) -> tuple[list[Any], dict[str, Any], Shift]:
     figs = figures(shift.data, shift.playing, shift.counted)
     details["figures"] = {f.figure: f.value for f in figs}
     if config.write_results:
-        write(shift.data, config.name, details, figs)
+        write(shift.data, config.name + ("-failed" if failure else ""), details, figs)
+    if failure is not None:
+        raise failure
     return figs, details, shift
 
 
