@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,20 +19,22 @@ def test_round_trip() -> None:
     assert (claims.camera_id, claims.department) == ("cam-1", "police")
 
 
+# Tokens are made when each case runs, not at collection: a suite that takes longer than a
+# token's lifetime to reach this test must still see "another camera", not "expired".
 @pytest.mark.parametrize(
-    ("token", "camera", "message"),
+    ("make", "camera", "message"),
     [
-        (SIGNER.issue("cam-1", "police"), "cam-2", "another camera"),
-        (TokenSigner(b"x" * 32).issue("cam-1", "police"), "cam-1", "signature"),
-        (SIGNER.issue("cam-1", "police", ttl_s=10, now=1000.0), "cam-1", "expired"),
-        ("v1.abc", "cam-1", "not a viewer token"),
-        ("v2.a.b", "cam-1", "not a viewer token"),
-        (SIGNER.issue("cam-1", "police")[:-2] + "AA", "cam-1", "signature"),
+        (lambda: SIGNER.issue("cam-1", "police"), "cam-2", "another camera"),
+        (lambda: TokenSigner(b"x" * 32).issue("cam-1", "police"), "cam-1", "signature"),
+        (lambda: SIGNER.issue("cam-1", "police", ttl_s=10, now=1000.0), "cam-1", "expired"),
+        (lambda: "v1.abc", "cam-1", "not a viewer token"),
+        (lambda: "v2.a.b", "cam-1", "not a viewer token"),
+        (lambda: SIGNER.issue("cam-1", "police")[:-2] + "AA", "cam-1", "signature"),
     ],
 )
-def test_refusals(token: str, camera: str, message: str) -> None:
+def test_refusals(make: Callable[[], str], camera: str, message: str) -> None:
     with pytest.raises(TokenError, match=message):
-        SIGNER.verify(token, camera)
+        SIGNER.verify(make(), camera)
 
 
 def test_tampered_payload_is_refused() -> None:
