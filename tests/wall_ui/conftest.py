@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+# One list of the verified headless-Chromium flags, shared with the shift harness's walls.
+from benchmarks.shift_walls import CHROMIUM, CHROMIUM_ARGS
 from relay.settings import get_relay_settings
 from sharpeye.settings import Settings
 from sharpeye.tokens import signer_for
@@ -24,20 +26,6 @@ from tests.relay.fixtures_relay import RelayHandle, start_relay
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Verified flags for WebRTC on loopback in headless Chromium (shared/REFERENCE.md).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
 CAMERAS = 16
 # The first administrator of the test API (SHARPEYE_BOOTSTRAP_ADMIN): department police.
 USER, PASSWORD = "wall-admin", "wall-admin-pass"
