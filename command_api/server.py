@@ -7,7 +7,6 @@ import sys
 import uvicorn
 
 from command_api.app import ApiStartupError, create_app, load_initial_registry
-from command_api.auth.log_redaction import RedactTokens
 from sharpeye.bus.connect import RedisUnavailableError, connect_sync
 from sharpeye.logs import configure_logging
 from sharpeye.settings import Settings
@@ -21,7 +20,7 @@ def preflight(settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     """Run the API on settings.api_host:api_port until interrupted."""
-    configure_logging(filters=[RedactTokens()])
+    configure_logging()
     try:
         preflight(settings)
     except (ApiStartupError, RedisUnavailableError) as e:

@@ -3,7 +3,7 @@
 Browsers cannot set headers on a WebSocket, and a `?token=` in the URL ends up in access
 logs and proxies. So the wall connects without one and sends, as its first message,
 `{"type": "auth", "token": "<access token>"}`; the server reads it before sending anything.
-`?token=` still works for API clients (the access log redacts it: `log_redaction`).
+`?token=` still works for API clients (every log line is scrubbed: `sharpeye.logs`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The API's log filter: a token in a WebSocket URL, a traceback or an `extra=` field is
-masked before the line is written; lines without one pass untouched."""
+"""The platform's log filter on records as uvicorn writes them: a token in a WebSocket URL,
+a traceback or an `extra=` field is masked before the line is written; lines without one
+pass untouched. (The API once had a second scrubber of its own; this is the one.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import io
 import logging
 from collections.abc import Callable
 
-from command_api.auth.log_redaction import REDACTED, RedactTokens
+from sharpeye.logs import SecretFilter
+
+REDACTED = "***"
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz"
 KEY = "sk_0123456789ab_Zm9vYmFyYmF6cXV4"
@@ -17,7 +20,7 @@ def _written(emit: Callable[[logging.Logger], None]) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s %(color_message)s"))
-    handler.addFilter(RedactTokens())
+    handler.addFilter(SecretFilter())
     logger = logging.getLogger("test.redaction")
     logger.addHandler(handler)
     logger.propagate = False
