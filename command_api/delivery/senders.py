@@ -7,8 +7,6 @@ secret) on anything else; the worker decides about retries.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -19,10 +17,10 @@ from typing import Any
 
 import httpx
 
+from sharpeye.contracts.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Sharpeye-Signature"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 TIMEOUT_S = 5.0
 
 
@@ -38,23 +36,6 @@ class Target:
     kind: str
     url: str
     secret: str | None
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """`t=<unix>,v1=<hex HMAC-SHA256(secret, "<unix>." + body)>` (receivers recompute it,
-    and refuse old timestamps against replay)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-def verify_signature(secret: str, header: str, body: bytes) -> bool:
-    """For receivers (and tests): does `header` sign `body` with `secret`?"""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        expected = sign(secret, int(parts.get("t", "")), body)
-    except ValueError:
-        return False
-    return hmac.compare_digest(expected, header)
 
 
 def summary(payload: dict[str, Any]) -> tuple[str, str]:

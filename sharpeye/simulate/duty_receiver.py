@@ -16,8 +16,6 @@ Delivery tests use `DutyReceiver` in-process: taken down and brought back on one
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import html
 import json
 import logging
@@ -31,34 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from sharpeye.bus.embedded import free_port
+from sharpeye.contracts.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Sharpeye-Signature"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 SECRET_ENV = "SHARPEYE_RECEIVER_SECRET"
-# A signature older (or newer) than this is refused: a captured delivery cannot be replayed.
-SIGNATURE_TOLERANCE_S = 300.0
 MAX_BODY = 1 << 20
 LEVELS = {0: "duty desk", 1: "duty officer", 2: "department head"}
 READY_LINE = "duty receiver on"
-
-
-def signature_ok(secret: str, header: str, body: bytes, now: float) -> bool:
-    """Does `header` sign `body` with `secret`, within the tolerance of `now`?
-
-    The receiving side of the documented webhook format, written from the format as any
-    department's system would write it (the platform's own copy is in its delivery code).
-    """
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        timestamp = int(parts.get("t", ""))
-    except ValueError:
-        return False
-    if abs(now - timestamp) > SIGNATURE_TOLERANCE_S:
-        return False
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return hmac.compare_digest(mac.hexdigest(), parts.get("v1", ""))
 
 
 @dataclass
@@ -170,7 +148,7 @@ class DutyReceiver:
         verified: bool | None = None
         if self.secret is not None:
             signature = headers.get(SIGNATURE_HEADER, "")
-            verified = signature_ok(self.secret, signature, body, time.time())
+            verified = verify(self.secret, signature, body)
             if not verified:
                 with self._lock:
                     self.refused += 1

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from command_api.delivery.senders import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify_signature
+from sharpeye.contracts.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 from tests.command_api.harness import NOON, Harness, event, harness
 from tests.command_api.receiver import Receiver
 
@@ -99,10 +99,8 @@ async def test_signed_webhook_and_apprise(api: Harness, receiver: Receiver) -> N
         "delivery",
     )
     (hook,) = receiver.at("/forestry")
-    assert verify_signature(SECRET, hook.headers[SIGNATURE_HEADER], hook.body)
-    assert not verify_signature(
-        "wrong-secret-wrong-secret", hook.headers[SIGNATURE_HEADER], hook.body
-    )
+    assert verify(SECRET, hook.headers[SIGNATURE_HEADER], hook.body)
+    assert not verify("wrong-secret-wrong-secret", hook.headers[SIGNATURE_HEADER], hook.body)
     assert hook.json["change"] == "created" and hook.json["alarm"]["departments"] == [
         "forestry",
         "police",

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from command_api.auth.passwords import use_cheap_hashing_for_tests
-from command_api.delivery.senders import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from sharpeye.contracts.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 from sharpeye.registry import load_registry
 from sharpeye.simulate.duty_receiver import DutyReceiver, demo_destinations
 from tests.command_api.harness import DEMO_REGISTRY, NOON, event, harness
