@@ -21,13 +21,13 @@ import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from benchmarks.common import RESULTS
+from benchmarks.shift_config import ShiftConfig, long_walls, short_config
 from benchmarks.shift_platform import (
     REPO,
     TOGGLE_CAMERA,
@@ -36,7 +36,7 @@ from benchmarks.shift_platform import (
     sample_process,
 )
 from benchmarks.shift_report import AlarmSeen, ShiftData, alarm_outcomes, figures, flat, write
-from benchmarks.shift_walls import CHROMIUM, CHROMIUM_ARGS, Wall, WallSpec, open_wall
+from benchmarks.shift_walls import CHROMIUM, CHROMIUM_ARGS, Wall, open_wall
 from benchmarks.shift_walls import playing_intervals as tile_playing
 
 T = TypeVar("T")
@@ -46,61 +46,6 @@ INVESTIGATOR = ("police-wall", "police-demo-pass")
 FACE_PHOTO = REPO / "var" / "samples" / "obama.jpg"
 # A camera back from a planned stop must play again within this (the figure).
 RESUME_GOAL_S = 5.0
-
-
-@dataclass
-class ShiftConfig:
-    duration_s: float
-    warmup_s: float
-    sample_s: float = 5.0
-    search_every_s: float = 180.0
-    toggle_every_s: float = 600.0
-    toggle_down_s: float = 30.0
-    edit_every_s: float = 300.0
-    ack_after_s: float = 45.0
-    relay_settle_s: float = 75.0
-    walls: list[WallSpec] = field(default_factory=list)
-    name: str = "shift"
-    work: Path | None = None
-    write_results: bool = True
-    # Optional: run past duration_s (up to max_duration_s) until this holds of the data so
-    # far, e.g. until every demo scene has raised its alarm on a slow machine.
-    until: Callable[[ShiftData], bool] | None = None
-    max_duration_s: float = 0.0
-
-
-def long_walls() -> list[WallSpec]:
-    return [
-        WallSpec("admin", "admin-demo-pass", "16", tour="department:city_management"),
-        WallSpec(
-            "forestry",
-            "forestry-demo-pass",
-            "9",
-            cameras=["forest-lookout-1", "forest-lookout-2"],
-        ),
-        WallSpec(
-            "tourism",
-            "tourism-demo-pass",
-            "4",
-            cameras=["scenic-lakeside", TOGGLE_CAMERA],
-            alone=True,
-        ),
-    ]
-
-
-def short_walls() -> list[WallSpec]:
-    return [
-        WallSpec(
-            "admin", "admin-demo-pass", "4", tour="department:city_management", tour_seconds=20
-        ),
-        WallSpec(
-            "tourism",
-            "tourism-demo-pass",
-            "4",
-            cameras=["scenic-lakeside", TOGGLE_CAMERA],
-            alone=True,
-        ),
-    ]
 
 
 class Api:
@@ -559,19 +504,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="keep the platform's data and logs here")
     args = parser.parse_args()
     if args.short:
-        config = ShiftConfig(
-            duration_s=args.minutes * 60,
-            warmup_s=60,
-            search_every_s=60,
-            toggle_every_s=70,
-            toggle_down_s=15,
-            edit_every_s=60,
-            ack_after_s=20,
-            relay_settle_s=45,
-            walls=short_walls(),
-            name="shift-short",
-            work=args.work,
-        )
+        config = short_config(args.minutes * 60, name="shift-short", work=args.work)
     else:
         config = ShiftConfig(
             duration_s=args.minutes * 60,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.shift import RESUME_GOAL_S, ShiftConfig, run_shift, short_walls
+from benchmarks.shift import RESUME_GOAL_S, run_shift
+from benchmarks.shift_config import short_config
 from benchmarks.shift_platform import REPO
 from benchmarks.shift_report import ShiftData
 
@@ -38,16 +39,8 @@ def test_short_shift_holds(
     if not (REPO / "var" / "footage" / "synthetic-fire-720p.mkv").exists():
         pytest.skip("demo scenes not composed (make scenes)")
     monkeypatch.setenv("SHARPEYE_TOKEN_TTL_S", "60")
-    config = ShiftConfig(
-        duration_s=300,
-        warmup_s=90,
-        search_every_s=60,
-        toggle_every_s=80,
-        toggle_down_s=15,
-        edit_every_s=70,
-        ack_after_s=20,
-        relay_settle_s=45,
-        walls=short_walls(),
+    config = short_config(
+        300,
         name="shift-test",
         work=tmp_path,
         write_results=False,
