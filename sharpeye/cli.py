@@ -1,7 +1,9 @@
 """The one command line of Sharpeye.
 
-Commands: up, check-registry, footage, simulate, ingest, api, status, onvif, models, analyze,
-audit.
+Commands: up, check-registry, footage, simulate, status, models here; the services add
+theirs through the `sharpeye.commands` entry points (sharpeye/plugins.py): ingest, onvif
+(ingest), relay, api and audit (command_api), analyze (analytics). The foundation imports no
+service (tests/test_layers.py).
 
 Each command imports its implementation lazily so `sharpeye --help` and `check-registry` stay
 fast and do not need the media stack.
@@ -14,17 +16,14 @@ from typing import Annotated
 
 import typer
 
+from sharpeye.plugins import REINSTALL_HINT, register_commands
 from sharpeye.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 footage_app = typer.Typer(no_args_is_help=True, help="Real footage for the simulated fleet.")
-onvif_app = typer.Typer(no_args_is_help=True, help="ONVIF discovery and device queries.")
 app.add_typer(footage_app, name="footage")
-app.add_typer(onvif_app, name="onvif")
 models_app = typer.Typer(no_args_is_help=True, help="Model files: provision, list, import.")
 app.add_typer(models_app, name="models")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit log: verify its chain, anchor it.")
-app.add_typer(audit_app, name="audit")
 
 
 @app.command("check-registry")
@@ -89,30 +88,6 @@ def simulate(
     )
 
 
-@app.command("ingest")
-def ingest() -> None:
-    """Run an ingest worker for the registry's cameras, publishing health to Redis."""
-    from ingest.worker import run_worker
-
-    run_worker(get_settings())
-
-
-@app.command("api")
-def api() -> None:
-    """Run the command API (and the wall's static files)."""
-    from command_api.server import serve
-
-    serve(get_settings())
-
-
-@app.command("relay")
-def relay() -> None:
-    """Run the WHEP relay: live video for walls, H.264 passthrough."""
-    from relay.server import serve
-
-    serve(get_settings())
-
-
 @app.command("status")
 def status(
     watch: Annotated[bool, typer.Option(help="Refresh every second.")] = False,
@@ -138,29 +113,6 @@ def up(
     from sharpeye.up import run_up
 
     raise typer.Exit(run_up(get_settings(), simulate=simulate, demo=demo))
-
-
-@onvif_app.command("discover")
-def onvif_discover(
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for ProbeMatches.")] = 3.0,
-) -> None:
-    """WS-Discovery on the local network: list ONVIF devices that answer."""
-    from ingest.onvif.cli import discover
-
-    raise typer.Exit(discover(timeout))
-
-
-@onvif_app.command("probe")
-def onvif_probe(
-    host: Annotated[str, typer.Argument()],
-    port: Annotated[int, typer.Argument()] = 80,
-    username_env: Annotated[str | None, typer.Option(help="Env var holding the user.")] = None,
-    password_env: Annotated[str | None, typer.Option(help="Env var holding the password.")] = None,
-) -> None:
-    """Ask one ONVIF device for its information, profiles and stream URIs."""
-    from ingest.onvif.cli import probe
-
-    raise typer.Exit(probe(host, port, username_env, password_env))
 
 
 @models_app.command("pull")
@@ -193,63 +145,9 @@ def models_import(
     raise typer.Exit(import_file(get_settings().data_dir, file, name))
 
 
-@app.command("analyze")
-def analyze(
-    file: Annotated[Path, typer.Argument(help="An image or a video file.")],
-    profile: Annotated[
-        str, typer.Option(help="Analytics profile (default, vehicles, all...).")
-    ] = "all",
-    tag: Annotated[
-        list[str] | None, typer.Option(help="Camera tags (fire-watch, crowd...).")
-    ] = None,
-    fps: Annotated[float, typer.Option(help="Frames analysed per second of video; 0 = all.")] = 2.0,
-    config: Annotated[
-        Path | None, typer.Option(help="analytics YAML (detector, thresholds).")
-    ] = None,
-    registry: Annotated[
-        Path | None, typer.Option(help="Take zones/lines from this registry...")
-    ] = None,
-    camera: Annotated[str | None, typer.Option(help="...camera id of it.")] = None,
-    model: Annotated[
-        str | None, typer.Option(help="An imported YOLO model to detect with.")
-    ] = None,
-    plate_watch: Annotated[list[str] | None, typer.Option(help="Plates to raise hits for.")] = None,
-    face_watch: Annotated[Path | None, typer.Option(help="Dir of <person>/<photo>.jpg.")] = None,
-) -> None:
-    """Analyse a file: detections, events and sightings as JSON lines on stdout."""
-    from analytics.analyze import run
-
-    raise typer.Exit(
-        run(
-            file,
-            get_settings().data_dir,
-            profile=profile,
-            tags=tag or [],
-            fps=fps or None,
-            config_file=config,
-            registry=registry,
-            camera_id=camera,
-            detector_model=model,
-            plate_watch=plate_watch,
-            face_watch=face_watch,
-        )
-    )
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check every record's MAC and every exported anchor; name the first altered record."""
-    from command_api.audit.cli import verify_command
-
-    raise typer.Exit(verify_command(get_settings()))
-
-
-@audit_app.command("anchor")
-def audit_anchor() -> None:
-    """Export the audit chain's head (record, MAC, time) to the anchor directory now."""
-    from command_api.audit.cli import anchor_command
-
-    raise typer.Exit(anchor_command(get_settings()))
+if not register_commands(app):
+    # A stale install: the services' commands (ingest, relay, api, ...) are not registered.
+    typer.echo(f"sharpeye: no service commands found: {REINSTALL_HINT}", err=True)
 
 
 def main() -> None:

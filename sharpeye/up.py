@@ -26,17 +26,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.logs import configure_logging
+from sharpeye.plugins import BOOTSTRAP_ENV, DemoLogin, seed_demo
 from sharpeye.registry import Registry, RegistryError, load_registry
 from sharpeye.settings import Settings
 from sharpeye.simulate.duty_receiver import READY_LINE, SECRET_ENV, demo_destinations
 from sharpeye.supervise import Child, child_env, sharpeye_argv
-
-if TYPE_CHECKING:
-    from command_api.auth.seed import DemoUser
 
 log = logging.getLogger("sharpeye.up")
 # The demo registry references these; the simulated fleet and ingest must agree on them.
@@ -207,7 +204,7 @@ def _call(api: str, method: str, path: str, token: str | None, body: object = No
 
 
 def _route_demo_alarms(
-    api: str, admin: DemoUser | None, registry: Registry, receiver: str, secret: str
+    api: str, admin: DemoLogin | None, registry: Registry, receiver: str, secret: str
 ) -> int:
     """Point every department's duty desk, duty officer and head at the demo receiver, the
     way an administrator would (PUT /api/destinations, audited); returns how many.
@@ -244,14 +241,13 @@ def _route_demo_alarms(
         return 0
 
 
-def seed_users(settings: Settings, demo: bool) -> list[DemoUser]:
+def seed_users(settings: Settings, demo: bool) -> list[DemoLogin]:
     """The demo's users (idempotent) with `demo`; otherwise none. Their passwords are in the
     README, so a real registry (which has a `police` department too) must never get them
-    by default: a real install creates its first administrator on purpose."""
+    by default: a real install creates its first administrator on purpose. The service that
+    owns users seeds them (entry point `sharpeye.demo`: the foundation imports no service)."""
     if not demo:
         return []
-    from command_api.auth.seed import seed_demo
-
     return seed_demo(settings)
 
 
@@ -270,8 +266,6 @@ def has_users(settings: Settings) -> bool:
 
 
 def first_admin_hint() -> str:
-    from command_api.auth.seed import BOOTSTRAP_ENV
-
     if os.environ.get(BOOTSTRAP_ENV):
         return f"== the first administrator comes from {BOOTSTRAP_ENV}"
     return (

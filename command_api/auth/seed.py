@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from command_api.auth.directory import create_user, sync_departments
 from command_api.auth.roles import Role
+from sharpeye.plugins import BOOTSTRAP_ENV as BOOTSTRAP_ENV  # app.py reads it here
 from sharpeye.registry import Registry, load_registry
 from sharpeye.settings import Settings
 from sharpeye.store.db import create_engine_for, session_factory, session_scope, upgrade_database
@@ -71,9 +72,6 @@ def seed_demo(settings: Settings) -> list[DemoUser]:
             return seed(s, registry, DEMO_USERS, time.time())
     finally:
         engine.dispose()
-
-
-BOOTSTRAP_ENV = "SHARPEYE_BOOTSTRAP_ADMIN"
 
 
 def bootstrap_admin(
