@@ -1,9 +1,10 @@
-"""Live analytics next to an ingest engine: frames → batcher → pipeline → publisher.
+"""Live analytics on a frame source: frames → batcher → pipeline → publisher.
 
-One feeder thread per camera waits on the engine's keep-latest slot (`wait_frame`) and
+One feeder thread per camera waits on the source's keep-latest slot (`wait_frame`) and
 puts the frame into the `DynamicBatcher`; one consumer thread takes batches across cameras,
-runs the pipeline and publishes. The ingest worker (or `python -m analytics.worker`) owns
-the engine and starts/stops this runner; nothing here opens a camera.
+runs the pipeline and publishes. The ingest worker hosts it (`ingest.analytics_host`) and
+hands it its engine as the source (`analytics.source.FrameSource`); nothing here opens a
+camera.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from collections.abc import Sequence
 from analytics.batching import DynamicBatcher
 from analytics.pipeline import FrameIn, Pipeline
 from analytics.publish import Publisher
-from ingest.engine import IngestEngine
-from ingest.frames import SampledFrame
+from analytics.source import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +24,15 @@ log = logging.getLogger(__name__)
 class AnalyticsRunner:
     def __init__(
         self,
-        engine: IngestEngine,
+        source: FrameSource,
         pipeline: Pipeline,
         publisher: Publisher,
         camera_ids: Sequence[str],
     ) -> None:
-        self.engine, self.pipeline, self.publisher = engine, pipeline, publisher
+        self.source, self.pipeline, self.publisher = source, pipeline, publisher
         self.camera_ids = list(camera_ids)
         cfg = pipeline.config
-        self.batcher: DynamicBatcher[SampledFrame] = DynamicBatcher(
+        self.batcher: DynamicBatcher[Frame] = DynamicBatcher(
             cfg.batch_size, cfg.batch_wait_ms / 1000
         )
         self._stop = threading.Event()
@@ -63,8 +63,8 @@ class AnalyticsRunner:
         seq = 0
         while not self._stop.is_set():
             try:
-                frame = self.engine.wait_frame(camera_id, seq, timeout=1.0)
-            except KeyError:  # camera removed from the engine
+                frame = self.source.wait_frame(camera_id, seq, timeout=1.0)
+            except KeyError:  # camera removed from the source
                 return
             if frame is not None:
                 seq = frame.seq
