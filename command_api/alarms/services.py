@@ -20,7 +20,7 @@ from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders
 from command_api.delivery.worker import Backoff, DeliveryWorker
-from command_api.deps import RegistryHolder
+from command_api.runtime import RegistryHolder
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,9 @@ from starlette.websockets import WebSocket
 
 from command_api.audit.background import worker_for
 from command_api.audit.log import AuditEntry
+from command_api.auth.credentials import PrincipalDep
 from command_api.auth.principal import Principal
-from command_api.deps import PrincipalDep, Runtime, RuntimeDep, entry_for, get_runtime
+from command_api.runtime import Runtime, RuntimeDep, entry_for, get_runtime
 
 COUNT_ATTR = "audit_count"
 _PATH_TARGETS = (("camera_id", "camera"), ("alarm_id", "alarm"))
@@ -86,7 +87,7 @@ def _default_count(
     if action == "camera.list":
         # The caller's scope (already computed for the route, cached for 5 s) bounds the
         # list; the route narrows it with filters it may report through note_count.
-        from command_api.deps import scope_for
+        from command_api.auth.scope import scope_for
 
         scope = scope_for(runtime, principal)
         if scope.camera_ids is None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from fastapi import HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
-from command_api.deps import CameraScope, Runtime, audit, deny, entry_for
+from command_api.auth.scope import CameraScope
+from command_api.runtime import Runtime, audit, deny, entry_for
 from sharpeye.registry import Camera, Registry
 
 

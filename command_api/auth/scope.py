@@ -1,0 +1,62 @@
+"""Which cameras a caller may see: administrators all; others their department's own, its
+groups, and groups granted by the registry or the API (unexpired)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from command_api.auth.directory import granted_groups, visible_cameras
+from command_api.auth.principal import Principal
+from command_api.runtime import Runtime
+from sharpeye.registry import Registry
+
+
+@dataclass(frozen=True)
+class CameraScope:
+    """Which cameras the caller may see; `camera_ids` None means every camera."""
+
+    camera_ids: frozenset[str] | None = None
+    description: str = "all cameras"
+    principal: Principal | None = None
+
+    def allows(self, camera_id: str) -> bool:
+        return self.camera_ids is None or camera_id in self.camera_ids
+
+
+ALL_CAMERAS = CameraScope()
+
+
+def scope_for(runtime: Runtime, principal: Principal) -> CameraScope:
+    """Cameras `principal` may see: administrators all; others their department's own,
+    its groups, and groups granted by the registry or the API (unexpired)."""
+    if principal.is_admin:
+        return CameraScope(None, "all cameras (administrator)", principal)
+    now = runtime.clock.now()
+    with runtime.sessions() as s:
+        extra = granted_groups(s, principal.department, now)
+    ids = _visible(runtime.registry.registry, principal.department, frozenset(extra), now)
+    return CameraScope(ids, f"cameras visible to {principal.department}", principal)
+
+
+_SCOPE_TTL_S = 5.0
+_scope_cache: dict[tuple[str, frozenset[str], int], frozenset[str]] = {}
+_scope_cache_registry: list[Registry] = []
+
+
+def _visible(
+    registry: Registry, department: str, extra: frozenset[str], now: float
+) -> frozenset[str]:
+    """`visible_camera_ids` walks every camera (54,000 in a district): reuse the answer for
+    a few seconds per department and grant set; a registry reload or a changed API grant
+    is a new key, a registry grant's expiry is seen within `_SCOPE_TTL_S`."""
+    if not _scope_cache_registry or _scope_cache_registry[0] is not registry:
+        _scope_cache.clear()
+        _scope_cache_registry[:] = [registry]
+    key = (department, extra, int(now // _SCOPE_TTL_S))
+    ids = _scope_cache.get(key)
+    if ids is None:
+        if len(_scope_cache) > 1024:
+            _scope_cache.clear()
+        ids = frozenset(visible_cameras(registry, department, set(extra), now))
+        _scope_cache[key] = ids
+    return ids

@@ -1,0 +1,114 @@
+"""What one API process owns (`Runtime`, built by the lifespan in `command_api.app`) and the
+audit helpers every part of the API records with.
+
+Below the web layer: `alarms`, `auth` and `audit` use these, and `deps.py` (the request
+dependencies the routers take) builds on them, never the other way (tests/test_layers.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import redis.asyncio
+from fastapi import Depends, HTTPException, status
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import HTTPConnection
+
+from command_api.alarms.clock import Clock, SystemClock
+from command_api.alarms.writes import write_scope
+from command_api.audit import AuditEntry, append
+from command_api.audit.log import Outcome
+from command_api.auth.principal import Principal
+from command_api.auth.tokens import AuthConfig
+from sharpeye.registry import Registry
+from sharpeye.settings import Settings
+
+# The name refusals were always logged under (log-level settings may name it).
+log = logging.getLogger("command_api.deps")
+
+
+@dataclass
+class RegistryHolder:
+    """The registry the API serves: the last one that loaded without errors.
+
+    Reloads replace `registry` whole (models are frozen snapshots), so a request that took
+    a reference keeps a consistent view while an edit lands.
+    """
+
+    path: Path
+    registry: Registry
+    loaded_at: float
+    # Why the newest edit was rejected (file:line: key: message; never a secret), until fixed.
+    reload_error: str | None = None
+
+
+@dataclass
+class Runtime:
+    """Connections and state owned by the lifespan, shared by every request."""
+
+    settings: Settings
+    redis: redis.asyncio.Redis
+    registry: RegistryHolder
+    # For error messages: the password, if any, is masked.
+    redis_url_redacted: str
+    sessions: sessionmaker[Session]
+    auth: AuthConfig
+    clock: Clock = field(default_factory=SystemClock)
+    # Set by the lifespan: the alarm services (consumer, delivery, live hub) it owns.
+    services: Any = None
+    # Set by the lifespan: open ONVIF PTZ sessions, reused across requests (ingest.onvif).
+    ptz: Any = None
+
+
+def get_runtime(request: HTTPConnection) -> Runtime:
+    runtime = getattr(request.app.state, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        # Only reachable if the app is served without its lifespan (a misconfigured server).
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "API is not started")
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def audit(runtime: Runtime, entry: AuditEntry) -> None:
+    """Record `entry` in its own transaction (kept even when the request then fails)."""
+    with write_scope(runtime.sessions) as s:
+        append(s, entry, runtime.clock.now())
+
+
+def entry_for(
+    principal: Principal | None,
+    action: str,
+    target: str,
+    outcome: Outcome = "ok",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """An audit entry for what `principal` did (None: a scope without a caller)."""
+    return AuditEntry(
+        actor=principal.actor if principal else "anonymous",
+        department=principal.department if principal else "",
+        action=action,
+        target=target,
+        outcome=outcome,
+        detail=dict(detail or {}),
+    )
+
+
+def deny(
+    runtime: Runtime, principal: Principal | None, action: str, target: str, reason: str
+) -> HTTPException:
+    """Audit a refused attempt and return the 403 to raise (sync: call it in a thread)."""
+    audit(runtime, entry_for(principal, action, target, "denied", {"reason": reason}))
+    log.warning(
+        "denied %s on %s to %s: %s",
+        action,
+        target,
+        principal.actor if principal else "anonymous",
+        reason,
+    )
+    return HTTPException(status.HTTP_403_FORBIDDEN, reason)
