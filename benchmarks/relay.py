@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -31,66 +28,16 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import RESULTS, Figure, SimFleet, cpu_seconds, free_port, machine, today
+from benchmarks.common import RESULTS, Figure, SimFleet, cpu_seconds, machine, today
 from benchmarks.common import write_results as write_figures
 from benchmarks.relay_janus import Janus, JanusViewer
 from benchmarks.relay_load import CountingViewer, DirectReader, FrameLog, added_latency_ms
+from benchmarks.relay_process import CAMERA, SECRET, RelayProcess
 from relay.ice import use_host_addresses
 from sharpeye.tokens import TokenSigner
 
-SECRET = "relay-benchmark-secret-0123456789"
 NOMINAL_FPS = 25.0
 LATENCY_VIEWERS = 5
-CAMERA = "bench"
-
-
-class RelayProcess:
-    def __init__(self, work: Path, camera_url: str, gop_cache: bool = True) -> None:
-        work.mkdir(parents=True, exist_ok=True)
-        registry = work / "registry.yaml"
-        registry.write_text(
-            "version: 1\ndistrict: {id: b, name: Bench}\n"
-            "departments: [{id: bench, name: Bench, kind: other}]\n"
-            f"cameras:\n  - {{id: {CAMERA}, name: Bench, department: bench,"
-            f" location: {{lat: 31.8, lon: 117.2}}, streams: {{main: '{camera_url}'}}}}\n"
-        )
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "SHARPEYE_REGISTRY": str(registry),
-            "SHARPEYE_DATA_DIR": str(work),
-            "SHARPEYE_TOKEN_SECRET": SECRET,
-            "SHARPEYE_RELAY_PORT": str(self.port),
-            "SHARPEYE_RELAY_IDLE_S": "60",
-            "SHARPEYE_RELAY_GOP_CACHE": "true" if gop_cache else "false",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log = (work / "relay.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sharpeye.cli", "relay"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/whep/{CAMERA}/main"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/relay/stats", timeout=1)
-                break
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"relay did not start: see {work / 'relay.log'}") from None
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 Connect = Callable[[httpx.AsyncClient, CountingViewer], Awaitable[Any]]

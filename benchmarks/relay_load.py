@@ -247,7 +247,7 @@ def main() -> None:
     import tempfile
 
     from benchmarks.common import SimFleet
-    from benchmarks.relay import CAMERA, SECRET, RelayProcess
+    from benchmarks.relay_process import CAMERA, SECRET, RelayProcess
     from relay.ice import use_host_addresses
     from sharpeye.tokens import TokenSigner
 
