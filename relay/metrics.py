@@ -29,8 +29,17 @@ if TYPE_CHECKING:
     from relay.sessions import SessionManager
 
 # Why a session ended: DELETE, its connection failed (ICE consent expired: the viewer vanished)
-# or closed, it never connected, the relay stopped.
-END_REASONS = ("delete", "failed", "closed", "never_connected", "shutdown")
+# or closed, it never connected, the API no longer allows its viewer (relay.recheck), it
+# reached the maximum session length, the relay stopped.
+END_REASONS = (
+    "delete",
+    "failed",
+    "closed",
+    "never_connected",
+    "revoked",
+    "max_length",
+    "shutdown",
+)
 
 
 @dataclass(slots=True)
@@ -46,6 +55,8 @@ class RelayCounters:
     upstream_opens: int = 0
     upstream_reconnects: int = 0
     sessions_started: int = 0
+    rechecks: int = 0  # batches of viewer tokens the API answered (relay.recheck)
+    recheck_failures: int = 0  # rechecks the API did not answer (views kept meanwhile)
     sessions_ended: dict[str, int] = field(default_factory=lambda: dict.fromkeys(END_REASONS, 0))
 
 
@@ -118,6 +129,12 @@ class RelayCollector(Collector):
             "upstream_reconnects", "Camera pulls lost and reopened.", c.upstream_reconnects
         )
         yield counter("sessions_started", "WHEP sessions answered.", c.sessions_started)
+        yield counter("viewer_rechecks", "Viewer rechecks the API answered.", c.rechecks)
+        yield counter(
+            "viewer_recheck_failures",
+            "Viewer rechecks the API did not answer (the views were kept).",
+            c.recheck_failures,
+        )
         ended = CounterMetricFamily(p + "sessions_ended", "WHEP sessions ended.", labels=["reason"])
         for reason, n in c.sessions_ended.items():
             ended.add_metric([reason], n)

@@ -1,6 +1,7 @@
 """The relay's HTTP face: WHEP (draft-ietf-wish-whep) per camera, and `serve(settings)`.
 
-    POST    /whep/{camera}[/{sub|main}]   SDP offer → 201, SDP answer, Location of the session
+    POST    /whep/{camera}[/{sub|main}]   SDP offer → 201, SDP answer, Location of the session,
+                                          Sharpeye-Session-Max-Age (s) after which it ends
     DELETE  /whep/sessions/{id}           ends the session
     PATCH   /whep/sessions/{id}           405: no trickle ICE (answers carry every candidate)
     OPTIONS on both                       CORS preflight / Accept-Post
@@ -10,8 +11,10 @@
 Every WHEP request needs `Authorization: Bearer <viewer token>` (or `?token=` for players
 that cannot set headers) for that camera. The command API is the authority on who sees what
 (registry grants and grants made through the API): it checks the caller's scope when it
-issues a token, so the relay checks the signature, the camera and the expiry, nothing more.
-A revoked permission thus stops new viewing within the token's lifetime (5 minutes).
+issues a token, so at the offer the relay checks the signature, the camera and the expiry.
+A playing view is then rechecked with the API every SHARPEYE_RELAY_RECHECK_S (5 s,
+`relay.recheck`) and closed once its viewer's session, user or grant is gone, and every view
+ends at SHARPEYE_RELAY_MAX_SESSION_S (12 h), when the wall asks for a fresh token.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from relay.ice import use_consent_timeout, use_host_addresses
 from relay.metrics import exposition, registry_for
+from relay.recheck import ViewerRecheck
 from relay.sessions import CapacityError, OfferError, SessionManager
 from relay.settings import RelaySettings, get_relay_settings
 from relay.sources import SourceError, Sources, StreamKind
@@ -40,6 +44,7 @@ from sharpeye.tokens import TokenError, TokenSigner, ViewerClaims, signer_for
 
 log = logging.getLogger(__name__)
 SDP = "application/sdp"
+MAX_AGE_HEADER = "Sharpeye-Session-Max-Age"
 
 
 @dataclass
@@ -76,6 +81,13 @@ def create_relay_app(
         app.state.relay = state
         stop = asyncio.Event()
         watcher_task = None
+        recheck = ViewerRecheck(
+            manager,
+            state.signer,
+            rs.recheck_url(app_settings.api_host, app_settings.api_port),
+            rs.recheck_s,
+        )
+        recheck_task = asyncio.create_task(recheck.run(stop), name="relay-recheck")
         if registry is None:
 
             def on_change(new: Registry, diff: object) -> None:
@@ -92,10 +104,11 @@ def create_relay_app(
             yield
         finally:
             stop.set()
-            if watcher_task is not None:
-                watcher_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher_task
+            for task in (watcher_task, recheck_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await state.manager.close()
 
     app = FastAPI(title="Sharpeye relay", summary="WHEP endpoints per camera", lifespan=lifespan)
@@ -104,7 +117,7 @@ def create_relay_app(
         allow_origins=rs.cors_origins(app_settings.api_host, app_settings.api_port),
         allow_methods=["POST", "DELETE", "PATCH", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match"],
-        expose_headers=["Location", "ETag", "Link", "Accept-Patch"],
+        expose_headers=["Location", "ETag", "Link", "Accept-Patch", MAX_AGE_HEADER],
     )
 
     def state_of(request: Request) -> RelayState:
@@ -116,6 +129,12 @@ def create_relay_app(
     def authorize(
         st: RelayState, camera_id: str, authorization: str | None, token: str | None
     ) -> ViewerClaims:
+        return authorized(st, camera_id, authorization, token)[1]
+
+    def authorized(
+        st: RelayState, camera_id: str, authorization: str | None, token: str | None
+    ) -> tuple[str, ViewerClaims]:
+        """The token and its claims, or 401/403."""
         value = token
         if authorization is not None:
             scheme, _, credential = authorization.partition(" ")
@@ -128,7 +147,7 @@ def create_relay_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            return st.signer.verify(value, camera_id)
+            return value, st.signer.verify(value, camera_id)
         except TokenError as exc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"viewer token refused: {exc}") from None
 
@@ -180,14 +199,16 @@ def create_relay_app(
         token: Annotated[str | None, Query()] = None,
     ) -> Response:
         st = state_of(request)
-        claims = authorize(st, camera_id, authorization, token)
+        credential, claims = authorized(st, camera_id, authorization, token)
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if content_type != SDP:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the offer as {SDP}")
         offer = (await request.body()).decode("utf-8", "replace")
         try:
             spec = await st.sources.resolve(camera_id, stream)
-            session, answer = await st.manager.create(spec, claims.department, offer)
+            session, answer = await st.manager.create(
+                spec, claims.department, offer, token=credential, claims=claims
+            )
         except SourceError as exc:
             # Error bodies reach any browser holding a token: the kind of failure and the
             # camera id, never its address, login or secrets file (those go to the log).
@@ -214,7 +235,13 @@ def create_relay_app(
             content=answer,
             status_code=status.HTTP_201_CREATED,
             media_type=SDP,
-            headers={"Location": location, "ETag": f'"{session.id}"', **ice_links(True)},
+            headers={
+                "Location": location,
+                "ETag": f'"{session.id}"',
+                # How long the view may last: the wall re-negotiates shortly before.
+                MAX_AGE_HEADER: str(int(rs.max_session_s)),
+                **ice_links(True),
+            },
         )
 
     @app.options("/whep/sessions/{session_id}")

@@ -3,9 +3,11 @@
 `SessionManager.create` answers an SDP offer with H.264 only (passthrough: whatever the
 camera encodes is what the browser decodes), on a sendonly video track fed by the camera's
 shared upstream. A session ends on DELETE, when its peer connection fails or closes (a viewer
-that vanished without DELETE fails its ICE consent checks), when it never connects, or when
+that vanished without DELETE fails its ICE consent checks), when it never connects, when it
+reaches `max_session_s`, when the API no longer allows its viewer (`relay.recheck`), or when
 the relay stops; ending it releases everything it held (its queue, its sender's history, its
-peer connection), and its upstream closes after `idle_close_s` without viewers.
+peer connection, its timers and token), and its upstream closes after `idle_close_s` without
+viewers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from relay.settings import RelaySettings
 from relay.sources import SourceSpec, UpstreamKey
 from relay.track import ViewerTrack
 from relay.upstream import Upstream
+from sharpeye.tokens import ViewerClaims
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,11 @@ class WhepSession:
     lean: rtp_out.LeanSender | None = None
     connect_timer: asyncio.TimerHandle | None = None
     created_at: float = field(default_factory=time.monotonic)
+    # The viewer token it was opened with, which the API rechecks (never logged or shown).
+    token: str | None = field(default=None, repr=False)
+    claims: ViewerClaims | None = None
+    # Ends the view at `max_session_s`.
+    length_timer: asyncio.TimerHandle | None = None
 
 
 class UpstreamPool:
@@ -109,9 +117,17 @@ class SessionManager:
         self._pending = 0
 
     async def create(
-        self, spec: SourceSpec, department: str, offer_sdp: str
+        self,
+        spec: SourceSpec,
+        department: str,
+        offer_sdp: str,
+        *,
+        token: str | None = None,
+        claims: ViewerClaims | None = None,
     ) -> tuple[WhepSession, str]:
-        """A new session and its answer SDP. Raises UpstreamError or OfferError."""
+        """A new session and its answer SDP. Raises UpstreamError or OfferError.
+
+        `token` and its `claims`: what the viewer was let in with, kept for the recheck."""
         if "m=video" not in offer_sdp:
             raise OfferError("the offer has no video section")
         # Offers still negotiating count too: a burst of them cannot overshoot the cap.
@@ -132,6 +148,8 @@ class SessionManager:
                 pc,
                 track,
                 upstream,
+                token=token,
+                claims=claims,
             )
             try:
                 answer, session.lean = await self._negotiate(pc, track, offer_sdp)
@@ -161,17 +179,31 @@ class SessionManager:
             live = self.sessions.get(sid)
             if live is not None and live.pc.connectionState != "connected":
                 log.info("viewer %s never connected; dropping it", sid[:8])
-                self._tasks.add(
-                    task := asyncio.get_running_loop().create_task(self.end(sid, "never_connected"))
-                )
-                task.add_done_callback(self._tasks.discard)
+                self.end_soon(sid, "never_connected")
 
-        session.connect_timer = asyncio.get_running_loop().call_later(
-            self.settings.connect_timeout_s, check_connected
-        )
+        # However often its token is rechecked, a view has a maximum length: at its end the
+        # wall asks the API for a fresh token, so the API decides again who watches.
+        def reached_max_length() -> None:
+            if sid in self.sessions:
+                log.info(
+                    "viewer %s reached the maximum session length (%.0f s); closing it",
+                    sid[:8],
+                    self.settings.max_session_s,
+                )
+                self.end_soon(sid, "max_length")
+
+        loop = asyncio.get_running_loop()
+        session.connect_timer = loop.call_later(self.settings.connect_timeout_s, check_connected)
+        session.length_timer = loop.call_later(self.settings.max_session_s, reached_max_length)
 
         log.info("viewer %s: %s/%s (%s)", session.id[:8], spec.camera_id, spec.stream, department)
         return session, answer
+
+    def end_soon(self, session_id: str, reason: str) -> None:
+        """`end` from a callback: the task is held until done."""
+        task = asyncio.get_running_loop().create_task(self.end(session_id, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _negotiate(
         self, pc: RTCPeerConnection, track: ViewerTrack, offer_sdp: str
@@ -202,8 +234,11 @@ class SessionManager:
         if session is None:
             return False
         self.counters.sessions_ended[reason] = self.counters.sessions_ended.get(reason, 0) + 1
-        if session.connect_timer is not None:
-            session.connect_timer.cancel()
+        for timer in (session.connect_timer, session.length_timer):
+            if timer is not None:
+                timer.cancel()
+        session.connect_timer = session.length_timer = None
+        session.token = None
         session.track.stop()
         session.upstream.release()
         await session.pc.close()

@@ -14,6 +14,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
+# The command API's route that rechecks viewer tokens for the relay (command_api.routers.viewer).
+RECHECK_PATH = "/api/cameras/viewer-tokens/check"
+# What the relay's service token for that call says it is for (sharpeye.tokens).
+RECHECK_PURPOSE = "relay.recheck"
 
 
 class RelaySettings(BaseSettings):
@@ -57,6 +61,30 @@ class RelaySettings(BaseSettings):
         validation_alias="SHARPEYE_RELAY_CONSENT_TIMEOUT_S",
         description="A viewer that stops answering ICE consent checks this long (closed tab, "
         "lost network: no DELETE) is dropped; RFC 7675's 30 s by default.",
+    )
+    max_session_s: float = Field(
+        default=12 * 3600.0,
+        ge=1.0,
+        le=7 * 86400.0,
+        validation_alias="SHARPEYE_RELAY_MAX_SESSION_S",
+        description="Longest a WHEP view lasts (12 h: a shift); then the relay closes it and "
+        "the wall re-negotiates with a fresh viewer token, so a view stays only as long as "
+        "the API keeps issuing tokens for it.",
+    )
+    recheck_s: float = Field(
+        default=5.0,
+        ge=0.2,
+        le=60.0,
+        validation_alias="SHARPEYE_RELAY_RECHECK_S",
+        description="How often the relay asks the command API whether each playing viewer "
+        "may still watch (session, user, department, grants); refused views close.",
+    )
+    api_url: str | None = Field(
+        default=None,
+        validation_alias="SHARPEYE_RELAY_API_URL",
+        description="The command API the relay rechecks viewers with (internal URL, e.g. "
+        "http://sharpeye-api:8080). Default: http://SHARPEYE_API_HOST:SHARPEYE_API_PORT, "
+        "127.0.0.1 when the API binds every interface.",
     )
     gop_cache: bool = Field(
         default=True,
@@ -142,6 +170,14 @@ class RelaySettings(BaseSettings):
         return [f"http://{h}:{api_port}" for h in hosts] + [
             f"https://{h}:{api_port}" for h in hosts
         ]
+
+    def recheck_url(self, api_host: str, api_port: int) -> str:
+        """Where the relay posts its viewers' tokens for the API to recheck."""
+        base = self.api_url
+        if not base:
+            host = "127.0.0.1" if api_host in ("0.0.0.0", "", "::") else api_host
+            base = f"http://{f'[{host}]' if ':' in host else host}:{api_port}"
+        return base.rstrip("/") + RECHECK_PATH
 
     def ice_server_dicts(self) -> list[dict[str, str]]:
         """ICE servers as RTCConfiguration wants them (browser and aiortc alike)."""

@@ -9,6 +9,13 @@ Format: `v1.<payload>.<signature>`, both base64url without padding; the payload 
 JSON `{"cam": id, "dept": id, "exp": unix_s}` and the signature is HMAC-SHA256 over
 `v1.<payload>`. Tokens carry no secret and no stream URL; they are bearer tokens, so keep
 them short-lived (default 5 minutes: a wall asks for a fresh one on each (re)connect).
+
+A token may also name whose permission it carries: `"sub"` (`user:<id>` or `key:<id>`) and
+`"sid"` (the login session it was issued under). The relay keeps a playing viewer's token
+and has the API recheck it every few seconds (`relay.recheck`), so a logout, a revoked
+session, a disabled user or a removed grant ends the view, not just the next offer. The
+relay proves those rechecks are its own with a service token (`issue_service`), signed with
+the same key: only holders of the key (the API and the relays) can make one.
 """
 
 from __future__ import annotations
@@ -44,6 +51,10 @@ class ViewerClaims:
     camera_id: str
     department: str
     expires_at: int
+    # Whose permission: "user:<id>" or "key:<id>"; None for a scope that names no caller.
+    subject: str | None = None
+    # The login session the token was issued under (users only).
+    session_id: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -68,22 +79,33 @@ class TokenSigner:
     def _sign(self, head: str) -> str:
         return _b64(hmac.new(self._key, head.encode("ascii"), hashlib.sha256).digest())
 
+    def _encode(self, payload: dict[str, object]) -> str:
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        head = f"{VERSION}.{_b64(text.encode('utf-8'))}"
+        return f"{head}.{self._sign(head)}"
+
     def issue(
-        self, camera_id: str, department: str, ttl_s: int = DEFAULT_TTL_S, now: float | None = None
+        self,
+        camera_id: str,
+        department: str,
+        ttl_s: int = DEFAULT_TTL_S,
+        now: float | None = None,
+        *,
+        subject: str | None = None,
+        session_id: str | None = None,
     ) -> str:
         if not 0 < ttl_s <= MAX_TTL_S:
             raise ValueError(f"token lifetime must be 1..{MAX_TTL_S} s, not {ttl_s}")
         exp = int(now if now is not None else time.time()) + ttl_s
-        payload = json.dumps(
-            {"cam": camera_id, "dept": department, "exp": exp},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        head = f"{VERSION}.{_b64(payload.encode('utf-8'))}"
-        return f"{head}.{self._sign(head)}"
+        payload: dict[str, object] = {"cam": camera_id, "dept": department, "exp": exp}
+        if subject is not None:
+            payload["sub"] = subject
+        if session_id is not None:
+            payload["sid"] = session_id
+        return self._encode(payload)
 
-    def verify(self, token: str, camera_id: str, now: float | None = None) -> ViewerClaims:
-        """The claims of a valid token for `camera_id`; TokenError otherwise."""
+    def _payload(self, token: str) -> dict[str, object]:
+        """The signed payload of one of our tokens; TokenError when it is not one."""
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != VERSION:
             raise TokenError("not a viewer token")
@@ -93,15 +115,55 @@ class TokenSigner:
             raise TokenError("bad token signature")
         try:
             data = json.loads(_unb64(parts[1]))
-            claims = ViewerClaims(str(data["cam"]), str(data["dept"]), int(data["exp"]))
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, binascii.Error):
             raise TokenError("malformed token payload") from None
+        if not isinstance(data, dict):
+            raise TokenError("malformed token payload")
+        return data
+
+    def read(self, token: str) -> ViewerClaims:
+        """The claims of a genuine viewer token, expired or not (for rechecking a view that
+        began while it was valid); TokenError when forged or malformed."""
+        data = self._payload(token)
+        try:
+            sub, sid = data.get("sub"), data.get("sid")
+            return ViewerClaims(
+                str(data["cam"]),
+                str(data["dept"]),
+                int(str(data["exp"])),
+                str(sub) if sub else None,
+                str(sid) if sid else None,
+            )
+        except (ValueError, KeyError, TypeError):
+            raise TokenError("malformed token payload") from None
+
+    def verify(self, token: str, camera_id: str, now: float | None = None) -> ViewerClaims:
+        """The claims of a valid token for `camera_id`; TokenError otherwise."""
+        claims = self.read(token)
         current = now if now is not None else time.time()
         if claims.expires_at + CLOCK_SKEW_S < current:
             raise TokenError("token expired")
         if claims.camera_id != camera_id:
             raise TokenError("token is for another camera")
         return claims
+
+    def issue_service(self, purpose: str, ttl_s: int = 60, now: float | None = None) -> str:
+        """A token for a call between our own services (`purpose` names the call), not a
+        viewing permission: it has no camera, so `verify` refuses it."""
+        exp = int(now if now is not None else time.time()) + ttl_s
+        return self._encode({"svc": purpose, "exp": exp})
+
+    def verify_service(self, token: str, purpose: str, now: float | None = None) -> None:
+        """TokenError unless `token` is a live service token for `purpose`."""
+        data = self._payload(token)
+        if data.get("svc") != purpose:
+            raise TokenError("not a service token for this call")
+        try:
+            exp = int(str(data["exp"]))
+        except (ValueError, KeyError):
+            raise TokenError("malformed token payload") from None
+        if exp + CLOCK_SKEW_S < (now if now is not None else time.time()):
+            raise TokenError("token expired")
 
 
 def load_key(data_dir: Path, env: dict[str, str] | None = None) -> bytes:

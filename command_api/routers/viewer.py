@@ -1,8 +1,10 @@
-"""Viewer tokens: the API decides who may watch a camera; the relay only checks signatures.
+"""Viewer tokens: the API decides who may watch a camera; the relay checks signatures.
 
-The token names the viewer's department, from the caller's scope (its principal); the
-scope check here (`require_camera`, which audits each issue and each refusal) is the only
-permission check: the relay trusts what this route signed.
+The token names the viewer's department, from the caller's scope (its principal), and the
+caller itself (`sub`, `sid`); the scope check here (`require_camera`, which audits each
+issue and each refusal) lets a view start, and `POST /api/cameras/viewer-tokens/check`
+(called by the relay every few seconds for its playing views, `command_api.auth.viewers`)
+ends it once the caller's session, user or grant is gone.
 """
 
 from __future__ import annotations
@@ -12,15 +14,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, HTTPException, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from command_api.auth.guard import require_camera
-from command_api.deps import CameraScope, RegistryDep, RuntimeDep, ScopeDep, SettingsDep
-from relay.settings import RelaySettings, get_relay_settings
+from command_api.auth.viewers import recheck, subject_of
+from command_api.deps import (
+    CameraScope,
+    RegistryDep,
+    RuntimeDep,
+    ScopeDep,
+    SettingsDep,
+    audit,
+    entry_for,
+    scope_for,
+)
+from relay.settings import RECHECK_PATH, RECHECK_PURPOSE, RelaySettings, get_relay_settings
 from sharpeye.registry import Camera
 from sharpeye.settings import Settings
-from sharpeye.tokens import DEFAULT_TTL_S, TokenSigner, signer_for
+from sharpeye.tokens import DEFAULT_TTL_S, TokenError, TokenSigner, signer_for
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
@@ -84,7 +97,15 @@ async def viewer_token(
     )
     department = viewer_department(scope, camera)
     now = time.time()
-    token = signer.issue(camera_id, department, DEFAULT_TTL_S, now=now)
+    principal = scope.principal
+    token = signer.issue(
+        camera_id,
+        department,
+        DEFAULT_TTL_S,
+        now=now,
+        subject=subject_of(principal),
+        session_id=principal.session_id if principal else None,
+    )
     return ViewerToken(
         token=token,
         expires_at=int(now) + DEFAULT_TTL_S,
@@ -93,6 +114,59 @@ async def viewer_token(
         whep_url_main=relay.whep_url(camera_id, "main"),
         ice_servers=relay.ice_server_dicts(),
     )
+
+
+class RecheckIn(BaseModel):
+    tokens: list[Annotated[str, Field(max_length=4096)]] = Field(
+        max_length=1000, description="Viewer tokens of playing views (expired ones too)."
+    )
+
+
+class Refused(BaseModel):
+    index: int = Field(description="Position of the token in the request.")
+    reason: str = Field(description="Why the API would no longer issue it.")
+
+
+class RecheckOut(BaseModel):
+    refused: list[Refused] = Field(description="The views to close; the others may go on.")
+
+
+@router.post(
+    RECHECK_PATH.removeprefix(router.prefix),
+    response_model=RecheckOut,
+    summary="For the relay: which playing views may no longer go on",
+    responses={401: {"description": "Not called by a relay (refusal audited)."}},
+)
+async def recheck_viewers(
+    body: RecheckIn,
+    runtime: RuntimeDep,
+    signer: SignerDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> RecheckOut:
+    """Called by the relay every SHARPEYE_RELAY_RECHECK_S with the tokens of its playing
+    views, authenticated by a service token signed with the viewer-token key (which only the
+    API and the relays hold). Each refusal is audited (`camera.view.ended`)."""
+    scheme, _, credential = (authorization or "").partition(" ")
+    try:
+        if scheme.lower() != "bearer":
+            raise TokenError("no service token")
+        signer.verify_service(credential.strip(), RECHECK_PURPOSE)
+    except TokenError as exc:
+        entry = entry_for(None, "relay.recheck", "viewer-tokens", "denied", {"reason": str(exc)})
+        await run_in_threadpool(audit, runtime, entry)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "for the relay only: a service token is required"
+        ) from None
+    refused = await run_in_threadpool(
+        recheck,
+        runtime.sessions,
+        runtime.registry.registry,
+        runtime.clock.now(),
+        signer,
+        body.tokens,
+        lambda principal: scope_for(runtime, principal),
+    )
+    return RecheckOut(refused=[Refused(index=r.index, reason=r.reason) for r in refused])
 
 
 __all__ = ["Settings", "ViewerToken", "router", "viewer_department"]

@@ -1,7 +1,8 @@
 """Pytest plugin: a real relay (uvicorn on its own thread and loop) over a real fleet.
 
 - `relay_registry(fleet)`: a registry whose cameras point at the fleet's extra cameras, owned
-  by department `police` (group `square`), except `edu-1` of `edu`.
+  by department `police` (group `square`), except `edu-1` of `edu` (`relay_registry_text`:
+  its YAML).
 - `relay_factory(fleet, **relay_settings)` starts a relay and returns a `RelayHandle` with
   `.whep(camera, stream)`, `.token(camera, department)` and the in-process `.state`.
 - `h265_camera`: the port of a minimal RTSP server on 127.0.0.1 that describes an H.265
@@ -32,6 +33,11 @@ SECRET = b"test-relay-secret-0123456789"
 
 
 def relay_registry(fleet: Fleet, cameras: int | None = None) -> Registry:
+    return parse_registry(relay_registry_text(fleet, cameras), "relay-test-registry")
+
+
+def relay_registry_text(fleet: Fleet, cameras: int | None = None) -> str:
+    """`relay_registry`'s YAML (for a command API that must serve the same cameras)."""
     n = cameras or fleet.cameras
     lines = [
         "version: 1",
@@ -65,7 +71,7 @@ def relay_registry(fleet: Fleet, cameras: int | None = None) -> Registry:
         "    location: {lat: 31.8, lon: 117.2}",
         f"    streams: {{main: 'rtsp://127.0.0.1:{free_port()}/nothing'}}",
     ]
-    return parse_registry("\n".join(lines) + "\n", "relay-test-registry")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass

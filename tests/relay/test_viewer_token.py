@@ -81,6 +81,8 @@ async def test_token_for_a_camera_in_scope(api: Api) -> None:
     signer = signer_for(api.data_dir)
     claims = signer.verify(body["token"], "cam-a")
     assert claims.department == "police"
+    # And names whose permission it carries, for the relay's recheck of the playing view.
+    assert claims.subject == "user:1"
     with pytest.raises(TokenError):
         signer.verify(body["token"], "cam-b")
 

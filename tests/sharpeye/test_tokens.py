@@ -19,6 +19,35 @@ def test_round_trip() -> None:
     assert (claims.camera_id, claims.department) == ("cam-1", "police")
 
 
+def test_the_holder_travels_and_is_read_after_expiry() -> None:
+    token = SIGNER.issue(
+        "cam-1", "police", ttl_s=10, now=1000.0, subject="user:7", session_id="ab12"
+    )
+    # Expired for a new offer, still readable for the recheck of a view it opened.
+    with pytest.raises(TokenError, match="expired"):
+        SIGNER.verify(token, "cam-1")
+    claims = SIGNER.read(token)
+    assert (claims.subject, claims.session_id, claims.expires_at) == ("user:7", "ab12", 1010)
+    assert SIGNER.read(SIGNER.issue("cam-1", "police")).subject is None
+    with pytest.raises(TokenError, match="signature"):
+        TokenSigner(b"x" * 32).read(token)
+
+
+def test_service_tokens_are_not_viewer_tokens() -> None:
+    service = SIGNER.issue_service("relay.recheck")
+    SIGNER.verify_service(service, "relay.recheck")
+    with pytest.raises(TokenError):
+        SIGNER.verify(service, "cam-1")
+    with pytest.raises(TokenError, match="not a service token"):
+        SIGNER.verify_service(service, "something.else")
+    with pytest.raises(TokenError, match="not a service token"):
+        SIGNER.verify_service(SIGNER.issue("cam-1", "police"), "relay.recheck")
+    with pytest.raises(TokenError, match="expired"):
+        SIGNER.verify_service(SIGNER.issue_service("relay.recheck", now=1000.0), "relay.recheck")
+    with pytest.raises(TokenError, match="signature"):
+        TokenSigner(b"x" * 32).verify_service(service, "relay.recheck")
+
+
 # Tokens are made when each case runs, not at collection: a suite that takes longer than a
 # token's lifetime to reach this test must still see "another camera", not "expired".
 @pytest.mark.parametrize(

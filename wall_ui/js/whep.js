@@ -1,9 +1,25 @@
 // A WHEP player for one <video>: token from the API, offer to the relay, H.264 only.
 // The relay takes no trickle ICE, so the offer waits (briefly) for candidate gathering.
+//
+// A view does not last for ever: the relay ends it at its maximum session length
+// (SHARPEYE_RELAY_MAX_SESSION_S, announced in the answer's Sharpeye-Session-Max-Age) and
+// whenever the API no longer allows its viewer (logout, revoked session, removed grant).
+// Either way the player asks the API for a fresh token, without covering the picture: a
+// view still allowed plays on, one no longer allowed gets 403 from the API (the tile says
+// why and stops) or 401 (the corner sign-in panel opens, as for any call): it never
+// re-connects in a loop.
 import { apiJson, ApiError } from "./api.js";
 
 const GATHER_MS = 1500;
 const RETRY_MS = [1000, 2000, 5000, 10000];
+// Re-negotiate this long before the relay's maximum session length (at most a tenth of it).
+const RENEW_BEFORE_MS = 30000;
+// A view that played this long and then ended is re-negotiated silently; one that ends
+// sooner shows the error and backs off (a relay that keeps closing it is not hammered).
+const QUIET_AFTER_MS = 20000;
+// "disconnected" this long (the relay closed the view: no more consent answers) counts as
+// lost, rather than waiting for ICE's "failed" (30 s).
+const DISCONNECTED_MS = 4000;
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -29,10 +45,14 @@ export class WhepPlayer {
     this.stopped = false;
     this.attempt = 0;
     this.timer = null;
+    this.renewTimer = null;
+    this.lostTimer = null;
+    this.playingSince = null;
   }
 
-  async start() {
-    this.onState("connecting");
+  // quiet: re-negotiating a view that was playing; keep its picture and say nothing.
+  async start(quiet = false) {
+    if (!quiet) this.onState("connecting");
     try {
       await this.connect();
       this.attempt = 0;
@@ -43,6 +63,25 @@ export class WhepPlayer {
       this.onState("error", error.message);
       if (!permanent) this.retry();
     }
+  }
+
+  // The view ended after playing a while, or is about to reach its maximum length: a fresh
+  // token and offer, the last picture kept until the new one plays.
+  renegotiate() {
+    this.close();
+    this.start(true);
+  }
+
+  lost(pc) {
+    if (this.pc !== pc || this.stopped) return;
+    const played = this.playingSince !== null && Date.now() - this.playingSince >= QUIET_AFTER_MS;
+    this.playingSince = null;
+    if (played) {
+      this.renegotiate();
+      return;
+    }
+    this.onState("error", "connection lost");
+    this.retry();
   }
 
   retry() {
@@ -72,11 +111,16 @@ export class WhepPlayer {
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc || this.stopped) return;
-      if (pc.connectionState === "connected") this.onState("playing");
-      if (pc.connectionState === "failed" || pc.connectionState === "closed") {
-        this.onState("error", "connection lost");
-        this.retry();
+      const state = pc.connectionState;
+      clearTimeout(this.lostTimer);
+      if (state === "connected") {
+        if (this.playingSince === null) this.playingSince = Date.now();
+        this.onState("playing");
       }
+      if (state === "disconnected") {
+        this.lostTimer = setTimeout(() => this.lost(pc), DISCONNECTED_MS);
+      }
+      if (state === "failed" || state === "closed") this.lost(pc);
     };
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -90,7 +134,14 @@ export class WhepPlayer {
       throw new ApiError(response.status, body.detail || `relay answered ${response.status}`);
     }
     this.session = new URL(response.headers.get("Location"), url).href;
+    const maxAge = Number(response.headers.get("Sharpeye-Session-Max-Age"));
     await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    if (maxAge > 0) {
+      const ms = maxAge * 1000;
+      this.renewTimer = setTimeout(() => {
+        if (this.pc === pc && !this.stopped) this.renegotiate();
+      }, ms - Math.min(RENEW_BEFORE_MS, ms / 10));
+    }
   }
 
   // Inbound video stats of the tile: frames decoded, fps, and the receive-side delay.
@@ -117,6 +168,9 @@ export class WhepPlayer {
 
   close() {
     clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
+    clearTimeout(this.lostTimer);
+    this.playingSince = null;
     if (this.session) {
       fetch(this.session, {
         method: "DELETE",
