@@ -404,7 +404,12 @@ class IngestEngine:
         spec = sess.spec
         try:
             ps = open_session(
-                spec.url, spec.username, spec.password, self.connect_timeout_s, spec.tls
+                spec.url,
+                spec.username,
+                spec.password,
+                self.connect_timeout_s,
+                spec.tls,
+                allow_plain_basic=spec.allow_plain_basic,
             )
         except RtspError as exc:
             sess.connecting = False

@@ -131,6 +131,8 @@ class Fleet:
             tls=tls_options(cam.tls),
             reader=cam.ingest.reader,
             transport=cam.ingest.transport,
+            allow_plain_basic=cam.credentials is not None
+            and cam.credentials.allow_basic_on_plain_rtsp,
         )
 
     async def _resolve_onvif(self, pending: _Pending) -> None:

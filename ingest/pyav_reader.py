@@ -31,7 +31,8 @@ from av.video.stream import VideoStream
 
 from ingest.decode import Decoder
 from ingest.rtsp.depacketize import AccessUnit
-from ingest.rtsp.errors import redact_url
+from ingest.rtsp.errors import RtspPlainBasicError, redact_url
+from ingest.rtsp.handshake import refuse_plain_basic
 from ingest.rtsp.sdp import VideoTrack
 from ingest.session import Session
 from ingest.spec import StreamSpec, Transport
@@ -183,6 +184,15 @@ class PyavReader(threading.Thread):
         sess = self.sess
         eng = self.engine
         sess.connecting = True
+        try:
+            refuse_plain_basic(
+                sess.spec.url,
+                sess.spec.username,
+                sess.spec.allow_plain_basic,
+                eng.connect_timeout_s,
+            )
+        except RtspPlainBasicError as exc:
+            return f"{exc} ({self.text.label})"
         try:
             container = av.open(
                 ffmpeg_url(sess.spec),

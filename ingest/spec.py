@@ -26,6 +26,8 @@ class StreamSpec:
     tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
     reader: ReaderKind = "auto"
     transport: Transport = "auto"
+    # RTSP Basic (the password in clear text) on plain rtsp://, only where the registry says.
+    allow_plain_basic: bool = False
 
     def __post_init__(self) -> None:
         if self.sampling == "fps" and not self.fps:

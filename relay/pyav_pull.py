@@ -31,6 +31,8 @@ from av.video.stream import VideoStream
 
 from ingest.pyav_reader import SLICE_S, FfmpegText, ffmpeg_options, ffmpeg_url, parameter_sets
 from ingest.rtsp.depacketize import AccessUnit
+from ingest.rtsp.errors import RtspPlainBasicError
+from ingest.rtsp.handshake import refuse_plain_basic
 from ingest.spec import StreamSpec
 from relay.sources import SourceSpec
 
@@ -73,6 +75,7 @@ class PyavPull:
             spec.password,
             reader="pyav",
             transport=spec.transport,
+            allow_plain_basic=spec.allow_plain_basic,
         )
         self._loop = loop
         self._on_frame = on_frame
@@ -115,6 +118,12 @@ class PyavPull:
 
     def _play(self) -> BaseException | None:
         spec = self._spec
+        try:
+            refuse_plain_basic(
+                spec.url, spec.username, spec.allow_plain_basic, self._open_timeout_s
+            )
+        except RtspPlainBasicError as exc:
+            return PyavPullError(f"{exc} ({self.text.label})")
         try:
             container = av.open(
                 ffmpeg_url(spec),

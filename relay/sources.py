@@ -19,7 +19,7 @@ from sharpeye.registry.errors import CredentialError
 
 StreamKind = Literal["main", "sub"]
 # (camera, stream, url, user, password digest, TLS trust, reader, transport)
-UpstreamKey = tuple[str, str, str, str | None, str, TlsOptions | None, ReaderKind, Transport]
+UpstreamKey = tuple[str, str, str, str | None, str, TlsOptions | None, ReaderKind, Transport, bool]
 
 
 class SourceError(Exception):
@@ -37,6 +37,8 @@ class SourceSpec:
     # The registry's `ingest` choice, followed as ingest follows it (relay.pyav_pull).
     reader: ReaderKind = "auto"
     transport: Transport = "auto"
+    # RTSP Basic (the password in clear text) on plain rtsp://, only where the registry says.
+    allow_plain_basic: bool = False
 
     @property
     def key(self) -> UpstreamKey:
@@ -54,6 +56,7 @@ class SourceSpec:
             self.tls,
             self.reader,
             self.transport,
+            self.allow_plain_basic,
         )
 
 
@@ -97,6 +100,8 @@ class Sources:
             tls,
             reader=camera.ingest.reader,
             transport=camera.ingest.transport,
+            allow_plain_basic=camera.credentials is not None
+            and camera.credentials.allow_basic_on_plain_rtsp,
         )
 
     def _credentials(self, camera: Camera) -> tuple[str | None, str | None]:

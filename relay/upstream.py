@@ -251,7 +251,13 @@ class Upstream:
             self._parameter_sets = list(opened.parameter_sets)
             return pull
         session = await asyncio.to_thread(
-            open_session, spec.url, spec.username, spec.password, self._open_timeout_s, spec.tls
+            open_session,
+            spec.url,
+            spec.username,
+            spec.password,
+            self._open_timeout_s,
+            spec.tls,
+            spec.allow_plain_basic,
         )
         self.codec = session.track.codec
         self._parameter_sets = list(session.track.parameter_sets)

@@ -34,9 +34,12 @@ def _h(text: str, algorithm: str) -> str:
 class Authorizer:
     """Builds the Authorization header for each request once a challenge was received."""
 
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, username: str, password: str, allow_basic: bool = True) -> None:
         self._username = username
         self._password = password
+        # False on plain rtsp:// unless the registry allows it: Basic is the password in
+        # clear text, and a camera (or a man in the middle) offering only Basic gets nothing.
+        self.allow_basic = allow_basic
         self._challenge: Challenge | None = None
         self._nc = 0
 
@@ -55,7 +58,7 @@ class Authorizer:
                 self._challenge = ch
                 return True
         for ch in challenges:
-            if ch.scheme == "basic":
+            if ch.scheme == "basic" and self.allow_basic:
                 self._challenge = ch
                 return True
         return False

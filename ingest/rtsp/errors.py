@@ -25,6 +25,18 @@ class RtspAuthError(RtspError):
     """The camera refused our credentials (or needs some and we have none)."""
 
 
+class RtspPlainBasicError(RtspAuthError):
+    """The camera offers only Basic authentication on plain rtsp://: the password would go
+    in clear text, so it is not sent unless the camera's registry entry allows it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"{url}: the camera offers only Basic authentication, which would send the "
+            "password in clear text over plain rtsp://; enable Digest on the camera, use "
+            "rtsps://, or set `allow_basic_on_plain_rtsp: true` in its registry credentials"
+        )
+
+
 class RtspProtocolError(RtspError):
     """The peer answered something we cannot use (bad status, no H.264/H.265 track, …)."""
 

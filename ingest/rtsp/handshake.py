@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ingest.rtsp.auth import Authorizer
+from ingest.rtsp.auth import Authorizer, parse_challenges
 from ingest.rtsp.errors import (
     RtspAuthError,
     RtspError,
     RtspIncompatibleError,
+    RtspPlainBasicError,
     RtspProtocolError,
     RtspTransportRefusedError,
     redact_url,
@@ -138,12 +139,14 @@ def open_session(
     password: str | None = None,
     timeout: float = 5.0,
     tls: TlsOptions | None = None,
+    allow_plain_basic: bool = False,
 ) -> PlayingSession:
     """Connect and start playing the video track over interleaved TCP (TLS for rtsps://,
     trusting what `tls` says; the system CA store by default).
 
     Credentials may come inline in the URL (some ONVIF devices return them) or apart;
-    either way they never appear in errors or the returned URL.
+    either way they never appear in errors or the returned URL. Basic authentication is
+    used on rtsps:// and, on plain rtsp://, only with `allow_plain_basic`.
     """
     clean, url_user, url_password = strip_userinfo(url)
     username = username if username is not None else url_user
@@ -162,7 +165,8 @@ def open_session(
     try:
         if scheme == "rtsps":
             sock = connect_tls(sock, host, port, tls or TlsOptions(), clean, deadline)
-        return _negotiate(_Conn(sock, deadline), clean, username, password)
+        allow_basic = scheme == "rtsps" or allow_plain_basic
+        return _negotiate(_Conn(sock, deadline), clean, username, password, allow_basic)
     except TimeoutError as exc:
         sock.close()
         raise RtspError(f"{clean}: no answer within {timeout:.0f} s") from exc
@@ -177,8 +181,10 @@ def open_session(
         raise RtspIncompatibleError(f"{clean}: cannot parse the camera's answer ({exc})") from exc
 
 
-def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None) -> PlayingSession:
-    auth = Authorizer(username, password or "") if username is not None else None
+def _negotiate(
+    conn: _Conn, url: str, username: str | None, password: str | None, allow_basic: bool
+) -> PlayingSession:
+    auth = Authorizer(username, password or "", allow_basic) if username is not None else None
 
     def call(method: str, uri: str, headers: dict[str, str]) -> Response:
         resp = conn.request(method, uri, headers, auth)
@@ -187,7 +193,10 @@ def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None
                 raise RtspAuthError(f"{url}: the camera requires credentials and none are set")
             if auth.ready and not _stale(resp):
                 raise RtspAuthError(f"{url}: the camera refused the credentials (401)")
-            if not auth.accept(resp.headers.get("www-authenticate", [])):
+            offered = resp.headers.get("www-authenticate", [])
+            if not auth.accept(offered):
+                if only_basic(offered):
+                    raise RtspPlainBasicError(url)
                 raise RtspAuthError(f"{url}: no supported authentication scheme offered")
             resp = conn.request(method, uri, headers, auth)
             if resp.status == 401:
@@ -234,6 +243,44 @@ def _negotiate(conn: _Conn, url: str, username: str | None, password: str | None
         authorizer=auth,
         cseq=conn.cseq,
     )
+
+
+def only_basic(offered: list[str]) -> bool:
+    """Does this WWW-Authenticate set offer Basic and nothing we prefer (Digest)?"""
+    schemes = {c.scheme for c in parse_challenges(offered)}
+    return "basic" in schemes and "digest" not in schemes
+
+
+def refuse_plain_basic(
+    url: str, username: str | None, allow_plain_basic: bool, timeout: float = 5.0
+) -> None:
+    """Before FFmpeg is given credentials for a plain rtsp:// camera: ask once without
+    them and raise `RtspPlainBasicError` if the camera would take only Basic.
+
+    FFmpeg's RTSP client picks Digest when offered but falls back to Basic without a
+    setting to refuse it, so the policy the native client applies per request is checked
+    here, one DESCRIBE ahead. What this cannot see: a path that offers Digest to this probe
+    and Basic to FFmpeg's own connection a moment later (an active man in the middle); the
+    native reader, used by default, has no such gap. Any other outcome (no answer, 404, no
+    login needed) is left for FFmpeg to meet and explain as it does now.
+    """
+    clean, url_user, _ = strip_userinfo(url)
+    parts = urlsplit(clean)
+    if (username or url_user) is None or allow_plain_basic or parts.scheme.lower() != "rtsp":
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((parts.hostname or "", parts.port or 554), timeout)
+    except OSError:
+        return
+    try:
+        resp = _Conn(sock, deadline).request("DESCRIBE", clean, {"Accept": "application/sdp"}, None)
+    except (OSError, TimeoutError, ConnectionError, RtspError, ValueError):
+        return
+    finally:
+        sock.close()
+    if resp.status == 401 and only_basic(resp.headers.get("www-authenticate", [])):
+        raise RtspPlainBasicError(clean)
 
 
 def _stale(resp: Response) -> bool:

@@ -131,6 +131,12 @@ class CredentialRef(RegistryModel):
         default=None,
         description="Key in the secrets file (SHARPEYE_SECRETS_FILE) with the credentials.",
     )
+    allow_basic_on_plain_rtsp: bool = Field(
+        default=False,
+        description="Send the password by RTSP Basic authentication over plain rtsp:// when "
+        "the camera offers nothing better. Basic sends it in clear text, readable by anyone "
+        "on the path, so it is refused unless this is set; prefer Digest or rtsps://.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -33,6 +33,8 @@ RTP_CAPS = "application/x-rtp,media=video,encoding-name=H264,payload=96,clock-ra
 ROLE_USER = "user"
 ROLE_ANONYMOUS = "anonymous"
 PR_SET_PDEATHSIG = 1
+# `basic`: the /secure paths offer Basic authentication only (default: Basic and Digest).
+AUTH_ENV = "SHARPEYE_SIM_RTSP_AUTH"
 # Keyframes of a 4 Mb/s 1080p clip arrive as a burst of a few hundred packets: the default
 # 208 KiB socket buffer can drop some, which shows up downstream as decode errors.
 UDP_RCVBUF = 4 * 1024 * 1024
@@ -278,6 +280,11 @@ def _auth(user: str, password: str) -> FleetAuth:
     # Requests without credentials get the anonymous role: /sim paths allow it, /secure not.
     auth.set_default_token(_token(ROLE_ANONYMOUS))
     auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), _token(ROLE_USER))
+    if os.environ.get(AUTH_ENV, "").lower() == "basic":
+        # An old camera that knows only Basic (gst-rtsp-server's default): the client must
+        # refuse to send its password in clear unless the registry allows it.
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+        return auth
     auth.add_digest(user, password, _token(ROLE_USER))
     _offer_basic_and_digest(auth)
     return auth
