@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         validation_alias="REDIS_URL",
         description="External Redis; empty starts an embedded one.",
     )
+    redis_password: str | None = Field(
+        default=None,
+        validation_alias="REDIS_PASSWORD",
+        repr=False,
+        description="Password for REDIS_URL when the URL has none (so the URL can stay in "
+        "plain configuration and the password in a secret).",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias="DATABASE_URL",

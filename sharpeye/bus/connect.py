@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit, urlunsplit
+
 import redis
 import redis.asyncio
 
@@ -19,9 +21,10 @@ class RedisUnavailableError(RuntimeError):
 
 
 def resolve_redis_url(settings: Settings) -> str:
-    """`REDIS_URL` if set, else the URL the node's embedded Redis wrote, else a clear error."""
+    """`REDIS_URL` (with `REDIS_PASSWORD` when the URL has none) if set, else the URL the
+    node's embedded Redis wrote, else a clear error."""
     if settings.redis_url:
-        return settings.redis_url
+        return with_password(settings.redis_url, settings.redis_password)
     path = url_file(settings.data_dir)
     try:
         url = path.read_text().strip()
@@ -32,6 +35,15 @@ def resolve_redis_url(settings: Settings) -> str:
             f"no Redis: set REDIS_URL or run `sharpeye up` (no embedded Redis URL in {path})"
         )
     return url
+
+
+def with_password(url: str, password: str | None) -> str:
+    parts = urlsplit(url)
+    if not password or parts.password:
+        return url
+    user = quote(parts.username or "", safe="")
+    netloc = f"{user}:{quote(password, safe='')}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def unreachable_message(url: str, error: BaseException) -> str:

@@ -3,6 +3,11 @@
 One process per node (`sharpeye up`) owns it and writes its URL to `data_dir/run/redis.url`;
 the node's other processes (ingest, api, `sharpeye status`) find it there when `REDIS_URL` is
 unset (see `sharpeye.bus.connect`).
+
+It requires a password, random per server unless given: any local process could otherwise
+read every camera's health and write events or alarms onto the bus. The password reaches
+redis-server in a config file and the others in the URL file, both mode 0600, never on a
+command line (which `ps` shows to every user).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 import redis
 
@@ -114,6 +121,7 @@ class EmbeddedRedis:
         persist: bool = True,
         startup_timeout_s: float = 10.0,
         binary: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -124,11 +132,18 @@ class EmbeddedRedis:
         self._binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
+        # Kept for the object's life: a restart on the same port keeps clients' URLs valid.
+        self.password = password or secrets.token_urlsafe(24)
 
     @property
     def url(self) -> str:
         if self._port is None:
             raise EmbeddedRedisError("embedded Redis is not running: call start() first")
+        return f"redis://:{quote(self.password, safe='')}@{self.host}:{self._port}/0"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for logs and messages."""
         return f"redis://{self.host}:{self._port}/0"
 
     @property
@@ -158,7 +173,7 @@ class EmbeddedRedis:
                 self._proc, self._port = proc, port
                 if self.write_url_file:
                     self._write_url_file()
-                log.info("embedded Redis pid %d on %s", proc.pid, self.url)
+                log.info("embedded Redis pid %d on %s", proc.pid, self.safe_url)
                 return self.url
             _terminate(proc, timeout_s=2.0)
             last_error = error
@@ -169,9 +184,22 @@ class EmbeddedRedis:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def _config_file(self, port: int) -> Path:
+        return run_dir(self.data_dir) / f"redis-{port}.conf"
+
+    def _write_config(self, port: int) -> Path:
+        path = self._config_file(port)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'requirepass "{self.password}"\n')
+        return path
+
     def _spawn(self, binary: str, port: int) -> subprocess.Popen[bytes]:
         args = [
             binary,
+            str(self._write_config(port).resolve()),  # the password, out of sight of `ps`
             "--bind", self.host,
             "--port", str(port),
             "--save", "",
@@ -200,7 +228,9 @@ class EmbeddedRedis:
     def _wait_ready(self, proc: subprocess.Popen[bytes], port: int) -> str | None:
         """None once our Redis answers, else why it did not (exit status, log tail)."""
         deadline = time.monotonic() + self.startup_timeout_s
-        client = redis.Redis(host=self.host, port=port, socket_connect_timeout=0.5)
+        client = redis.Redis(
+            host=self.host, port=port, password=self.password, socket_connect_timeout=0.5
+        )
         try:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
@@ -225,7 +255,12 @@ class EmbeddedRedis:
     def _write_url_file(self) -> None:
         target = url_file(self.data_dir)
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(self.url + "\n")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        # 0600: the URL carries the password.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.url + "\n")
         # Atomic: a reader never sees a half-written URL.
         tmp.replace(target)
 
@@ -244,6 +279,9 @@ class EmbeddedRedis:
         if self.write_url_file and self._port is not None:
             self._remove_url_file()
         _terminate(proc, timeout_s)
+        if self._port is not None:
+            with contextlib.suppress(OSError):
+                self._config_file(self._port).unlink()
         self._proc = None
         self._port = None
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -42,14 +43,21 @@ class Restartable:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.password = secrets.token_urlsafe(16)  # the same across restarts, as the port
         self.server = self._new()
 
     def _new(self) -> EmbeddedRedis:
-        return EmbeddedRedis(self.data_dir, port=self.port, write_url_file=False, persist=False)
+        return EmbeddedRedis(
+            self.data_dir,
+            port=self.port,
+            write_url_file=False,
+            persist=False,
+            password=self.password,
+        )
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.server.start()

@@ -43,7 +43,7 @@ def test_starts_answers_stops_and_leaves_no_process(tmp_path: Path) -> None:
     with server:
         pid = server.pid
         assert pid is not None and _alive(pid)
-        assert server.url.startswith("redis://127.0.0.1:")
+        assert server.url.startswith(f"redis://:{server.password}@127.0.0.1:")
         client = redis.Redis.from_url(server.url)
         assert client.ping()
         client.set("k", "v")
@@ -63,6 +63,30 @@ def test_writes_url_file_and_removes_it_on_stop(tmp_path: Path) -> None:
         assert client.ping()
         client.close()
     assert not url_file(tmp_path).exists()
+
+
+def test_the_bus_needs_its_password_and_keeps_it_out_of_sight(tmp_path: Path) -> None:
+    """Any local process could otherwise read the fleet's health and put events or alarms
+    on the bus; the password is in files only the owner reads, never on a command line."""
+    with EmbeddedRedis(tmp_path) as server:
+        assert server.pid is not None
+        stranger = redis.Redis(host="127.0.0.1", port=int(server.url.rsplit(":", 1)[1][:-2]))
+        with pytest.raises(redis.AuthenticationError):
+            stranger.xadd("sharpeye:events", {"event": "{}"})
+        with pytest.raises(redis.AuthenticationError):
+            stranger.hgetall("sharpeye:health")
+        stranger.close()
+        wrong = server.url.replace(server.password, "guess")
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(wrong).ping()
+        assert url_file(tmp_path).stat().st_mode & 0o777 == 0o600
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert server.password.encode() not in cmdline
+        configs = list((tmp_path / "run").glob("redis-*.conf"))
+        assert [c.stat().st_mode & 0o777 for c in configs] == [0o600]
+        assert server.password not in server.safe_url
+        assert server.password not in (tmp_path / "run" / "redis.log").read_text()
+    assert not list((tmp_path / "run").glob("redis-*.conf"))
 
 
 def test_running_url_sees_a_live_owner_only(tmp_path: Path) -> None:
@@ -174,3 +198,21 @@ def test_connect_to_dead_redis_names_it(tmp_path: Path) -> None:
     ) as e:
         connect_sync(settings)
     assert "hunter2" not in str(e.value)
+
+
+def test_redis_password_is_added_to_an_external_url(tmp_path: Path) -> None:
+    """Compose and Kubernetes keep REDIS_URL in plain configuration and the password in a
+    secret (REDIS_PASSWORD); a URL that carries its own password keeps it."""
+    with EmbeddedRedis(tmp_path, write_url_file=False) as server:
+        bare = server.safe_url
+        settings = Settings.model_validate(
+            {"SHARPEYE_DATA_DIR": tmp_path, "REDIS_URL": bare, "REDIS_PASSWORD": server.password}
+        )
+        client = connect_sync(settings)
+        assert client.ping()
+        client.close()
+        without = Settings.model_validate({"SHARPEYE_DATA_DIR": tmp_path, "REDIS_URL": bare})
+        with pytest.raises(RedisUnavailableError) as err:
+            connect_sync(without)
+        assert server.password not in str(err.value)
+        assert server.password not in repr(settings)
