@@ -14,32 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from sqlalchemy import select
 
-from command_api.app import create_app
-from command_api.auth.passwords import use_cheap_hashing_for_tests
-from command_api.auth.roles import Role
-from command_api.auth.seed import DemoUser, seed
-from command_api.deps import Runtime
 from relay.metrics import sizes
 from relay.settings import RECHECK_PATH, RECHECK_PURPOSE
 from relay.whep_client import WhepViewer
-from sharpeye.registry import load_registry
-from sharpeye.settings import Settings
-from sharpeye.store.db import session_scope
-from sharpeye.store.models.audit import AuditRecord
 from sharpeye.tokens import signer_for
-from tests.fixtures_fleet import Fleet, free_port
+from tests.fixtures_fleet import Fleet
+from tests.relay.fixtures_api import LiveApi, start_api
 from tests.relay.fixtures_relay import (
     RelayHandle,
     eventually,
@@ -52,84 +40,6 @@ pytestmark = pytest.mark.integration
 
 # What the issue asks: a revoked right stops a playing view within this.
 LIMIT_S = 10.0
-USERS = [
-    DemoUser("admin", "admin-pass-1234", "police", (Role.ADMINISTRATOR,)),
-    DemoUser("wall", "wall-pass-1234", "police", (Role.WALL_OPERATOR,)),
-    DemoUser("teacher", "teacher-pass-1234", "edu", (Role.DEPARTMENT_VIEWER,)),
-]
-
-
-@dataclass
-class LiveApi:
-    url: str
-    app: Any
-    server: uvicorn.Server
-    thread: threading.Thread
-    data_dir: Path
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime = self.app.state.runtime
-        assert isinstance(runtime, Runtime)
-        return runtime
-
-    async def login(self, username: str) -> dict[str, str]:
-        user = next(u for u in USERS if u.username == username)
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as c:
-            r = await c.post(
-                "/api/auth/login", json={"username": username, "password": user.password}
-            )
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-    async def call(
-        self, method: str, path: str, headers: dict[str, str], **kw: Any
-    ) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as c:
-            return await c.request(method, path, headers=headers, **kw)
-
-    async def viewer_token(self, headers: dict[str, str], camera: str) -> str:
-        r = await self.call("POST", f"/api/cameras/{camera}/viewer-token", headers)
-        assert r.status_code == 200, r.text
-        token = r.json()["token"]
-        assert isinstance(token, str)
-        return token
-
-    def audit(self, action: str) -> list[AuditRecord]:
-        with self.runtime.sessions() as s:
-            return list(s.scalars(select(AuditRecord).where(AuditRecord.action == action)))
-
-
-def start_api(tmp_path: Path, registry_text: str, redis_url: str) -> LiveApi:
-    use_cheap_hashing_for_tests()
-    registry = tmp_path / "camera_registry.yaml"
-    registry.write_text(registry_text)
-    port = free_port()
-    settings = Settings.model_validate(
-        {
-            "SHARPEYE_REGISTRY": registry,
-            "SHARPEYE_DATA_DIR": tmp_path / "api-data",
-            "REDIS_URL": redis_url,
-            "SHARPEYE_API_PORT": port,
-        }
-    )
-    app = create_app(settings, registry_poll_s=0.2, start_services=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(
-        target=lambda: asyncio.run(server.serve()), name="api-test-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("API did not start")
-        time.sleep(0.02)
-    api = LiveApi(f"http://127.0.0.1:{port}", app, server, thread, tmp_path / "api-data")
-    with session_scope(api.runtime.sessions) as s:
-        seed(s, load_registry(registry), USERS, time.time())
-    return api
 
 
 @dataclass
@@ -161,8 +71,7 @@ def platform_factory(
     yield make
     for p in started:
         p.relay.stop()
-        p.api.server.should_exit = True
-        p.api.thread.join(20)
+        p.api.stop()
 
 
 @dataclass

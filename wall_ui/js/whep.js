@@ -136,6 +136,14 @@ export class WhepPlayer {
     this.session = new URL(response.headers.get("Location"), url).href;
     const maxAge = Number(response.headers.get("Sharpeye-Session-Max-Age"));
     await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    // The relay ending the view sends a DTLS close: the connection's own state stays
+    // "connected" until ICE consent runs out, the DTLS transport's says it at once.
+    const dtls = transceiver.receiver.transport;
+    if (dtls) {
+      dtls.addEventListener("statechange", () => {
+        if (dtls.state === "closed" || dtls.state === "failed") this.lost(pc);
+      });
+    }
     if (maxAge > 0) {
       const ms = maxAge * 1000;
       this.renewTimer = setTimeout(() => {
