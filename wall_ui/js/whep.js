@@ -20,6 +20,9 @@ const QUIET_AFTER_MS = 20000;
 // "disconnected" this long (the relay closed the view: no more consent answers) counts as
 // lost, rather than waiting for ICE's "failed" (30 s).
 const DISCONNECTED_MS = 4000;
+// A quiet re-negotiation that has not played again after this says so on the tile (the API
+// may be waiting for a sign-in): a frozen picture must not pass for live video.
+const QUIET_MS = 5000;
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -47,6 +50,7 @@ export class WhepPlayer {
     this.timer = null;
     this.renewTimer = null;
     this.lostTimer = null;
+    this.quietTimer = null;
     this.playingSince = null;
   }
 
@@ -57,6 +61,7 @@ export class WhepPlayer {
       await this.connect();
       this.attempt = 0;
     } catch (error) {
+      clearTimeout(this.quietTimer);
       if (this.stopped) return;
       // A refusal (403, 404, 406, 422: H.265) will not fix itself: show why, do not retry.
       const permanent = error instanceof ApiError && error.status >= 400 && error.status < 500;
@@ -69,6 +74,7 @@ export class WhepPlayer {
   // token and offer, the last picture kept until the new one plays.
   renegotiate() {
     this.close();
+    this.quietTimer = setTimeout(() => this.onState("connecting"), QUIET_MS);
     this.start(true);
   }
 
@@ -114,6 +120,7 @@ export class WhepPlayer {
       const state = pc.connectionState;
       clearTimeout(this.lostTimer);
       if (state === "connected") {
+        clearTimeout(this.quietTimer);
         if (this.playingSince === null) this.playingSince = Date.now();
         this.onState("playing");
       }
@@ -178,6 +185,7 @@ export class WhepPlayer {
     clearTimeout(this.timer);
     clearTimeout(this.renewTimer);
     clearTimeout(this.lostTimer);
+    clearTimeout(this.quietTimer);
     this.playingSince = null;
     if (this.session) {
       fetch(this.session, {
