@@ -7,7 +7,7 @@ aiortc viewer decoding what the relay sends.
 - a view closes at the maximum session length;
 - a viewer still allowed plays on through many rechecks;
 and the relay's side of it: the recheck call is for relays only, each refusal is audited,
-and what a view held is released.
+what a view held is released, and views are kept while the API cannot be reached.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from relay.metrics import sizes
 from relay.settings import RECHECK_PATH, RECHECK_PURPOSE
 from relay.whep_client import WhepViewer
 from sharpeye.tokens import signer_for
-from tests.fixtures_fleet import Fleet
+from tests.fixtures_fleet import Fleet, free_port
 from tests.relay.fixtures_api import LiveApi, start_api
 from tests.relay.fixtures_relay import (
     RelayHandle,
@@ -246,3 +246,23 @@ async def test_the_recheck_is_for_relays_only(platform_factory: Callable[..., Pl
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     r = await api.call("POST", RECHECK_PATH, relay_auth, json={"tokens": [token, forged]})
     assert r.json() == {"refused": [{"index": 1, "reason": "not a valid viewer token"}]}
+
+
+async def test_views_are_kept_while_the_api_cannot_be_reached(
+    fleet_factory: Callable[..., Fleet], relay_factory: Callable[..., RelayHandle]
+) -> None:
+    # An API restart must not black out every wall: the relay keeps its views, counts the
+    # failed rechecks, and the maximum session length still bounds them.
+    fleet = fleet_factory(cameras=1, clip="vtest-360p")
+    relay = relay_factory(
+        fleet,
+        SHARPEYE_RELAY_API_URL=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        SHARPEYE_RELAY_RECHECK_S=0.5,
+    )
+    async with playing(relay.whep("cam1"), relay.token("cam1")) as view:
+        await asyncio.sleep(3.0)
+        await view.frames_after(5)
+        counters = relay.state.manager.counters
+        assert counters.recheck_failures >= 3
+        assert counters.rechecks == 0
+        assert len(relay.state.manager.sessions) == 1
