@@ -52,6 +52,7 @@ from command_api.routers import (
 from command_api.routers.ptz import DEVICE_TIMEOUT_S as PTZ_DEVICE_TIMEOUT_S
 from ingest.onvif.ptz_pool import PtzPool
 from sharpeye.bus.connect import connect, redact_url, resolve_redis_url
+from sharpeye.bus.sealed import bus_key_for
 from sharpeye.registry import (
     Registry,
     RegistryDiff,
@@ -202,7 +203,8 @@ def create_app(
             auth=load_auth_config(app_settings.data_dir),
             clock=app_clock,
         )
-        services = AlarmServices(client, sessions, holder, app_clock, options)
+        key = await asyncio.to_thread(bus_key_for, app_settings.data_dir)
+        services = AlarmServices(client, sessions, holder, app_clock, key, options)
         runtime.services = services
         runtime.ptz = PtzPool(timeout=PTZ_DEVICE_TIMEOUT_S)
         start_audit_worker(sessions, app_clock, app_settings.data_dir)

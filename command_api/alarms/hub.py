@@ -11,6 +11,10 @@ a camera it may not watch (a fire rule routed to the fire brigade from the polic
 cameras). It keeps the alarm but not what the camera would show it: `withhold_camera`
 blanks the location, the evidence and the camera's name for such readers, here and in
 GET /api/alarms alike.
+
+Which departments an alarm is for is read from the message itself, so only messages sealed
+by an API (`sharpeye.bus.sealed`) are dispatched; anything else on the channel is dropped
+and counted (`sharpeye_bus_messages_refused_total`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,11 +30,15 @@ import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from command_api.alarms import metrics
+from sharpeye.bus.sealed import unseal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, Alarm, AlarmMessage, alarm_visible_to
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
+# A flood of forged messages must not flood the log too: one warning per interval.
+REFUSED_LOG_EVERY_S = 60.0
 
 
 def withhold_camera(alarm: Alarm) -> Alarm:
@@ -60,9 +69,14 @@ class LiveClient:
 
 
 class AlarmHub:
-    def __init__(self, r: redis.asyncio.Redis, channel: str = ALARMS_CHANNEL) -> None:
+    def __init__(
+        self, r: redis.asyncio.Redis, bus_key: bytes, channel: str = ALARMS_CHANNEL
+    ) -> None:
         self._r = r
+        self._key = bus_key
         self._channel = channel
+        self.refused = 0
+        self._refused_logged_at = -REFUSED_LOG_EVERY_S
         self._clients: set[LiveClient] = set()
         self.subscribed = asyncio.Event()
 
@@ -82,6 +96,24 @@ class AlarmHub:
 
     def unregister(self, client: LiveClient) -> None:
         self._clients.discard(client)
+
+    def dispatch_sealed(self, data: str | bytes) -> int:
+        """`dispatch` for a message as it came off the bus: only if an API sealed it."""
+        text = unseal(self._key, data)
+        if text is None:
+            self.refused += 1
+            metrics.BUS_REFUSED.inc()
+            now = time.monotonic()
+            if now - self._refused_logged_at >= REFUSED_LOG_EVERY_S:
+                self._refused_logged_at = now
+                log.warning(
+                    "dropped %d alarm message(s) on %s without a valid seal: a process other "
+                    "than an API wrote them, or API replicas differ in SHARPEYE_TOKEN_SECRET",
+                    self.refused,
+                    self._channel,
+                )
+            return 0
+        return self.dispatch(text)
 
     def dispatch(self, text: str) -> int:
         """Hand one message to every client allowed to see it; returns how many."""
@@ -122,8 +154,7 @@ class AlarmHub:
                 while not stop.is_set():
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is not None and msg.get("type") == "message":
-                        data = msg["data"]
-                        self.dispatch(data.decode() if isinstance(data, bytes) else str(data))
+                        self.dispatch_sealed(msg["data"])
             except (RedisConnectionError, RedisTimeoutError, OSError) as e:
                 self.subscribed.clear()
                 log.warning("live alarm channel unavailable (%s); retrying in %.1f s", e, delay)

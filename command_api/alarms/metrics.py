@@ -24,6 +24,11 @@ UNROUTED = Counter(
     "no_department, no_destination, no_destination_at_level, below_min_severity.",
     ["reason"],
 )
+BUS_REFUSED = Counter(
+    "sharpeye_bus_messages_refused_total",
+    "Alarm messages on the bus without a valid seal (forged, or an API replica with another "
+    "SHARPEYE_TOKEN_SECRET), dropped before any wall saw them.",
+)
 LIVE_CLIENTS = Gauge("sharpeye_live_clients", "WebSocket clients connected to this process.")
 
 

@@ -21,6 +21,7 @@ from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders
 from command_api.delivery.worker import Backoff, DeliveryWorker
 from command_api.runtime import RegistryHolder
+from sharpeye.bus.sealed import seal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,12 @@ class AlarmServices:
         sessions: sessionmaker[Session],
         registry: RegistryHolder,
         clock: Clock,
+        bus_key: bytes,
         options: ServiceOptions | None = None,
     ) -> None:
         self.options = options or ServiceOptions()
         self._r = r
+        self._bus_key = bus_key
         self._sessions = sessions
         self._clock = clock
         self.senders = Senders()
@@ -70,7 +73,7 @@ class AlarmServices:
             block_ms=self.options.block_ms,
             on_stored=metrics.events_stored,
         )
-        self.hub = AlarmHub(r)
+        self.hub = AlarmHub(r, bus_key)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -83,7 +86,8 @@ class AlarmServices:
         for change in changes:
             metrics.alarm_change(change.alarm.rule_id, change.change)
             message = AlarmMessage(change=change.change, alarm=change.alarm)
-            pipe.publish(ALARMS_CHANNEL, message.model_dump_json())
+            # Sealed: hubs route by the departments inside, so they take only what an API wrote.
+            pipe.publish(ALARMS_CHANNEL, seal(self._bus_key, message.model_dump_json()))
         try:
             await pipe.execute()
         except (redis.RedisError, OSError) as e:

@@ -28,6 +28,7 @@ import redis.asyncio
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from command_api.alarms import metrics
 from command_api.audit.reads import audited_socket
 from command_api.auth.principal import Principal
 from command_api.auth.socket import AUTH_REQUIRED, CLOSE_UNAUTHORIZED, first_message_token
@@ -40,6 +41,7 @@ from command_api.deps import (
     scope_for,
 )
 from sharpeye.bus.health import HEALTH_CHANNEL
+from sharpeye.bus.sealed import unseal
 from sharpeye.health_text import for_reader
 
 log = logging.getLogger(__name__)
@@ -86,9 +88,17 @@ class LiveClient:
 class LiveHub:
     """The process's subscription to `channels`, running while it has clients."""
 
-    def __init__(self, r: redis.asyncio.Redis, channels: tuple[str, ...] = (HEALTH_CHANNEL,)):
+    def __init__(
+        self,
+        r: redis.asyncio.Redis,
+        channels: tuple[str, ...] = (HEALTH_CHANNEL,),
+        bus_key: bytes | None = None,
+    ):
         self._r = r
         self._channels = channels
+        # Alarm messages route by the departments inside them: only sealed ones are taken
+        # (sharpeye.bus.sealed), and none without a key.
+        self._key = bus_key
         self._clients: set[LiveClient] = set()
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
@@ -111,6 +121,12 @@ class LiveHub:
 
     def dispatch(self, channel: str, data: str | bytes) -> None:
         kind = "alarm" if channel == ALARMS_CHANNEL else "health"
+        if kind == "alarm":
+            opened = unseal(self._key, data) if self._key is not None else None
+            if opened is None:
+                metrics.BUS_REFUSED.inc()
+                return
+            data = opened
         try:
             message = json.loads(data)
         except ValueError:

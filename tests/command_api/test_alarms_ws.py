@@ -19,6 +19,8 @@ import redis
 import websockets
 
 from command_api.auth.seed import seed_demo
+from sharpeye.bus.sealed import seal
+from sharpeye.contracts.alarms import ALARMS_CHANNEL, Alarm, AlarmMessage, AlarmState
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.settings import Settings
 from tests.command_api.harness import DEMO_REGISTRY, NOON, event, running_api
@@ -110,6 +112,50 @@ async def test_clients_get_only_their_departments_alarms(api: str, redis_url: st
         # Tourism sees the plaza cameras but the watchlist alarm is routed to police only.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(tourism.recv(), 0.5)
+
+
+async def test_a_forged_alarm_on_the_bus_reaches_no_wall(api: str, redis_url: str) -> None:
+    """Anything holding the Redis password could publish an alarm routed to any department:
+    hubs take only messages an API sealed with the platform's key."""
+    url = f"ws://{api}/api/alarms/live?token="
+    async with websockets.connect(url + _token(api, "forestry")) as forestry:
+        r = redis.Redis.from_url(redis_url)
+        for _ in range(200):
+            if r.pubsub_numsub(ALARMS_CHANNEL)[0][1] >= 1:
+                break
+            await asyncio.sleep(0.05)
+        now = time.time()
+        forged = AlarmMessage(
+            change="created",
+            alarm=Alarm(
+                id=999_999,
+                rule_id="forest-fire",
+                event_type="fire",
+                camera_id="forest-lookout-1",
+                camera_name="Forest lookout 1",
+                title="Evacuate the valley",
+                severity="critical",
+                state=AlarmState.NEW,
+                departments=["forestry"],
+                dedupe_key="forged",
+                occurred_at=now,
+                last_event_at=now,
+                created_at=now,
+                updated_at=now,
+                event_count=1,
+                escalation_level=0,
+            ),
+        ).model_dump_json()
+        r.publish(ALARMS_CHANNEL, forged)  # unsealed
+        r.publish(ALARMS_CHANNEL, seal(b"a key that is not the platform's", forged))
+        r.publish(ALARMS_CHANNEL, "s1." + "0" * 64 + "." + forged)
+        _publish(r, event("fire", "forest-lookout-1", at=now, score=0.9))
+        r.close()
+        first = await _next(forestry)
+        assert first["alarm"]["rule_id"] == "forest-fire"
+        assert first["alarm"]["id"] != 999_999 and first["alarm"]["title"] != "Evacuate the valley"
+    text = (await asyncio.to_thread(httpx.get, f"http://{api}/metrics")).text
+    assert "sharpeye_bus_messages_refused_total 3.0" in text
 
 
 async def test_other_department_stream_refused_and_audited(api: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from sharpeye.bus.sealed import bus_key_for, seal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, Alarm, AlarmMessage, AlarmState
 from tests.wall_ui.conftest import ARTIFACTS, CAMERAS, Stack
 
@@ -77,7 +79,7 @@ def test_tour_moves_cameras_through_the_tiles(page: Any) -> None:
     page.evaluate("window.sharpeye.tour.stop()")
 
 
-def test_alarm_pops_its_camera_into_the_alarm_tile(page: Any, stack: Stack) -> None:
+def test_alarm_pops_its_camera_into_the_alarm_tile(page: Any, stack: Stack, tmp_path: Path) -> None:
     page.evaluate("window.sharpeye.setLayout('4')")
     wait_for(page, "() => document.getElementById('live-state').classList.contains('online')")
     now = time.time()
@@ -102,7 +104,8 @@ def test_alarm_pops_its_camera_into_the_alarm_tile(page: Any, stack: Stack) -> N
     client = redis.Redis.from_url(stack.redis_url)
     try:
         message = AlarmMessage(change="created", alarm=alarm)
-        client.publish(ALARMS_CHANNEL, message.model_dump_json())
+        # As an API publishes it: sealed with the platform's key (the stack's data dir).
+        client.publish(ALARMS_CHANNEL, seal(bus_key_for(tmp_path), message.model_dump_json()))
     finally:
         client.close()
     page.wait_for_selector("#alarm-41")
