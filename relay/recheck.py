@@ -114,12 +114,14 @@ class ViewerRecheck:
         # Still the view that was asked about (not ended and replaced meanwhile).
         if session is None or session.token != token:
             return 0
+        holder = session.claims.subject if session.claims else None
         log.warning(
-            "viewer %s (%s/%s, %s) no longer allowed: %s; closing it",
+            "viewer %s (%s/%s, %s, %s) no longer allowed: %s; closing it",
             session_id[:8],
             session.camera_id,
             session.stream,
             session.department,
+            holder or "no holder named",
             reason,
         )
         return 1 if await self.manager.end(session_id, "revoked") else 0

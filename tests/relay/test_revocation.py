@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -130,7 +131,10 @@ async def closed_within(platform: Platform, p: Playing, since: float) -> float:
     return closed_at - since
 
 
-async def test_logout_stops_a_playing_view(platform_factory: Callable[..., Platform]) -> None:
+async def test_logout_stops_a_playing_view(
+    platform_factory: Callable[..., Platform], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="relay")
     platform = platform_factory()  # the default recheck period (5 s)
     api, relay = platform.api, platform.relay
     wall = await api.login("wall")
@@ -148,6 +152,10 @@ async def test_logout_stops_a_playing_view(platform_factory: Callable[..., Platf
     assert entry.actor == "wall"
     assert entry.target == "camera:cam1"
     assert entry.outcome == "denied"
+    # The relay says which view it closed and why, never with the token.
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("relay")]
+    assert any("no longer allowed: session ended" in m and "user:" in m for m in said), said
+    assert not any(token in m or token.split(".")[2] in m for m in said)
 
 
 async def test_a_removed_grant_stops_a_playing_view(
