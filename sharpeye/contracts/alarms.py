@@ -1,10 +1,10 @@
 """Alarms: what the command API made of events, as pushed to walls and duty consoles.
 
-The command API publishes an `AlarmMessage` as JSON on the Redis pub/sub channel
-`ALARMS_CHANNEL` each time an alarm is created or changes (acknowledged, escalated,
-resolved, merged with a repeat). Live relays (the wall's WebSocket) forward a message to a
-client only when one of `alarm.departments` is the client's department (administrators
-see all): `alarm_visible_to` is that rule, in one place.
+The command API publishes an `AlarmMessage` as JSON, sealed (`sharpeye.bus.sealed`), on the
+Redis pub/sub channel `ALARMS_CHANNEL` each time an alarm is created or changes (acknowledged,
+escalated, resolved, merged with a repeat). Live relays (the wall's WebSocket) forward a
+message to a client only when one of `alarm.departments` is the client's department
+(administrators see all): `alarm_visible_to` is that rule, in one place.
 """
 
 from __future__ import annotations
