@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -37,6 +37,7 @@ from command_api.auth.throttle import Refused, login_throttle
 from command_api.auth.tokens import issue_token
 from command_api.auth.watch import watch_for
 from command_api.deps import AdminDep, PrincipalDep, RowId, Runtime, RuntimeDep, audit
+from command_api.routers.problems import unprocessable
 from sharpeye.store.models import ApiKeyRow, LoginSessionRow, UserRow
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,11 @@ def _wake_sockets(runtime: Runtime) -> None:
 
 @router.get("/sessions", response_model=list[SessionOut], summary="Login sessions, newest first")
 def list_sessions(
-    runtime: RuntimeDep, admin: AdminDep, user_id: int | None = None
+    runtime: RuntimeDep,
+    admin: AdminDep,
+    user_id: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="Only this user's sessions.")
+    ] = None,
 ) -> list[SessionOut]:
     with runtime.sessions() as s:
         names = {uid: name for uid, name in s.execute(select(UserRow.id, UserRow.username))}
@@ -368,6 +373,7 @@ def list_api_keys(runtime: RuntimeDep, admin: AdminDep) -> list[ApiKeyOut]:
     response_model=NewApiKeyOut,
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key for a machine",
+    responses=unprocessable("Unknown department, or invalid fields."),
 )
 def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, admin: AdminDep) -> NewApiKeyOut:
     now = runtime.clock.now()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from command_api.audit.reads import audited_read
 from command_api.auth.guard import require_camera
 from command_api.deps import CameraScope, RedisDep, RegistryDep, RuntimeDep, ScopeDep
+from command_api.routers.problems import unprocessable
 from sharpeye.bus.health import (
     UNKNOWN,
     current_frame_age,
@@ -186,6 +187,7 @@ def _matches(
     response_model=list[CameraSummary],
     summary="List cameras with their health",
     dependencies=[audited_read("camera.list")],
+    responses=unprocessable("Unknown department or group, or invalid parameters."),
     description="Cameras of the registry the caller may see, in registry order, with live "
     "health. Filters combine with AND. The total before pagination is in `X-Total-Count`.",
 )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, RowId, RuntimeDep
+from command_api.routers.problems import unprocessable
 from sharpeye.contracts.events import SeverityName
 from sharpeye.store.models import DepartmentRow, DestinationRow, OutboxItem
 
@@ -101,6 +102,7 @@ def list_destinations(runtime: RuntimeDep, admin: AdminDep) -> list[DestinationO
     "/api/destinations/{destination_id}",
     response_model=DestinationOut,
     summary="Create or replace a destination",
+    responses=unprocessable("Unknown department, or invalid fields."),
 )
 def put_destination(
     destination_id: Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")],

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, PrincipalDep, RegistryDep, RuntimeDep
+from command_api.routers.problems import unprocessable
 from sharpeye.store.models import DepartmentRow, GrantRow
 
 router = APIRouter(prefix="/api/grants", tags=["grants"])
@@ -86,7 +87,11 @@ def list_grants(
 
 
 @router.post(
-    "", response_model=GrantOut, status_code=status.HTTP_201_CREATED, summary="Grant groups"
+    "",
+    response_model=GrantOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Grant groups",
+    responses=unprocessable("Unknown department or groups, an expiry past, or invalid fields."),
 )
 def new_grant(
     body: GrantIn, runtime: RuntimeDep, registry: RegistryDep, admin: AdminDep

@@ -25,6 +25,7 @@ from command_api.alarms.rules import RuleSpec
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, CameraScope, RegistryDep, RuntimeDep, ScopeDep
+from command_api.routers.problems import unprocessable
 from sharpeye.registry import Registry
 from sharpeye.store.models import AlarmRuleRow, DepartmentRow
 
@@ -117,7 +118,7 @@ def get_rule(rule_id: str, runtime: RuntimeDep, scope: ScopeDep) -> RuleView:
     summary="Create or replace an alarm rule",
     responses={
         409: {"description": "The rule is set in the camera registry."},
-        422: {"description": "Invalid rule, or its id differs from the path."},
+        **unprocessable("Invalid rule, or its id differs from the path."),
     },
 )
 def put_rule(

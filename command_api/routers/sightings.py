@@ -32,6 +32,7 @@ from command_api.deps import (
     require,
 )
 from command_api.face_probe import FaceModelsError, ProbeError, probe_embedding
+from command_api.routers.problems import unprocessable
 from sharpeye.contracts.sightings import Sighting
 
 router = APIRouter(prefix="/api/sightings", tags=["search"])
@@ -75,6 +76,9 @@ def _audit_search(
     response_model=list[Sighting],
     response_model_exclude={"face_embedding"},
     dependencies=[SEARCHERS],
+    responses=unprocessable(
+        "Neither or both of plate and person, not a plate, or more than 31 days."
+    ),
 )
 def search(
     runtime: RuntimeDep,
@@ -148,7 +152,7 @@ class FaceSearchOut(BaseModel):
     max_body_size=MAX_PHOTO_BYTES + 64 * 1024,
     responses={
         413: {"description": "The photo is larger than 10 MB."},
-        422: {"description": "No usable face in the photo, or not a photo."},
+        **unprocessable("No usable face in the photo, not a photo, or more than 7 days."),
         503: {"description": "Face models are not provisioned on this node."},
     },
 )

@@ -13,6 +13,7 @@ from command_api.auth.passwords import hash_password
 from command_api.auth.roles import Role
 from command_api.auth.sessions import end_user_sessions
 from command_api.deps import AdminDep, RowId, RuntimeDep
+from command_api.routers.problems import unprocessable
 from sharpeye.store.models import DepartmentRow, UserRow
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -67,7 +68,11 @@ def list_users(runtime: RuntimeDep, admin: AdminDep) -> list[UserOut]:
 
 
 @router.post(
-    "", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Create a user"
+    "",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user",
+    responses=unprocessable("Unknown department, or invalid fields."),
 )
 def new_user(body: UserIn, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
     now = runtime.clock.now()
@@ -114,7 +119,10 @@ def get_user(user_id: RowId, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
     response_model=UserOut,
     summary="Change a user (password, department, roles, active); a new password ends the "
     "user's other sessions",
-    responses={404: {"description": "No such user."}},
+    responses={
+        404: {"description": "No such user."},
+        **unprocessable("Unknown department, or invalid fields."),
+    },
 )
 def patch_user(user_id: RowId, body: UserPatch, runtime: RuntimeDep, admin: AdminDep) -> UserOut:
     now = runtime.clock.now()
