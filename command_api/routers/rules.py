@@ -9,7 +9,8 @@ department (a rule names where its cameras are, which zones are watched and when
 arming windows leave them unwatched: another department's is none of their business), and
 in those only the cameras in their scope; `cameras_withheld` counts the others, so an empty
 `cameras` list is not taken for "every camera". A rule routed elsewhere is a 404 for them,
-as if it did not exist, rather than a 403 that would confirm its id.
+as if it did not exist, rather than a 403 that would confirm its id; the attempt is audited
+as refused all the same.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from command_api.alarms.registry_rules import SOURCE_API, SOURCE_REGISTRY
 from command_api.alarms.rules import RuleSpec
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
-from command_api.deps import AdminDep, CameraScope, RegistryDep, RuntimeDep, ScopeDep
+from command_api.deps import (
+    AdminDep,
+    CameraScope,
+    RegistryDep,
+    RuntimeDep,
+    ScopeDep,
+    audit,
+    entry_for,
+)
 from command_api.routers.problems import unprocessable
 from sharpeye.registry import Registry
 from sharpeye.store.models import AlarmRuleRow, DepartmentRow
@@ -107,9 +116,19 @@ def list_rules(runtime: RuntimeDep, scope: ScopeDep) -> list[RuleView]:
 def get_rule(rule_id: str, runtime: RuntimeDep, scope: ScopeDep) -> RuleView:
     with runtime.sessions() as s:
         row = s.get(AlarmRuleRow, rule_id)
-        if row is None or not _readable(row, scope):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule {rule_id!r}")
-        return _view(row, scope)
+        if row is not None and _readable(row, scope):
+            return _view(row, scope)
+        hidden = row is not None
+    if hidden:
+        # Answered as if absent, but a refusal all the same: audited like every other.
+        reason = "rule not routed to your department"
+        audit(
+            runtime,
+            entry_for(
+                scope.principal, "rule.read", f"rule:{rule_id}", "denied", {"reason": reason}
+            ),
+        )
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rule {rule_id!r}")
 
 
 @router.put(

@@ -57,8 +57,8 @@ class Row:
     query: dict[str, Any] = field(default_factory=dict)
     body: Any = None
     form: dict[str, str] | None = None  # multipart fields (with a `photo` file)
-    # What the product audits for an allowed call (action, outcome); refusals (403, 4403)
-    # must always leave a "denied" record by the caller.
+    # What the product audits for an allowed call (action, outcome). Every refusal of a
+    # logged-in caller (403, 4403, a 404 standing in for one) must leave a "denied" record.
     audit: tuple[str, str] | None = None
     audit_actor: str | None = None  # the audit record names someone else than the caller
     # The list check (test_access_matrix.LIST_CHECKS): foreign objects are absent.

@@ -2,9 +2,9 @@
 the one table in access_table.py: the status each caller gets, foreign objects absent from
 lists, every refusal audited as denied and audited reads, searches and actions recorded.
 
-The API runs in-process on SQLite with its real lifespan (harness.py): services on, so the
-alarms come from events through the real consumer; the demo registry's PTZ domes are served
-by the ONVIF simulator so PTZ calls reach a device.
+The API runs in-process with its real lifespan (harness.py), on SQLite and on PostgreSQL:
+services on, so the alarms come from events through the real consumer; the demo registry's
+PTZ domes are served by the ONVIF simulator so PTZ calls reach a device.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from sharpeye.store.models import (
 )
 from tests.command_api.access_table import (
     CALLERS,
+    LOGGED_IN,
     MOUNT,
     TABLE,
     WS,
@@ -193,11 +194,11 @@ async def _alarms(api: Harness, admin: dict[str, str]) -> dict[str, int]:
 
 @pytest.fixture
 async def world(
-    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[World]:
     # What the registry's ONVIF credentials reference (password_env) resolves to.
     monkeypatch.setenv("SHARPEYE_SIM_ONVIF_PASSWORD", ONVIF_SECRET)
-    async with harness(tmp_path, redis_url, users=USERS) as api:
+    async with harness(tmp_path, redis_url, database_url, users=USERS) as api:
         peer = await _onvif_devices(api, tmp_path / "camera_registry.yaml")
         try:
             headers: dict[Caller, dict[str, str]] = {"anonymous": {}}
@@ -418,7 +419,8 @@ async def test_access_matrix(world: World) -> None:
                 failures.append(f"{what}: {status}, expected {want}: {str(answer)[:300]}")
                 continue
             records = _records_since(world, before)
-            if status in (403, 4403) and not any(
+            refused = caller in LOGGED_IN and caller not in row.allow
+            if refused and not any(
                 actor == ACTOR[caller] and outcome == "denied" for actor, _, outcome in records
             ):
                 failures.append(f"{what}: refused without a denied audit record: {records}")
