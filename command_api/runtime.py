@@ -60,8 +60,11 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     # Set by the lifespan: the alarm services (consumer, delivery, live hub) it owns.
     services: Any = None
-    # Set by the lifespan: open ONVIF PTZ sessions, reused across requests (ingest.onvif).
+    # Set by the lifespan: open ONVIF PTZ sessions, reused across requests (camera.onvif).
     ptz: Any = None
+    # Each department's camera scope as open sockets follow it (auth.scope.follow_scope):
+    # department -> (computed at, monotonic; the scope), shared by the department's sockets.
+    scope_memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
 
 def get_runtime(request: HTTPConnection) -> Runtime:

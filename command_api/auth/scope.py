@@ -3,7 +3,12 @@ groups, and groups granted by the registry or the API (unexpired)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
 
 from command_api.auth.directory import granted_groups, visible_cameras
 from command_api.auth.principal import Principal
@@ -60,3 +65,27 @@ def _visible(
         ids = frozenset(visible_cameras(registry, department, set(extra), now))
         _scope_cache[key] = ids
     return ids
+
+
+async def follow_scope(
+    runtime: Runtime, principal: Principal, apply: Callable[[CameraScope], None]
+) -> None:
+    """For an open socket: every `recheck_s`, `apply` the caller's current scope, so a grant
+    removed or a registry edit reaches sockets already open (the alarm and health streams
+    filter by it), not only new ones. Runs until cancelled with the socket.
+
+    A department's scope is computed once per interval and shared by all its sockets (15,000
+    walls, 70 departments: ~14 scope reads per interval, not thousands)."""
+    if principal.is_admin:
+        return  # every camera, whatever changes
+    every_s = runtime.auth.recheck_s
+    while True:
+        await asyncio.sleep(every_s)
+        now = time.monotonic()
+        hit = runtime.scope_memo.get(principal.department)
+        if hit is not None and now - hit[0] < every_s:
+            scope = hit[1]
+        else:
+            scope = await run_in_threadpool(scope_for, runtime, principal)
+            runtime.scope_memo[principal.department] = (now, scope)
+        apply(scope)

@@ -8,7 +8,8 @@ handshake, so they see HTTP 403). Each message is an `AlarmMessage` JSON object;
 sees an alarm when it is routed to its department (administrators see all). Optional
 `department` narrows an administrator's stream; anyone else asking for another department
 is refused (4403) and the attempt audited. The caller is rechecked while connected: a
-logout, a revoked session or key, or a deactivated user closes the socket with 4401. A client
+logout, a revoked session or key, or a deactivated user closes the socket with 4401, and a
+changed grant changes which alarms come with their camera's location and evidence. A client
 too slow to keep up is closed with 1013 and should reconnect and reload GET /api/alarms.
 """
 
@@ -26,6 +27,7 @@ from command_api.alarms import metrics
 from command_api.alarms.hub import AlarmHub, LiveClient
 from command_api.audit.reads import audited_socket
 from command_api.auth.principal import Principal
+from command_api.auth.scope import CameraScope, follow_scope
 from command_api.auth.socket import (
     AUTH_REQUIRED,
     CLOSE_FORBIDDEN,
@@ -100,6 +102,11 @@ async def live_alarms(
     client = hub.register(department or principal.department, admin_all, sees)
     watch = watch_for(runtime.sessions, runtime.clock, runtime.auth.recheck_s)
     watched = watch.watch(principal)
+
+    def rescope(scope: CameraScope) -> None:
+        client.sees_camera = None if scope.camera_ids is None else scope.allows
+
+    following = asyncio.create_task(follow_scope(runtime, principal, rescope))
     metrics.LIVE_CLIENTS.inc()
     try:
         if by_message:
@@ -111,6 +118,7 @@ async def live_alarms(
     except WebSocketDisconnect:
         pass
     finally:
+        following.cancel()
         watch.unwatch(watched)
         hub.unregister(client)
         metrics.LIVE_CLIENTS.dec()

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from command_api.alarms import metrics
 from command_api.audit.reads import audited_socket
 from command_api.auth.principal import Principal
+from command_api.auth.scope import follow_scope
 from command_api.auth.socket import AUTH_REQUIRED, CLOSE_UNAUTHORIZED, first_message_token
 from command_api.auth.watch import watch_for
 from command_api.deps import (
@@ -215,6 +216,11 @@ async def live(
     watched = watch.watch(principal)
     hub = hub_for(runtime.redis)
     client = hub.register(scope)
+
+    def rescope(current: CameraScope) -> None:
+        client.scope = current
+
+    following = asyncio.create_task(follow_scope(runtime, principal, rescope))
     try:
         await hub.subscribed.wait()
         await websocket.send_text(json.dumps({"type": "hello", "scope": scope.description}))
@@ -242,6 +248,7 @@ async def live(
     except WebSocketDisconnect:
         pass
     finally:
+        following.cancel()
         watch.unwatch(watched)
         await hub.unregister(client)
 

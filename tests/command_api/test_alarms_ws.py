@@ -158,6 +158,46 @@ async def test_a_forged_alarm_on_the_bus_reaches_no_wall(api: str, redis_url: st
     assert "sharpeye_bus_messages_refused_total 3.0" in text
 
 
+async def test_a_grant_removed_reaches_an_open_socket(
+    api: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Police see the forest cameras through a registry grant; once the edit removes it, an
+    alarm routed to police on a forest camera comes to the socket opened before the edit
+    without the camera's location and evidence, as it would to a new one."""
+    token = _token(api, "police-wall")
+    async with websockets.connect(f"ws://{api}/api/alarms/live?token={token}") as police:
+        r = redis.Redis.from_url(redis_url)
+        for _ in range(200):
+            if r.pubsub_numsub(ALARMS_CHANNEL)[0][1] >= 1:
+                break
+            await asyncio.sleep(0.05)
+        _publish(r, event("fire", "forest-lookout-1", at=time.time(), score=0.9))
+        before = (await _next(police))["alarm"]
+        assert before["camera_id"] == "forest-lookout-1" and before["lat"] is not None
+        registry = tmp_path / "camera_registry.yaml"
+        granted = "groups: [plaza, scenic-spots, schools, port, forest, traffic, canteens]"
+        text = registry.read_text()
+        assert granted in text
+        registry.write_text(text.replace(granted, granted.replace(" forest,", "")))
+
+        def forest_hidden() -> bool:
+            cams = httpx.get(
+                f"http://{api}/api/cameras", headers={"Authorization": f"Bearer {token}"}
+            )
+            return "forest-lookout-2" not in {c["id"] for c in cams.json()}
+
+        deadline = time.monotonic() + 30  # hang guard: the API polls the file
+        while not await asyncio.to_thread(forest_hidden):
+            assert time.monotonic() < deadline, "registry edit not applied"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)  # the socket's recheck is 0.5 s here
+        _publish(r, event("fire", "forest-lookout-2", at=time.time(), score=0.9))
+        r.close()
+        after = (await _next(police))["alarm"]
+        assert after["camera_id"] == "forest-lookout-2"
+        assert after["lat"] is None and after["lon"] is None and after["evidence"] == []
+
+
 async def test_other_department_stream_refused_and_audited(api: str) -> None:
     token = _token(api, "tourism")
     # Refused before the handshake completes: the server answers HTTP 403.
