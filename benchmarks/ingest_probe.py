@@ -16,8 +16,8 @@ import time
 
 import av
 
+from camera.spec import SamplingMode, StreamSpec
 from ingest.engine import IngestEngine
-from ingest.spec import SamplingMode, StreamSpec
 
 
 def _cpu() -> float:

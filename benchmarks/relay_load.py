@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from ingest.rtsp.depacketize import AccessUnit, Assembler
-from ingest.rtsp.handshake import open_session
-from ingest.rtsp.stream import Stream
+from camera.rtsp.depacketize import AccessUnit, Assembler
+from camera.rtsp.handshake import open_session
+from camera.rtsp.stream import Stream
 
 
 @dataclass

@@ -1,15 +1,20 @@
-"""What an ingest engine is asked to pull: one entry per camera."""
+"""How one camera stream is reached and read: the one spec ingest and the relay both pull by.
+
+Ingest hands the engine one per camera (with the frames to sample for analytics); the relay
+pulls one per camera and stream kind (`relay.sources.SourceSpec`, this spec with the kind
+and the upstream's identity, never sampling: it decodes nothing).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ingest.rtsp.tls import TlsOptions
+from camera.rtsp.tls import TlsOptions
 
 SamplingMode = Literal["off", "keyframes", "fps"]
-# native: our lean client (RTP over TCP); pyav: FFmpeg's (ingest.pyav_reader); auto: native,
-# switching to pyav when the camera turns out to be beyond the native client.
+# native: our lean client (RTP over TCP, `camera.rtsp`); pyav: FFmpeg's (`camera.ffmpeg`);
+# auto: native, switching to pyav when the camera turns out to be beyond the native client.
 ReaderKind = Literal["auto", "native", "pyav"]
 # For the pyav reader: auto tries TCP first and takes UDP when the camera refuses TCP.
 Transport = Literal["auto", "tcp", "udp"]

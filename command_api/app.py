@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import sharpeye
+from camera.onvif.ptz_pool import PtzPool
 from command_api.alarms.clock import Clock, SystemClock
 from command_api.alarms.registry_rules import sync_registry_rules
 from command_api.alarms.services import AlarmServices, ServiceOptions
@@ -50,7 +51,6 @@ from command_api.routers import (
     viewer,
 )
 from command_api.routers.ptz import DEVICE_TIMEOUT_S as PTZ_DEVICE_TIMEOUT_S
-from ingest.onvif.ptz_pool import PtzPool
 from sharpeye.bus.connect import connect, redact_url, resolve_redis_url
 from sharpeye.bus.sealed import bus_key_for
 from sharpeye.registry import (

@@ -22,7 +22,7 @@ def onvif_discover(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for ProbeMatches.")] = 3.0,
 ) -> None:
     """WS-Discovery on the local network: list ONVIF devices that answer."""
-    from ingest.onvif.cli import discover
+    from camera.onvif.cli import discover
 
     raise typer.Exit(discover(timeout))
 
@@ -34,7 +34,7 @@ def onvif_probe(
     password_env: Annotated[str | None, typer.Option(help="Env var holding the password.")] = None,
 ) -> None:
     """Ask one ONVIF device for its information, profiles and stream URIs."""
-    from ingest.onvif.cli import probe
+    from camera.onvif.cli import probe
 
     raise typer.Exit(probe(host, port, username_env, password_env))
 

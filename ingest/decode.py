@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from av.video.codeccontext import VideoCodecContext
 
+from camera.rtsp.depacketize import AccessUnit
 from ingest.frames import FrameSlot, SampledFrame
-from ingest.rtsp.depacketize import AccessUnit
 
 log = logging.getLogger(__name__)
 MAX_BACKLOG = 100  # access units; two GOPs at 25 fps with GOP 50

@@ -2,7 +2,7 @@
 
 Connecting is slow and blocking (DNS, TCP, RTSP round trips), so it runs on a small
 connector pool; playing sockets are handed to a reader thread that polls all of its
-cameras, reads them in bulk every `poll_s` and walks their RTP (see `ingest.rtsp`).
+cameras, reads them in bulk every `poll_s` and walks their RTP (see `camera.rtsp`).
 Decoding runs on a separate pool only for cameras whose analytics profile asks for frames.
 Cameras beyond this client (UDP only, answers it cannot parse) are read by FFmpeg on a
 thread of their own instead (`ingest.pyav_reader`), chosen per camera or on such a failure.
@@ -24,18 +24,19 @@ from typing import Any
 
 import av
 
-from ingest.backoff import Backoff
+from camera.backoff import Backoff
+from camera.ffmpeg import can_fall_back
+from camera.rtsp.depacketize import AccessUnit, Assembler
+from camera.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
+from camera.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
+from camera.rtsp.sdp import VideoTrack
+from camera.rtsp.stream import Stream
+from camera.rtsp.tls import read_available
+from camera.spec import StreamSpec
 from ingest.decode import Decoder
 from ingest.frames import SampledFrame
-from ingest.pyav_reader import PyavReader, can_fall_back
-from ingest.rtsp.depacketize import AccessUnit, Assembler
-from ingest.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
-from ingest.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
-from ingest.rtsp.sdp import VideoTrack
-from ingest.rtsp.stream import Stream
-from ingest.rtsp.tls import read_available
+from ingest.pyav_reader import PyavReader
 from ingest.session import Session
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.backoff import Backoff
+from camera.backoff import Backoff
+from camera.rtsp.tls import tls_options
+from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
-from ingest.rtsp.tls import tls_options
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
 from sharpeye.registry.credentials import resolve_credentials
@@ -136,8 +136,8 @@ class Fleet:
         )
 
     async def _resolve_onvif(self, pending: _Pending) -> None:
-        from ingest.onvif.client import fill_stream_urls
-        from ingest.onvif.errors import OnvifError
+        from camera.onvif.client import fill_stream_urls
+        from camera.onvif.errors import OnvifError
 
         cam = pending.camera
         assert cam.onvif is not None

@@ -6,12 +6,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from ingest.backoff import Backoff
+from camera.backoff import Backoff
+from camera.rtsp.stream import Stream
+from camera.spec import StreamSpec
 from ingest.decode import Decoder
 from ingest.frames import FrameSlot
 from ingest.quality import Diagnosis
-from ingest.rtsp.stream import Stream
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 
 if TYPE_CHECKING:  # the PyAV reader imports this module

@@ -11,7 +11,7 @@ GOP cache, packer).
 
 The URL FFmpeg opens carries the credentials (it takes them no other way); it never leaves
 this module, and FFmpeg's errors are rebuilt from their `strerror` (their filename is that
-URL), as in `ingest.pyav_reader`.
+URL), with `camera.ffmpeg`'s helpers as ingest's FFmpeg reader does.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ import av.error
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from ingest.pyav_reader import SLICE_S, FfmpegText, ffmpeg_options, ffmpeg_url, parameter_sets
-from ingest.rtsp.depacketize import AccessUnit
-from ingest.rtsp.errors import RtspPlainBasicError
-from ingest.rtsp.handshake import refuse_plain_basic
-from ingest.spec import StreamSpec
+from camera.ffmpeg import SLICE_S, FfmpegText, ffmpeg_options, ffmpeg_url, parameter_sets
+from camera.rtsp.depacketize import AccessUnit
+from camera.rtsp.errors import RtspPlainBasicError
+from camera.rtsp.handshake import refuse_plain_basic
 from relay.sources import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -67,16 +66,7 @@ class PyavPull:
         open_timeout_s: float,
         read_timeout_s: float,
     ) -> None:
-        # ingest's helpers build FFmpeg's URL, options and redaction from a StreamSpec.
-        self._spec = StreamSpec(
-            spec.camera_id,
-            spec.url,
-            spec.username,
-            spec.password,
-            reader="pyav",
-            transport=spec.transport,
-            allow_plain_basic=spec.allow_plain_basic,
-        )
+        self._spec = spec  # camera/'s spec: FFmpeg's URL, options and redaction come from it
         self._loop = loop
         self._on_frame = on_frame
         self._open_timeout_s = open_timeout_s

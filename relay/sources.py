@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ingest.rtsp.tls import TlsOptions, tls_options
-from ingest.spec import ReaderKind, Transport
+from camera.rtsp.tls import TlsOptions, tls_options
+from camera.spec import ReaderKind, StreamSpec, Transport
 from sharpeye.registry import Camera, Registry, resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
@@ -26,19 +26,12 @@ class SourceError(Exception):
     """The camera cannot be pulled (unknown, disabled, no credentials, ONVIF down)."""
 
 
-@dataclass(frozen=True)
-class SourceSpec:
-    camera_id: str
+@dataclass(frozen=True, kw_only=True)
+class SourceSpec(StreamSpec):
+    """camera/'s spec of how the stream is reached, with the kind pulled and the upstream's
+    identity. The relay decodes nothing: `sampling` stays "off"."""
+
     stream: StreamKind  # the kind actually pulled (sub may fall back to main)
-    url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: TlsOptions | None = None  # whom to trust for rtsps:// (None: the system CA store)
-    # The registry's `ingest` choice, followed as ingest follows it (relay.pyav_pull).
-    reader: ReaderKind = "auto"
-    transport: Transport = "auto"
-    # RTSP Basic (the password in clear text) on plain rtsp://, only where the registry says.
-    allow_plain_basic: bool = False
 
     @property
     def key(self) -> UpstreamKey:
@@ -92,12 +85,12 @@ class Sources:
         tls = tls_options(camera.tls)
         kind: StreamKind = "sub" if stream == "sub" and sub is not None else "main"
         return SourceSpec(
-            camera_id,
-            kind,
-            sub if kind == "sub" and sub is not None else main,
-            user,
-            password,
-            tls,
+            camera_id=camera_id,
+            stream=kind,
+            url=sub if kind == "sub" and sub is not None else main,
+            username=user,
+            password=password,
+            tls=tls,
             reader=camera.ingest.reader,
             transport=camera.ingest.transport,
             allow_plain_basic=camera.credentials is not None
@@ -113,8 +106,8 @@ class Sources:
     async def _from_onvif(
         self, camera: Camera, user: str | None, password: str | None
     ) -> tuple[str, str | None, str | None, str | None]:
-        from ingest.onvif.client import fill_stream_urls
-        from ingest.onvif.errors import OnvifError
+        from camera.onvif.client import fill_stream_urls
+        from camera.onvif.errors import OnvifError
 
         assert camera.onvif is not None
         ouser = opwd = None

@@ -1,10 +1,10 @@
 """An rtsps:// camera connection on the relay's event loop, as a transport for `_Pull`.
 
 asyncio cannot adopt a socket whose TLS session is already up (`create_connection` refuses an
-`ssl.SSLSocket`), and ingest's client ran the handshake and DESCRIBE/SETUP/PLAY over it. So
+`ssl.SSLSocket`), and camera/'s client ran the handshake and DESCRIBE/SETUP/PLAY over it. So
 the loop only watches the file descriptor, and reads go through the SSL object here:
 non-blocking, until it has nothing left, so no decrypted bytes stay behind where the
-selector cannot see them (`ingest.rtsp.tls.read_available`).
+selector cannot see them (`camera.rtsp.tls.read_available`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import ssl
 from typing import Any
 
-from ingest.rtsp.tls import read_available
+from camera.rtsp.tls import read_available
 
 READ_SIZE = 262144
 

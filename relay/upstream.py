@@ -1,6 +1,6 @@
 """One RTSP pull per camera stream, shared by all its viewers, opened on demand.
 
-The pull reuses ingest's lean RTSP client (interleaved RTP over TCP, TLS for rtsps://, the
+The pull reuses camera/'s lean RTSP client (interleaved RTP over TCP, TLS for rtsps://, the
 same depacketizer) on the relay's event loop: no decoding, one `bytes` per access unit,
 offered to every subscriber's bounded queue. An upstream whose last viewer left closes after
 `idle_close_s`; one whose camera drops reconnects with backoff while viewers are attached.
@@ -21,17 +21,17 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from ingest.backoff import Backoff
-from ingest.pyav_reader import can_fall_back
-from ingest.rtsp.depacketize import AccessUnit, Assembler
-from ingest.rtsp.errors import RtspError, RtspIncompatibleError
-from ingest.rtsp.handshake import (
+from camera.backoff import Backoff
+from camera.ffmpeg import can_fall_back
+from camera.rtsp.depacketize import AccessUnit, Assembler
+from camera.rtsp.errors import RtspError, RtspIncompatibleError
+from camera.rtsp.handshake import (
     PlayingSession,
     keepalive_request,
     open_session,
     teardown_request,
 )
-from ingest.rtsp.stream import Stream
+from camera.rtsp.stream import Stream
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
 from relay.metrics import RelayCounters
 from relay.pyav_pull import PyavPull, PyavPullError, stop_and_join

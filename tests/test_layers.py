@@ -54,28 +54,6 @@ INNER: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 # (importing module, imported module) pairs still allowed, each naming its issue-12 step.
 ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
-        # --- step "camera/": relay pulls through camera/'s one reader interface ---------
-        ("relay.sources", "ingest.rtsp.tls"),
-        ("relay.sources", "ingest.spec"),
-        ("relay.sources", "ingest.onvif.client"),
-        ("relay.sources", "ingest.onvif.errors"),
-        ("relay.tls_pull", "ingest.rtsp.tls"),
-        ("relay.pyav_pull", "ingest.pyav_reader"),
-        ("relay.pyav_pull", "ingest.rtsp.depacketize"),
-        ("relay.pyav_pull", "ingest.rtsp.errors"),  # plain-Basic refusal, written once there
-        ("relay.pyav_pull", "ingest.rtsp.handshake"),
-        ("relay.pyav_pull", "ingest.spec"),
-        ("relay.upstream", "ingest.backoff"),
-        ("relay.upstream", "ingest.pyav_reader"),
-        ("relay.upstream", "ingest.rtsp.depacketize"),
-        ("relay.upstream", "ingest.rtsp.errors"),
-        ("relay.upstream", "ingest.rtsp.handshake"),
-        ("relay.upstream", "ingest.rtsp.stream"),
-        # --- step "camera/": PTZ through camera/'s ONVIF ---------------------------------
-        ("command_api.app", "ingest.onvif.ptz_pool"),
-        ("command_api.routers.ptz", "ingest.onvif.errors"),
-        ("command_api.routers.ptz", "ingest.onvif.ptz"),
-        ("command_api.routers.ptz", "ingest.onvif.ptz_pool"),
         # --- step "camera/": the viewer-token settings the API and the relay share move to
         # sharpeye/ (a contract between two services) --------------------------------------
         ("command_api.routers.viewer", "relay.settings"),

@@ -1,6 +1,6 @@
 """ONVIF: ask cameras for their identity and stream URIs, and find them with WS-Discovery."""
 
-from ingest.onvif.client import (
+from camera.onvif.client import (
     DeviceReport,
     ProfileReport,
     choose_streams,
@@ -8,8 +8,8 @@ from ingest.onvif.client import (
     probe_device,
     strip_credentials,
 )
-from ingest.onvif.discovery import DiscoveredDevice, discover
-from ingest.onvif.errors import (
+from camera.onvif.discovery import DiscoveredDevice, discover
+from camera.onvif.errors import (
     OnvifAuthError,
     OnvifError,
     OnvifFault,

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ingest.onvif.client import DeviceReport, choose_streams, probe_device
-from ingest.onvif.discovery import DiscoveredDevice
-from ingest.onvif.discovery import discover as ws_discover
-from ingest.onvif.errors import OnvifError
+from camera.onvif.client import DeviceReport, choose_streams, probe_device
+from camera.onvif.discovery import DiscoveredDevice
+from camera.onvif.discovery import discover as ws_discover
+from camera.onvif.errors import OnvifError
 
 
 def discover(timeout: float) -> int:

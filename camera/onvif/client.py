@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 import zeep.exceptions
 
-from ingest.onvif.errors import (
+from camera.onvif.errors import (
     OnvifAuthError,
     OnvifError,
     OnvifFault,

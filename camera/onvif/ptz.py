@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import zeep.exceptions
 
-from ingest.onvif.client import ONVIFCamera, close_camera, map_error
-from ingest.onvif.errors import OnvifError, OnvifNoPtzError, OnvifPresetError
+from camera.onvif.client import ONVIFCamera, close_camera, map_error
+from camera.onvif.errors import OnvifError, OnvifNoPtzError, OnvifPresetError
 
 PTZ_NS = "http://www.onvif.org/ver20/ptz/wsdl"
 T = TypeVar("T")

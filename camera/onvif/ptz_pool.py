@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
-from ingest.onvif.errors import OnvifNoPtzError, OnvifPresetError
-from ingest.onvif.ptz import PtzSession, open_ptz
+from camera.onvif.errors import OnvifNoPtzError, OnvifPresetError
+from camera.onvif.ptz import PtzSession, open_ptz
 
 Key = tuple[str, int, str, str]
 

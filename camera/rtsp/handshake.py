@@ -1,7 +1,7 @@
 """Blocking RTSP set-up: DESCRIBE → SETUP (RTP over the RTSP TCP connection) → PLAY.
 
 Runs on a connector thread with a deadline; the connected socket (an `ssl.SSLSocket` for
-rtsps://, see `ingest.rtsp.tls`) is then handed to a reader thread that polls it with many
+rtsps://, see `camera.rtsp.tls`) is then handed to a reader thread that polls it with many
 others (`ingest.engine`).
 """
 
@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ingest.rtsp.auth import Authorizer, parse_challenges
-from ingest.rtsp.errors import (
+from camera.rtsp.auth import Authorizer, parse_challenges
+from camera.rtsp.errors import (
     RtspAuthError,
     RtspError,
     RtspIncompatibleError,
@@ -22,9 +22,9 @@ from ingest.rtsp.errors import (
     RtspTransportRefusedError,
     redact_url,
 )
-from ingest.rtsp.sdp import VideoTrack, parse_video_track
-from ingest.rtsp.tls import DEFAULT_PORT as RTSPS_PORT
-from ingest.rtsp.tls import TlsOptions, connect_tls
+from camera.rtsp.sdp import VideoTrack, parse_video_track
+from camera.rtsp.tls import DEFAULT_PORT as RTSPS_PORT
+from camera.rtsp.tls import TlsOptions, connect_tls
 
 USER_AGENT = "Sharpeye/0.1"
 MAX_HEADER = 64 * 1024

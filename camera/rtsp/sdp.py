@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from ingest.rtsp.errors import RtspIncompatibleError, RtspUnsupportedCodecError
+from camera.rtsp.errors import RtspIncompatibleError, RtspUnsupportedCodecError
 
 SUPPORTED = {"H264": "h264", "H265": "hevc"}
 

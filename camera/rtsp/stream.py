@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from ingest.rtsp.depacketize import Assembler, h264_kind, h265_kind
-from ingest.rtsp.handshake import PlayingSession, parse_response_head
+from camera.rtsp.depacketize import Assembler, h264_kind, h265_kind
+from camera.rtsp.handshake import PlayingSession, parse_response_head
 
 _DOLLAR = 0x24
 MAX_BUFFER = 4 * 1024 * 1024

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ingest.rtsp.errors import RtspError
+from camera.rtsp.errors import RtspError
 from sharpeye.registry.fingerprint import normalize_fingerprint
 
 if TYPE_CHECKING:  # the client itself does not need the registry (or pydantic) at run time

@@ -21,6 +21,15 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from camera.onvif.errors import (
+    OnvifAuthError,
+    OnvifError,
+    OnvifNoPtzError,
+    OnvifPresetError,
+    OnvifUnreachable,
+)
+from camera.onvif.ptz import PtzPosition, PtzSession, open_ptz
+from camera.onvif.ptz_pool import PtzPool
 from command_api.audit.log import Outcome
 from command_api.audit.reads import audited_read
 from command_api.auth.guard import require_camera
@@ -35,15 +44,6 @@ from command_api.deps import (
     entry_for,
     require,
 )
-from ingest.onvif.errors import (
-    OnvifAuthError,
-    OnvifError,
-    OnvifNoPtzError,
-    OnvifPresetError,
-    OnvifUnreachable,
-)
-from ingest.onvif.ptz import PtzPosition, PtzSession, open_ptz
-from ingest.onvif.ptz_pool import PtzPool
 from sharpeye.registry import Camera, CredentialError, Registry, resolve_credentials
 
 log = logging.getLogger(__name__)

@@ -134,8 +134,8 @@ def test_live_fleet_through_ingest_engine_to_redis(
     fleet_factory: Callable[..., Any], redis_url: str, models_data_dir: Path
 ) -> None:
     """Real RTSP cameras (simulated fleet) → ingest engine at 2 fps → analytics → Redis."""
+    from camera.spec import StreamSpec
     from ingest.engine import IngestEngine
-    from ingest.spec import StreamSpec
 
     fleet = fleet_factory(cameras=2, clip="vtest-360p")
     zone = {

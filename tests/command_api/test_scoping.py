@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from camera.rtsp.errors import RtspError
+from camera.rtsp.handshake import open_session
 from command_api.auth.principal import Principal
 from command_api.deps import scope_for
-from ingest.rtsp.errors import RtspError
-from ingest.rtsp.handshake import open_session
 from sharpeye.bus.health import publish_health
 from sharpeye.contracts.health import CameraHealth, CameraState
 from tests.command_api.harness import Harness, event, harness

@@ -23,7 +23,7 @@ from sharpeye.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 K8S = DOCKER / "k8s"
-CODE_DIRS = ("sharpeye", "ingest", "analytics", "relay", "command_api")
+CODE_DIRS = ("sharpeye", "camera", "ingest", "analytics", "relay", "command_api")
 # Read by the images that run the services, not by our code.
 FOREIGN_ENV = {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"}
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraState
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
 from tests.ingest.health_wait import wait_for

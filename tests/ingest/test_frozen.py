@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraHealth, CameraState
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
 

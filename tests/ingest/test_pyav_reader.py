@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
-from ingest.pyav_reader import ffmpeg_url, parameter_sets
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraState
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
 from tests.ingest.health_wait import wait_for
@@ -159,17 +158,3 @@ def test_killed_then_restarted_udp_camera_comes_back(
         assert up.reader == "pyav" and up.reconnects >= 1 and up.last_error is None
     finally:
         stop_and_check(fleet)
-
-
-def test_ffmpeg_url_carries_encoded_credentials() -> None:
-    spec = StreamSpec("c", "rtsp://10.0.0.7:554/live", username="op@x", password="p:w/d%")
-    assert ffmpeg_url(spec) == "rtsp://op%40x:p%3Aw%2Fd%25@10.0.0.7:554/live"
-    inline = StreamSpec("c", "rtsp://u:p@10.0.0.7/live")
-    assert ffmpeg_url(inline) == "rtsp://u:p@10.0.0.7/live"
-    assert "p:w" not in repr(spec)
-
-
-def test_parameter_sets_from_annex_b_extradata() -> None:
-    extradata = b"\x00\x00\x00\x01gB\xc0\x1e\x00\x00\x00\x01h\xce\x3c\x80"
-    assert parameter_sets(extradata) == [b"gB\xc0\x1e", b"h\xce\x3c\x80"]
-    assert parameter_sets(b"\x01\x42\xc0\x1e") == [] and parameter_sets(None) == []

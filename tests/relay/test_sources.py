@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ingest.rtsp.tls import TlsOptions
+from camera.rtsp.tls import TlsOptions
 from relay.sources import SourceSpec
 
 PIN = ":".join(["AB"] * 32)
 URL = "rtsps://127.0.0.1:8322/gate"
-BASE = SourceSpec("gate", "sub", URL, "op", "pw-1", TlsOptions(sha256=PIN))
+BASE = SourceSpec(
+    camera_id="gate",
+    stream="sub",
+    url=URL,
+    username="op",
+    password="pw-1",
+    tls=TlsOptions(sha256=PIN),
+)
 
 
 def test_the_same_way_in_shares_one_upstream() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.rtsp.tls import TlsOptions, tls_options
+from camera.rtsp.tls import TlsOptions, tls_options
 from sharpeye.registry import parse_registry
 from tests.sharpeye.test_registry_loader import HEADER, SOURCE, problems_of
 

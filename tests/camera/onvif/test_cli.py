@@ -1,13 +1,13 @@
-"""`sharpeye onvif probe` (ingest.onvif.cli.probe): tables on success, one clear line and exit
+"""`sharpeye onvif probe` (camera.onvif.cli.probe): tables on success, one clear line and exit
 code 1 on failure, never the password."""
 
 from __future__ import annotations
 
 import pytest
 
-from ingest.onvif import cli
+from camera.onvif import cli
 from sharpeye.simulate.onvif_peer import OnvifPeer
-from tests.ingest.onvif.conftest import PASSWORD, RTSP_PATH_MAIN, USER
+from tests.camera.onvif.conftest import PASSWORD, RTSP_PATH_MAIN, USER
 
 pytestmark = pytest.mark.integration
 

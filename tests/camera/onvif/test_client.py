@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ingest.onvif import (
+from camera.onvif import (
     OnvifAuthError,
     OnvifError,
     OnvifProfileError,
@@ -17,7 +17,7 @@ from ingest.onvif import (
     probe_device,
 )
 from sharpeye.simulate.onvif_peer import OnvifPeer, start_onvif_devices
-from tests.ingest.onvif.conftest import PASSWORD, RTSP_PATH_MAIN, RTSP_PATH_SUB, USER, device
+from tests.camera.onvif.conftest import PASSWORD, RTSP_PATH_MAIN, RTSP_PATH_SUB, USER, device
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
@@ -133,7 +133,7 @@ async def test_errors_share_one_base_class(closed_port: int) -> None:
 
 def test_importing_the_client_leaves_root_logging_alone() -> None:
     # onvif-zeep-async calls logging.basicConfig() at import; the client must undo that.
-    code = "import logging, ingest.onvif.client as c; r = logging.getLogger(); "
+    code = "import logging, camera.onvif.client as c; r = logging.getLogger(); "
     code += "print(len(r.handlers), r.level)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", str(logging.WARNING)]

@@ -14,7 +14,7 @@ import pytest
 from ipycam.config import CameraConfig
 from ipycam.onvif import ONVIFService
 
-from ingest.onvif.discovery import parse_probe_matches
+from camera.onvif.discovery import parse_probe_matches
 
 REPO = Path(__file__).resolve().parents[3]
 NETNS_SETUP = "ip link set lo up && ip link set lo multicast on && ip route add 239.0.0.0/8 dev lo"
@@ -23,8 +23,8 @@ NETNS_SETUP = "ip link set lo up && ip link set lo multicast on && ip route add 
 # was found, all reported as JSON on stdout.
 _IN_NAMESPACE = """
 import asyncio, json, sys
-from ingest.onvif import discover, probe_device
-from ingest.onvif import cli
+from camera.onvif import discover, probe_device
+from camera.onvif import cli
 from sharpeye.simulate.onvif_peer import OnvifDeviceConfig, start_onvif_devices
 devices = [
     OnvifDeviceConfig(name=f"lobby cam {i}", port=0, username="admin", password="pw",

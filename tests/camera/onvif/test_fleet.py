@@ -10,9 +10,9 @@ from typing import Any
 import av
 import pytest
 
-from ingest.onvif import fill_stream_urls
+from camera.onvif import fill_stream_urls
 from sharpeye.simulate.footage import clip_paths
-from tests.ingest.onvif.conftest import free_port
+from tests.camera.onvif.conftest import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]

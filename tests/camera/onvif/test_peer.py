@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.onvif import OnvifAuthError, probe_device
+from camera.onvif import OnvifAuthError, probe_device
 from sharpeye.simulate.onvif_peer import (
     DEFAULT_PASSWORD,
     OnvifPeer,
@@ -18,7 +18,7 @@ from sharpeye.simulate.onvif_peer import (
     serve_registry_devices,
     start_onvif_devices,
 )
-from tests.ingest.onvif.conftest import device, free_port
+from tests.camera.onvif.conftest import device, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""PTZ: onvif-zeep-async (`ingest.onvif.ptz`) against the simulated device's PTZ service."""
+"""PTZ: onvif-zeep-async (`camera.onvif.ptz`) against the simulated device's PTZ service."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import zeep.exceptions
 
-from ingest.onvif.client import ONVIFCamera
-from ingest.onvif.errors import (
+from camera.onvif.client import ONVIFCamera
+from camera.onvif.errors import (
     OnvifAuthError,
     OnvifNoPtzError,
     OnvifPresetError,
     OnvifUnreachable,
 )
-from ingest.onvif.ptz import PTZ_NS, open_ptz
+from camera.onvif.ptz import PTZ_NS, open_ptz
 from sharpeye.simulate.onvif_peer import OnvifPeer, registry_devices, start_onvif_devices
-from tests.ingest.onvif.conftest import PASSWORD, USER, device
+from tests.camera.onvif.conftest import PASSWORD, USER, device
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.onvif.errors import OnvifAuthError, OnvifPresetError, OnvifUnreachable
-from ingest.onvif.ptz_pool import PtzPool
+from camera.onvif.errors import OnvifAuthError, OnvifPresetError, OnvifUnreachable
+from camera.onvif.ptz_pool import PtzPool
 from sharpeye.simulate.onvif_peer import start_onvif_devices
+from tests.camera.onvif.conftest import PASSWORD, USER, device
 from tests.fixtures_fleet import free_port
-from tests.ingest.onvif.conftest import PASSWORD, USER, device
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import av
 import pytest
 
-from ingest.onvif import fill_stream_urls
+from camera.onvif import fill_stream_urls
 from sharpeye.simulate.onvif_peer import start_onvif_devices
-from tests.ingest.onvif.conftest import PASSWORD, RTSP_PATH_MAIN, RTSP_PATH_SUB, USER, device
+from tests.camera.onvif.conftest import PASSWORD, RTSP_PATH_MAIN, RTSP_PATH_SUB, USER, device
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 import hashlib
 
-from ingest.rtsp.auth import Authorizer
+from camera.rtsp.auth import Authorizer
 
 
 def _md5(s: str) -> str:

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.rtsp.errors import (
+from camera.rtsp.errors import (
     RtspAuthError,
     RtspError,
     RtspIncompatibleError,
     RtspTransportRefusedError,
 )
-from ingest.rtsp.handshake import open_session
+from camera.rtsp.handshake import open_session
 
 SDP = (
     "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from camera.rtsp.errors import RtspAuthError, RtspPlainBasicError
+from camera.rtsp.handshake import open_session, refuse_plain_basic
+from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
-from ingest.rtsp.errors import RtspAuthError, RtspPlainBasicError
-from ingest.rtsp.handshake import open_session, refuse_plain_basic
-from ingest.spec import StreamSpec
 from sharpeye.contracts.health import CameraState
 from sharpeye.registry.schema import CredentialRef
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check

@@ -1,7 +1,7 @@
 import pytest
 
-from ingest.rtsp.errors import RtspProtocolError, RtspUnsupportedCodecError
-from ingest.rtsp.sdp import parse_video_track
+from camera.rtsp.errors import RtspProtocolError, RtspUnsupportedCodecError
+from camera.rtsp.sdp import parse_video_track
 
 GST_SDP = """v=0
 o=- 1188340656180883 1 IN IP4 127.0.0.1

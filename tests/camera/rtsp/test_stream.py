@@ -2,10 +2,10 @@
 
 import socket
 
-from ingest.rtsp.depacketize import AccessUnit, Assembler
-from ingest.rtsp.handshake import PlayingSession
-from ingest.rtsp.sdp import VideoTrack
-from ingest.rtsp.stream import Stream
+from camera.rtsp.depacketize import AccessUnit, Assembler
+from camera.rtsp.handshake import PlayingSession
+from camera.rtsp.sdp import VideoTrack
+from camera.rtsp.stream import Stream
 
 
 def rtp(seq: int, ts: int, payload: bytes, marker: bool) -> bytes:

@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest.engine import IngestEngine
-from ingest.rtsp.errors import RtspError
-from ingest.rtsp.handshake import open_session
-from ingest.rtsp.tls import (
+from camera.rtsp.errors import RtspError
+from camera.rtsp.handshake import open_session
+from camera.rtsp.tls import (
     RtspTlsError,
     TlsOptions,
     client_context,
     read_available,
 )
-from ingest.spec import StreamSpec
+from camera.spec import StreamSpec
+from ingest.engine import IngestEngine
 from sharpeye.contracts.health import CameraState
 from sharpeye.registry.fingerprint import normalize_fingerprint
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
