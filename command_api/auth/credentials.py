@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
@@ -29,26 +31,57 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
+class RepeatGate:
+    """One audit record per key per `interval_s` for the same refusal: a machine still using
+    an expired key (or someone replaying it) would otherwise write a row per request, at
+    whatever rate it likes, into a table nothing may delete from. The next record says how
+    many were folded into it (`repeats`). Bounded: the oldest keys are forgotten first."""
+
+    def __init__(self, interval_s: float = 60.0, max_keys: int = 10_000) -> None:
+        self.interval_s = interval_s
+        self.max_keys = max_keys
+        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def admit(self, key: str, now: float) -> int | None:
+        """Repeats folded since the last record if this one is to be written, else None."""
+        with self._lock:
+            last = self._seen.get(key)
+            if last is not None and now - last[0] < self.interval_s:
+                self._seen[key] = (last[0], last[1] + 1)
+                return None
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.max_keys:
+                self._seen.popitem(last=False)
+            return 0 if last is None else last[1]
+
+
+EXPIRED_KEY_AUDIT = RepeatGate()
+
+
 def _api_key_caller(runtime: Runtime, key: str) -> Principal:
     with runtime.sessions() as s:
         try:
             principal = api_key_principal(s, key, runtime.clock.now())
         except ApiKeyExpiredError as e:
             row = e.row
+            repeats = EXPIRED_KEY_AUDIT.admit(row.prefix, runtime.clock.now())
             expired = AuditEntry(
                 row.name,
                 row.department_id,
                 "api_key.use",
                 f"key:{row.prefix}",
                 "denied",
-                {"reason": "expired", "expired_at": row.expires_at},
+                {"reason": "expired", "expired_at": row.expires_at, "repeats": repeats},
             )
             message = str(e)
         else:
             if principal is None:
                 raise _unauthorized("unknown or revoked API key")
             return principal
-    audit(runtime, expired)  # after the read session: its own write transaction
+    if repeats is not None:
+        audit(runtime, expired)  # after the read session: its own write transaction
     raise _unauthorized(message)
 
 

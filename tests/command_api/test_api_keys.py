@@ -50,6 +50,17 @@ async def test_a_key_expires_after_its_lifetime_and_says_so(api: Harness) -> Non
     [entry] = audit.json()
     assert entry["outcome"] == "denied" and entry["target"] == f"key:{r.json()['prefix']}"
     assert key not in audit.text
+    # A machine that goes on with its expired key writes one record a minute, not one a
+    # request; the next record counts what it folded in.
+    for _ in range(50):
+        assert (await _me(api, key)).status_code == 401
+    audit = await api.client.get("/api/audit", params={"action": "api_key.use"}, headers=admin)
+    assert len(audit.json()) == 1
+    api.clock.advance(60)
+    assert (await _me(api, key)).status_code == 401
+    audit = await api.client.get("/api/audit", params={"action": "api_key.use"}, headers=admin)
+    newest = audit.json()[0]
+    assert len(audit.json()) == 2 and newest["detail"]["repeats"] == 50
 
 
 async def test_rotation_gives_a_new_key_and_the_old_one_an_overlap(api: Harness) -> None:
