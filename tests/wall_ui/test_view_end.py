@@ -97,7 +97,7 @@ def login(api: LiveApi, user: str) -> dict[str, str]:
 def test_the_tile_renegotiates_unseen_at_the_maximum_session_length(
     wall_stack: Callable[..., WallStack],
 ) -> None:
-    stack = wall_stack(SHARPEYE_RELAY_MAX_SESSION_S=8)
+    stack = wall_stack(SHARPEYE_RELAY_MAX_SESSION_S=10)
     counters = stack.relay.state.manager.counters
     with open_wall(stack.api.url, "wall", password("wall")) as page:
         page.evaluate("window.sharpeye.setLayout('1')")
@@ -105,7 +105,7 @@ def test_the_tile_renegotiates_unseen_at_the_maximum_session_length(
         wait_for(page, PLAYING)
         page.evaluate(RECORD_STATES)
         first = counters.sessions_started
-        # Two re-negotiations: the wall asks again at 8 s less a tenth.
+        # Two re-negotiations: the wall asks again at 10 s less a tenth.
         deadline = time.monotonic() + 40
         while counters.sessions_started < first + 2:
             assert time.monotonic() < deadline, "the tile did not re-negotiate"
