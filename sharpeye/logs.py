@@ -162,3 +162,42 @@ def configure_logging(level: str | None = None, filters: Sequence[logging.Filter
     levels = {**QUIET_LOGGERS, **_level_overrides(os.environ.get("SHARPEYE_LOG_LEVELS", ""))}
     for name, number in levels.items():
         logging.getLogger(name).setLevel(number)
+
+
+class Outage:
+    """How a process logs something that keeps failing (a camera down for hours, retried
+    every second or two): the first failure at WARNING, then one line every `every_s` with
+    the number of tries, the rest at DEBUG, and one line when it works again. A day's log
+    then holds each outage in a few lines, not one per try."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 300.0) -> None:
+        self.log = logger
+        self.every_s = every_s
+        self.tries = 0
+        self._since = 0.0
+        self._told = 0.0
+
+    @property
+    def ongoing(self) -> bool:
+        return self.tries > 0
+
+    def failed(self, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        self.tries += 1
+        if self.tries == 1:
+            self._since = self._told = now
+            self.log.warning(msg, *args)
+        elif now - self._told >= self.every_s:
+            self._told = now
+            self.log.warning(
+                msg + " (still failing: %d tries in %.0f s)", *args, self.tries, now - self._since
+            )
+        else:
+            self.log.debug(msg, *args)
+
+    def ended(self, msg: str, *args: object) -> None:
+        """After a failure: say it works again (and after how long); nothing otherwise."""
+        if self.tries:
+            took = time.monotonic() - self._since
+            self.log.info(msg + " (after %d tries in %.0f s)", *args, self.tries, took)
+        self.tries = 0

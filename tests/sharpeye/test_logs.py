@@ -193,3 +193,29 @@ def test_the_api_process_logs_no_token(tmp_path: Path, redis_url: str) -> None:
     assert any("/api/cameras?token=" in r["msg"] for r in access), text
     assert token not in text and "log-admin-pass" not in text
     assert "alembic.runtime.plugins" not in {r["logger"] for r in records}
+
+
+def test_an_outage_is_a_few_lines_not_one_per_try(caplog: pytest.LogCaptureFixture) -> None:
+    """A camera retried every second for a night: the first failure, a reminder every
+    `every_s` with the count, and the recovery; the tries between only at DEBUG."""
+    import logging
+
+    from sharpeye.logs import Outage
+
+    logger = logging.getLogger("test.outage")
+    outage = Outage(logger, every_s=0.3)
+    with caplog.at_level(logging.INFO, logger="test.outage"):
+        outage.ended("cam1: back")  # nothing failed: nothing to say
+        for _ in range(10):
+            outage.failed("cam1: reopen failed: %s", "cannot connect")
+        time.sleep(0.35)
+        outage.failed("cam1: reopen failed: %s", "cannot connect")
+        outage.failed("cam1: reopen failed: %s", "cannot connect")
+        outage.ended("cam1: back")
+        outage.failed("cam1: reopen failed: %s", "refused")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "cam1: reopen failed: cannot connect"
+    assert lines[1].startswith("cam1: reopen failed: cannot connect (still failing: 11 tries")
+    assert lines[2].startswith("cam1: back (after 12 tries in ")
+    assert lines[3] == "cam1: reopen failed: refused"  # a new outage starts afresh
+    assert len(lines) == 4
