@@ -27,6 +27,7 @@ from command_api.deps import (
     deny,
     scope_for,
 )
+from command_api.routers.actors import recorded_actor
 from sharpeye.contracts.alarms import Alarm, AlarmState
 from sharpeye.store.models import AlarmNote, AlarmRoute, AlarmRow
 
@@ -170,14 +171,15 @@ async def _act(
                 "needs role administrator, wall_operator or duty_officer",
             )
         now = runtime.clock.now()
+        actor = recorded_actor(principal)
         with write_scope(runtime.sessions) as s:
             row = s.get(AlarmRow, alarm_id, with_for_update=True)
             assert row is not None
             try:
                 change = (
-                    comment(s, row, principal.actor, text, now)
+                    comment(s, row, actor, text, now)
                     if target is None
-                    else transition(s, row, target, principal.actor, text, now)
+                    else transition(s, row, target, actor, text, now)
                 )
             except TransitionError as e:
                 raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None

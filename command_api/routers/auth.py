@@ -37,6 +37,7 @@ from command_api.auth.throttle import Refused, login_throttle
 from command_api.auth.tokens import issue_token
 from command_api.auth.watch import watch_for
 from command_api.deps import AdminDep, PrincipalDep, RowId, Runtime, RuntimeDep, audit
+from command_api.routers.actors import recorded_actor
 from command_api.routers.problems import unprocessable
 from sharpeye.store.models import ApiKeyRow, LoginSessionRow, UserRow
 
@@ -283,7 +284,7 @@ def _end_session(runtime: Runtime, session_id: str, by: Principal, action: str) 
     """Revoke and audit (sync: call in a thread); False when there is no such session."""
     now = runtime.clock.now()
     with write_scope(runtime.sessions) as s:
-        row = revoke(s, session_id, by.actor, now)
+        row = revoke(s, session_id, recorded_actor(by), now)
         if row is None:
             return False
         entry = AuditEntry(by.actor, by.department, action, f"session:{session_id}")
@@ -384,7 +385,7 @@ def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, admin: AdminDep) -> NewApiK
                 name=body.name,
                 department=body.department,
                 roles=body.roles,
-                by=admin.actor,
+                by=recorded_actor(admin),
                 now=now,
                 days=body.expires_in_days,
             )
@@ -452,7 +453,7 @@ def rotate_key(
             key, row = rotate_api_key(
                 s,
                 old,
-                by=admin.actor,
+                by=recorded_actor(admin),
                 now=now,
                 days=wanted.expires_in_days,
                 overlap_h=wanted.overlap_hours,

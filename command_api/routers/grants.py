@@ -15,6 +15,7 @@ from sqlalchemy import select
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.deps import AdminDep, PrincipalDep, RegistryDep, RuntimeDep
+from command_api.routers.actors import recorded_actor
 from command_api.routers.problems import unprocessable
 from sharpeye.store.models import DepartmentRow, GrantRow
 
@@ -112,7 +113,7 @@ def new_grant(
             groups=list(dict.fromkeys(body.groups)),
             expires_at=expires,
             note=body.note,
-            created_by=admin.actor,
+            created_by=recorded_actor(admin),
             created_at=now,
         )
         s.add(row)

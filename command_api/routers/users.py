@@ -13,6 +13,7 @@ from command_api.auth.passwords import hash_password
 from command_api.auth.roles import Role
 from command_api.auth.sessions import end_user_sessions
 from command_api.deps import AdminDep, RowId, RuntimeDep
+from command_api.routers.actors import recorded_actor
 from command_api.routers.problems import unprocessable
 from sharpeye.store.models import DepartmentRow, UserRow
 
@@ -149,7 +150,7 @@ def patch_user(user_id: RowId, body: UserPatch, runtime: RuntimeDep, admin: Admi
             # administrator changing their own password keeps the session doing it.
             keep = admin.session_id if admin.kind == "user" and admin.id == user.id else None
             changed["sessions_ended"] = len(
-                end_user_sessions(s, user.id, admin.actor, now, keep=keep)
+                end_user_sessions(s, user.id, recorded_actor(admin), now, keep=keep)
             )
         user.updated_at = now
         append(

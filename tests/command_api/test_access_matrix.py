@@ -26,6 +26,7 @@ from analytics.store import store_sightings
 from command_api.alarms.writes import write_scope
 from command_api.app import create_app
 from command_api.audit.background import worker_for
+from command_api.audit.bounds import LIMITS, cut
 from command_api.auth.roles import Role
 from command_api.auth.seed import DemoUser
 from sharpeye.contracts.sightings import Sighting
@@ -71,7 +72,10 @@ USER_OF: dict[Caller, str] = {
     "viewer": "m-viewer",
     "duty": "m-duty",
 }
-ACTOR: dict[Caller, str] = {**USER_OF, "key": "key:m-key"}
+# As long as a key's name may be (200): what it does must still be recorded, on PostgreSQL
+# too, its actor cut to the column (command_api.audit.bounds).
+KEY_NAME = "m-key-" + "k" * 194
+ACTOR: dict[Caller, str] = {**USER_OF, "key": cut(f"key:{KEY_NAME}", LIMITS["actor"])}
 DEPARTMENT: dict[Caller, str] = {c: "fisheries" for c in ACTOR} | {"admin": "police"}
 
 
@@ -188,7 +192,7 @@ async def _alarms(api: Harness, admin: dict[str, str]) -> dict[str, int]:
                     found["foreign"] = alarm_id
         return len(found) == 2
 
-    await api.wait_for(routed, "the two alarms")
+    await api.wait_for(routed, "the two alarms", limit_s=60)
     return found
 
 
@@ -210,13 +214,13 @@ async def world(
                 headers[caller] = {"Authorization": f"Bearer {token}"}
             admin = headers["admin"]
             keys = {}
-            for name, roles in (("m-key", ["wall_operator"]), ("m-rotate", ["department_viewer"])):
+            for name, roles in ((KEY_NAME, ["wall_operator"]), ("m-rotate", ["department_viewer"])):
                 body = {"name": name, "department": "fisheries", "roles": roles}
                 r = await api.client.post("/api/auth/api-keys", json=body, headers=admin)
                 assert r.status_code == 201, r.text
                 keys[name] = r.json()
-            tokens["key"] = keys["m-key"]["key"]
-            headers["key"] = {"X-API-Key": keys["m-key"]["key"]}
+            tokens["key"] = keys[KEY_NAME]["key"]
+            headers["key"] = {"X-API-Key": keys[KEY_NAME]["key"]}
             alarm = await _alarms(api, admin)
             engine = api.runtime.sessions.kw["bind"]
             assert isinstance(engine, Engine)
@@ -408,6 +412,9 @@ def _records_since(world: World, seq: int) -> list[tuple[str, str, str]]:
 async def test_access_matrix(world: World) -> None:
     failures: list[str] = []
     calls = 0
+    # What a refusal must not tell about the camera it refuses.
+    camera = world.api.runtime.registry.registry.cameras_by_id[FOREIGN]
+    secrets = (camera.name, camera.location.address, f"{camera.location.lat}")
     for row in TABLE:
         for caller in CALLERS:
             before = _last_seq(world)
@@ -420,6 +427,8 @@ async def test_access_matrix(world: World) -> None:
                 continue
             records = _records_since(world, before)
             refused = caller in LOGGED_IN and caller not in row.allow
+            if refused and row.target == "foreign" and any(t in str(answer) for t in secrets):
+                failures.append(f"{what}: the refusal describes the camera: {answer}")
             if refused and not any(
                 actor == ACTOR[caller] and outcome == "denied" for actor, _, outcome in records
             ):
@@ -435,12 +444,3 @@ async def test_access_matrix(world: World) -> None:
                     failures.append(f"{what}: {problem}")
     assert calls == len(TABLE) * len(CALLERS)
     assert not failures, f"{len(failures)} of {calls} calls wrong:\n" + "\n".join(failures)
-
-
-async def test_a_refused_camera_is_not_revealed_in_the_answer(world: World) -> None:
-    """The refusal names no location, name or health of the camera it refuses."""
-    r = await world.api.client.get(f"/api/cameras/{FOREIGN}", headers=world.headers["viewer"])
-    assert r.status_code == 403
-    camera = world.api.runtime.registry.registry.cameras_by_id[FOREIGN]
-    for secret in (camera.name, camera.location.address, str(camera.location.lat)):
-        assert secret not in r.text
