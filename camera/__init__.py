@@ -3,6 +3,8 @@
 It owns, once for ingest, the relay and PTZ (and later GB/T 28181 media and recording):
 - `spec`: the one spec of how a stream is reached and read (`StreamSpec`: URL, login, TLS
   trust, which reader, FFmpeg's transport, plain-Basic consent);
+- `resolve`: from a registry camera to that spec: its logins (an ONVIF camera's RTSP login
+  defaulting to the device's), its stream URLs (the registry's or the ONVIF device's);
 - `rtsp`: our own RTSP/RTSPS client (RTP over TCP, hundreds of cameras a core): handshake
   and Digest/Basic auth, TLS with pinning, SDP, the interleaved stream and the H.264/H.265
   depacketizer that yields access units with their RTP timing, and the error classes that

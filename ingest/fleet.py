@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camera.backoff import Backoff
-from camera.rtsp.tls import tls_options
+from camera.resolve import (
+    Login,
+    onvif_login,
+    onvif_stream_urls,
+    reach,
+    rtsp_login,
+    rtsp_or_onvif,
+)
 from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
-from sharpeye.registry.credentials import resolve_credentials
 from sharpeye.registry.errors import CredentialError
 
 log = logging.getLogger(__name__)
@@ -99,57 +105,31 @@ class Fleet:
             self._pending[cam.id] = _Pending(cam, None, CameraState.DISABLED)
             return
         try:
-            username, password = self._credentials(cam)
+            rtsp = rtsp_login(cam, self.secrets_file)
         except CredentialError as exc:
             self._pending[cam.id] = _Pending(cam, str(exc), CameraState.OFFLINE)
             log.error("camera %s: %s", cam.id, exc)
             return
         if cam.streams is not None:
-            self.engine.add(self._spec(cam, cam.streams.main, username, password))
+            self.engine.add(self._spec(cam, cam.streams.main, rtsp))
             return
         pending = _Pending(cam, "asking the ONVIF device for stream URLs", CameraState.CONNECTING)
         self._pending[cam.id] = pending
         pending.task = asyncio.get_running_loop().create_task(self._resolve_onvif(pending))
 
-    def _credentials(self, cam: Camera) -> tuple[str | None, str | None]:
-        if cam.credentials is None:
-            return None, None
-        creds = resolve_credentials(cam.credentials, self.secrets_file)
-        return creds.username, creds.password
-
-    def _spec(
-        self, cam: Camera, url: str, username: str | None, password: str | None
-    ) -> StreamSpec:
+    def _spec(self, cam: Camera, url: str, rtsp: Login) -> StreamSpec:
         s = cam.analytics.sampling
-        return StreamSpec(
-            camera_id=cam.id,
-            url=url,
-            username=username,
-            password=password,
-            sampling=s.mode,
-            fps=s.fps,
-            tls=tls_options(cam.tls),
-            reader=cam.ingest.reader,
-            transport=cam.ingest.transport,
-            allow_plain_basic=cam.credentials is not None
-            and cam.credentials.allow_basic_on_plain_rtsp,
-        )
+        return StreamSpec(**reach(cam, url, rtsp), sampling=s.mode, fps=s.fps)
 
     async def _resolve_onvif(self, pending: _Pending) -> None:
-        from camera.onvif.client import fill_stream_urls
         from camera.onvif.errors import OnvifError
 
         cam = pending.camera
         assert cam.onvif is not None
         while True:
             try:
-                user = pwd = None
-                if cam.onvif.credentials is not None:
-                    creds = resolve_credentials(cam.onvif.credentials, self.secrets_file)
-                    user, pwd = creds.username, creds.password
-                main, _sub = await fill_stream_urls(
-                    cam.onvif.host, cam.onvif.port, user or "", pwd or "", cam.onvif.profile
-                )
+                onvif = onvif_login(cam, self.secrets_file)
+                main, _sub = await onvif_stream_urls(cam, onvif)
             except (OnvifError, CredentialError) as exc:
                 pending.reason = str(exc)
                 pending.state = CameraState.OFFLINE
@@ -158,10 +138,7 @@ class Fleet:
                 await asyncio.sleep(delay)
                 continue
             break
-        # RTSP credentials default to the ONVIF login: cameras share one account.
-        username, password = self._credentials(cam)
-        if username is None and cam.onvif.credentials is not None:
-            username, password = user, pwd
+        rtsp = rtsp_or_onvif(rtsp_login(cam, self.secrets_file), onvif)
         self._pending.pop(cam.id, None)
-        self.engine.add(self._spec(cam, main, username, password))
+        self.engine.add(self._spec(cam, main, rtsp))
         log.info("camera %s: stream URL from ONVIF device %s", cam.id, cam.onvif.host)

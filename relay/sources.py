@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from camera.rtsp.tls import TlsOptions, tls_options
+from camera.resolve import (
+    Login,
+    onvif_login,
+    onvif_stream_urls,
+    reach,
+    rtsp_login,
+    rtsp_or_onvif,
+)
+from camera.rtsp.tls import TlsOptions
 from camera.spec import ReaderKind, StreamSpec, Transport
-from sharpeye.registry import Camera, Registry, resolve_credentials
+from sharpeye.registry import Camera, Registry
 from sharpeye.registry.errors import CredentialError
 
 StreamKind = Literal["main", "sub"]
@@ -75,60 +83,27 @@ class Sources:
         if not camera.enabled:
             raise SourceError(f"camera {camera_id} is disabled in the registry")
         try:
-            user, password = self._credentials(camera)
+            rtsp = rtsp_login(camera, self.secrets_file)
             if camera.streams is not None:
                 main, sub = camera.streams.main, camera.streams.sub
             else:
-                main, sub, user, password = await self._from_onvif(camera, user, password)
+                main, sub, rtsp = await self._from_onvif(camera, rtsp)
         except CredentialError as exc:
             raise SourceError(f"camera {camera_id}: {exc}") from None
-        tls = tls_options(camera.tls)
         kind: StreamKind = "sub" if stream == "sub" and sub is not None else "main"
-        return SourceSpec(
-            camera_id=camera_id,
-            stream=kind,
-            url=sub if kind == "sub" and sub is not None else main,
-            username=user,
-            password=password,
-            tls=tls,
-            reader=camera.ingest.reader,
-            transport=camera.ingest.transport,
-            allow_plain_basic=camera.credentials is not None
-            and camera.credentials.allow_basic_on_plain_rtsp,
-        )
+        url = sub if kind == "sub" and sub is not None else main
+        return SourceSpec(**reach(camera, url, rtsp), stream=kind)
 
-    def _credentials(self, camera: Camera) -> tuple[str | None, str | None]:
-        if camera.credentials is None:
-            return None, None
-        creds = resolve_credentials(camera.credentials, self.secrets_file)
-        return creds.username, creds.password
-
-    async def _from_onvif(
-        self, camera: Camera, user: str | None, password: str | None
-    ) -> tuple[str, str | None, str | None, str | None]:
-        from camera.onvif.client import fill_stream_urls
+    async def _from_onvif(self, camera: Camera, rtsp: Login) -> tuple[str, str | None, Login]:
         from camera.onvif.errors import OnvifError
 
-        assert camera.onvif is not None
-        ouser = opwd = None
-        if camera.onvif.credentials is not None:
-            creds = resolve_credentials(camera.onvif.credentials, self.secrets_file)
-            ouser, opwd = creds.username, creds.password
+        onvif = onvif_login(camera, self.secrets_file)
         async with self._lock:
             cached = self._onvif.get(camera.id)
             if cached is None:
                 try:
-                    cached = await fill_stream_urls(
-                        camera.onvif.host,
-                        camera.onvif.port,
-                        ouser or "",
-                        opwd or "",
-                        camera.onvif.profile,
-                    )
+                    cached = await onvif_stream_urls(camera, onvif)
                 except OnvifError as exc:
                     raise SourceError(f"camera {camera.id}: ONVIF device: {exc}") from None
                 self._onvif[camera.id] = cached
-        # As in ingest: RTSP credentials default to the ONVIF login (one account per camera).
-        if user is None:
-            user, password = ouser, opwd
-        return cached[0], cached[1], user, password
+        return cached[0], cached[1], rtsp_or_onvif(rtsp, onvif)
