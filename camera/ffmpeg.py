@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import av.error
 
-from camera.rtsp.errors import redact_url
+from camera.rtsp.errors import RtspIncompatibleError, redact_url
 from camera.spec import StreamSpec, Transport
 
 # A blocking read gives up this often (PyAV's interrupt callback) so the thread can notice a
@@ -118,3 +118,16 @@ def can_fall_back(spec: StreamSpec) -> bool:
     rtsps://, whose certificate FFmpeg's RTSP client would not check the way `tls` asks (no
     verify-off switch here)."""
     return spec.reader == "auto" and not spec.url.lower().startswith("rtsps://")
+
+
+def unreadable_hint(spec: StreamSpec, exc: BaseException) -> str | None:
+    """What to do about a camera our client cannot read (`RtspIncompatibleError`) that was
+    not handed to FFmpeg (see `can_fall_back`); None for any other failure."""
+    if not isinstance(exc, RtspIncompatibleError):
+        return None
+    if spec.reader == "native":
+        return (
+            "the native reader cannot read this camera: "
+            "set `ingest: {reader: pyav}` (or auto) in the registry"
+        )
+    return "no FFmpeg fallback for rtsps:// (it would not check the certificate)"

@@ -25,7 +25,7 @@ from typing import Any
 import av
 
 from camera.backoff import Backoff
-from camera.ffmpeg import can_fall_back
+from camera.ffmpeg import can_fall_back, unreadable_hint
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
 from camera.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
@@ -441,14 +441,11 @@ class IngestEngine:
 
 def _explain(camera_id: str, spec: StreamSpec, exc: RtspError) -> str:
     """The error, with what to do when the native client cannot read this camera at all."""
-    if not isinstance(exc, RtspIncompatibleError):
+    hint = unreadable_hint(spec, exc)
+    if hint is None:
         return str(exc)
-    if spec.reader == "native":
-        return (
-            f"camera {camera_id}: {exc}; the native reader cannot read this camera: "
-            "set `ingest: {reader: pyav}` (or auto) in the registry"
-        )
-    return f"{exc}; no FFmpeg fallback for rtsps:// (it would not check the certificate)"
+    text = f"{exc}; {hint}"
+    return f"camera {camera_id}: {text}" if spec.reader == "native" else text
 
 
 def _quiet_close(sock: socket.socket) -> None:

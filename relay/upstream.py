@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from camera.backoff import Backoff
-from camera.ffmpeg import can_fall_back
+from camera.ffmpeg import can_fall_back, unreadable_hint
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError
 from camera.rtsp.handshake import (
@@ -338,14 +338,8 @@ def _explain(spec: SourceSpec, exc: Exception) -> str:
     of it), with what to do when our client cannot read this camera at all. No verdict in
     the prefix: "unreachable" here would make a login refusal or a bad SDP read as one."""
     text = f"camera {spec.camera_id}: {exc}"
-    if not isinstance(exc, RtspIncompatibleError):
-        return text
-    if spec.reader == "native":
-        return (
-            f"{text}; the native reader cannot read this camera: "
-            "set `ingest: {reader: pyav}` (or auto) in the registry"
-        )
-    return f"{text}; no FFmpeg fallback for rtsps:// (it would not check the certificate)"
+    hint = unreadable_hint(spec, exc)
+    return text if hint is None else f"{text}; {hint}"
 
 
 class _Pull(asyncio.Protocol):

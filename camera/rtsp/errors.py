@@ -43,7 +43,7 @@ class RtspProtocolError(RtspError):
 
 class RtspIncompatibleError(RtspProtocolError):
     """The camera works, but not with this client: it refuses RTP over TCP, or its answer or
-    SDP is beyond our parser. FFmpeg's client (`ingest.pyav_reader`) may still read it;
+    SDP is beyond our parser. FFmpeg's client (`camera.ffmpeg`) may still read it;
     network, auth and not-found errors are never of this kind."""
 
 

@@ -1,8 +1,8 @@
 """Blocking RTSP set-up: DESCRIBE → SETUP (RTP over the RTSP TCP connection) → PLAY.
 
 Runs on a connector thread with a deadline; the connected socket (an `ssl.SSLSocket` for
-rtsps://, see `camera.rtsp.tls`) is then handed to a reader thread that polls it with many
-others (`ingest.engine`).
+rtsps://, see `camera.rtsp.tls`) is then handed to whoever reads it: ingest's reader thread
+that polls it with many others (`ingest.engine`), or the relay's event loop (`relay.upstream`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""One playing camera on a reader thread: walks interleaved RTP and keeps the counters.
+"""One playing camera (on ingest's reader thread or the relay's loop): walks interleaved RTP
+and keeps the counters.
 
-`feed` is the hot path of ingest: for every RTP packet it reads a handful of bytes (marker
-bit, first NAL header) and nothing else, unless an `Assembler` wants the access units.
+`feed` is the hot path of ingest and the relay: for every RTP packet it reads a handful of
+bytes (marker bit, first NAL header) and nothing else, unless an `Assembler` wants the access
+units.
 """
 
 from __future__ import annotations
