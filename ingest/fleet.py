@@ -1,7 +1,8 @@
 """The registry's cameras as ingest streams: credentials resolved, ONVIF URLs filled in.
 
 A camera that cannot be set up (missing secret, ONVIF device down) is reported offline
-with the reason; it never stops the other cameras.
+with the reason; it never stops the other cameras. How a camera is reached (logins, ONVIF
+URLs, the spec's fields) is resolved by `camera.resolve`, as the relay's sources do.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 The registry names the streams, or an ONVIF device supplies them (asked once, then cached
 until the registry changes). A camera without a sub stream serves its main stream to tiles.
+Logins, URLs and the spec's fields are resolved by `camera.resolve`, as ingest's fleet does.
 """
 
 from __future__ import annotations
