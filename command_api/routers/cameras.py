@@ -162,6 +162,15 @@ def _is_admin(scope: CameraScope) -> bool:
     return scope.principal is not None and scope.principal.is_admin
 
 
+def _group_visible(registry: Registry, scope: CameraScope, group: str) -> bool:
+    """The group exists and holds a camera the caller may see (as GET /api/groups lists)."""
+    if all(g.id != group for g in registry.groups):
+        return False
+    if scope.camera_ids is None:
+        return True
+    return any(group in c.groups and scope.allows(c.id) for c in registry.cameras)
+
+
 def _matches(
     camera: Camera,
     department: str | None,
@@ -210,7 +219,9 @@ async def list_cameras(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown department {department!r}"
         )
-    if group is not None and all(g.id != group for g in registry.groups):
+    if group is not None and not _group_visible(registry, scope, group):
+        # A group with none of the caller's cameras is unknown to it, like one that does not
+        # exist: another answer (an empty list) would tell which groups exist elsewhere.
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown group {group!r}")
     group_names = {g.id: g.name for g in registry.groups}
     cameras = [

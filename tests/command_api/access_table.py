@@ -61,7 +61,10 @@ class Row:
     # logged-in caller (403, 4403, a 404 standing in for one) must leave a "denied" record.
     audit: tuple[str, str] | None = None
     audit_actor: str | None = None  # the audit record names someone else than the caller
-    # The list check (test_access_matrix.LIST_CHECKS): foreign objects are absent.
+    # How a refusal of a logged-in caller is audited: "denied", or "error" where it is
+    # answered as a bad request (an unknown value) so as not to confirm what exists.
+    refusal_audit: str = "denied"
+    # The list check (test_access_matrix.list_check): foreign objects are absent.
     check: str | None = None
 
 
@@ -120,6 +123,9 @@ TABLE: tuple[Row, ...] = (
     R("DELETE", "/api/auth/api-keys/{key_id}", ADMIN, ok=204),
     # Cameras: every role sees its department's; administrators every department's.
     R("GET", "/api/cameras", LOGGED_IN, check="cameras", audit=("camera.list", "ok")),
+    R("GET", "/api/cameras", LOGGED_IN, query={"group": "port"}, audit=("camera.list", "ok")),
+    # Another department's group is as unknown as one that does not exist (422, not []).
+    R("GET", "/api/cameras", ADMIN, query={"group": "schools"}, refused=422, refusal_audit="error"),
     R("GET", CAM, LOGGED_IN, target="own", audit=("camera.read", "ok")),
     R("GET", CAM, ADMIN, target="foreign", audit=("camera.read", "ok")),
     R("GET", "/api/groups", LOGGED_IN, check="groups"),

@@ -430,9 +430,10 @@ async def test_access_matrix(world: World) -> None:
             if refused and row.target == "foreign" and any(t in str(answer) for t in secrets):
                 failures.append(f"{what}: the refusal describes the camera: {answer}")
             if refused and not any(
-                actor == ACTOR[caller] and outcome == "denied" for actor, _, outcome in records
+                actor == ACTOR[caller] and outcome == row.refusal_audit
+                for actor, _, outcome in records
             ):
-                failures.append(f"{what}: refused without a denied audit record: {records}")
+                failures.append(f"{what}: refused without a {row.refusal_audit} record: {records}")
             if row.audit is not None and status == row.ok:
                 actor = (row.audit_actor or ACTOR.get(caller, "")).replace("{caller}", caller)
                 action, outcome = row.audit
