@@ -177,12 +177,7 @@ class _Reader(threading.Thread):
         if reason is not None:
             sess.last_error = reason
             sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
-            log.warning(
-                "camera %s offline: %s (retry in %.1f s)",
-                sess.spec.camera_id,
-                reason,
-                sess.next_attempt - time.monotonic(),
-            )
+            sess.outage.failed("camera %s offline: %s", sess.spec.camera_id, reason)
 
     def _housekeeping(self, now: float) -> None:
         eng = self.engine
@@ -201,6 +196,7 @@ class _Reader(threading.Thread):
             if s.last_frame_at is not None and sess.backoff.attempts:
                 sess.backoff.reset()
                 sess.last_error = None  # recovered: the reconnect count keeps the history
+                sess.outage.ended("camera %s: playing again", sess.spec.camera_id)
             if s.last_frame_at is not None and now >= sess.next_diagnosis and not sess.diagnosing:
                 sess.next_diagnosis = now + eng.diagnose_every_s
                 eng._diagnose(sess, s)
@@ -421,7 +417,7 @@ class IngestEngine:
                 return
             sess.last_error = _explain(camera_id, spec, exc)
             sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
-            log.warning(
+            sess.outage.failed(
                 "camera %s: %s", camera_id, sess.last_error.removeprefix(f"camera {camera_id}: ")
             )
             return

@@ -130,7 +130,7 @@ class PyavReader(threading.Thread):
             sess.last_error = reason
             delay = sess.backoff.next_delay()
             sess.next_attempt = time.monotonic() + delay
-            log.warning("camera %s offline: %s (retry in %.1f s)", cid, reason, delay)
+            sess.outage.failed("camera %s offline: %s", cid, reason)
             self._stopped.wait(delay)
         log.debug("camera %s: PyAV reader stopped", cid)
 
@@ -255,6 +255,7 @@ class PyavReader(threading.Thread):
         if stream.last_frame_at is not None and sess.backoff.attempts:
             sess.backoff.reset()
             sess.last_error = None  # recovered: the reconnect count keeps the history
+            sess.outage.ended("camera %s: playing again", sess.spec.camera_id)
         if stream.last_frame_at is None or now < sess.next_diagnosis or sess.diagnosing:
             return
         sess.next_diagnosis = now + eng.diagnose_every_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -13,6 +14,7 @@ from ingest.decode import Decoder
 from ingest.frames import FrameSlot
 from ingest.quality import Diagnosis
 from sharpeye.contracts.health import CameraHealth, CameraState
+from sharpeye.logs import Outage
 
 if TYPE_CHECKING:  # the PyAV reader imports this module
     from ingest.pyav_reader import PyavReader, PyavStream
@@ -34,6 +36,9 @@ class _Window:
 class Session:
     spec: StreamSpec
     backoff: Backoff
+    # A camera down for a day is retried every ≤ 15 s: its log is the first failure, a
+    # reminder every few minutes and the recovery, not 5,760 lines (sharpeye.logs.Outage).
+    outage: Outage = field(default_factory=lambda: Outage(logging.getLogger("ingest.engine")))
     slot: FrameSlot = field(default_factory=FrameSlot)
     stream: Stream | None = None  # playing on the native reader
     pyav_stream: PyavStream | None = None  # playing on the PyAV reader
