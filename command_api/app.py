@@ -44,6 +44,7 @@ from command_api.routers import (
     health,
     live,
     metrics,
+    password,
     ptz,
     rules,
     sightings,
@@ -254,6 +255,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(auth.router)
+    app.include_router(password.router)
     app.include_router(cameras.router)
     app.include_router(groups.router)
     app.include_router(alarms_ws.router)

@@ -108,6 +108,16 @@ TABLE: tuple[Row, ...] = (
     # Each caller logs out a fresh session of its own (a key has none: nothing to end).
     R("POST", "/api/auth/logout", LOGGED_IN, ok=204),
     R("GET", "/api/auth/me", LOGGED_IN, check="me"),
+    # Users change their own password with the current one (a wrong one here: 401, audited);
+    # a key has none.
+    R(
+        "POST",
+        "/api/auth/password",
+        LOGGED_IN - {"key"},
+        ok=401,
+        body={"current_password": "not-the-password", "new_password": "m-new-password-1"},
+        audit=("user.password", "denied"),
+    ),
     R("GET", "/api/auth/sessions", ADMIN),
     R("DELETE", "/api/auth/sessions/{session_id}", ADMIN, ok=204),
     R("GET", "/api/auth/api-keys", ADMIN),

@@ -73,3 +73,69 @@ async def test_changing_ones_own_password_keeps_the_session_doing_it(api: Harnes
     assert r.status_code == 200, r.text
     assert await _alive(api, here)
     assert not await _alive(api, elsewhere)
+
+
+async def test_users_change_their_own_password_with_the_current_one(api: Harness) -> None:
+    """Self-service: the current password is asked for, the user's other sessions end
+    (whoever held the old one), this one goes on, and both outcomes are audited."""
+    here, elsewhere = await _session(api, "police-wall"), await _session(api, "police-wall")
+    old = api.users["police-wall"].password
+    url = "/api/auth/password"
+    body = {"current_password": old, "new_password": "a-brand-new-pass"}
+    wrong = await api.client.post(
+        url, json={**body, "current_password": "not-it"}, headers=here["headers"]
+    )
+    assert wrong.status_code == 401 and await _alive(api, elsewhere)
+    same = await api.client.post(url, json={**body, "new_password": old}, headers=here["headers"])
+    assert same.status_code == 422
+    short = await api.client.post(
+        url, json={**body, "new_password": "short"}, headers=here["headers"]
+    )
+    assert short.status_code == 422
+    assert (await api.client.post(url, json=body)).status_code == 401  # not logged in
+    r = await api.client.post(url, json=body, headers=here["headers"])
+    assert r.status_code == 204, r.text
+    assert await _alive(api, here) and not await _alive(api, elsewhere)
+    login = {"username": "police-wall", "password": old}
+    assert (await api.client.post("/api/auth/login", json=login)).status_code == 401
+    login["password"] = "a-brand-new-pass"
+    assert (await api.client.post("/api/auth/login", json=login)).status_code == 200
+    admin = await _session(api, "admin")
+    audit = await api.client.get(
+        "/api/audit", params={"action": "user.password"}, headers=admin["headers"]
+    )
+    rows = audit.json()
+    assert [(a["outcome"], a["actor"]) for a in rows] == [
+        ("ok", "police-wall"),
+        ("denied", "police-wall"),
+    ]
+    assert rows[0]["detail"]["sessions_ended"] == 1
+    assert old not in audit.text and "a-brand-new-pass" not in audit.text
+
+
+async def test_guessing_the_current_password_is_throttled_like_a_login(api: Harness) -> None:
+    """A wall left logged in must not let someone try passwords until one fits."""
+    here = await _session(api, "forestry")
+    body = {"current_password": "guess", "new_password": "a-brand-new-pass"}
+    codes = [
+        (
+            await api.client.post("/api/auth/password", json=body, headers=here["headers"])
+        ).status_code
+        for _ in range(7)
+    ]
+    assert codes[:5] == [401] * 5 and codes[-1] == 429, codes
+
+
+async def test_an_api_key_has_no_password_to_change(api: Harness) -> None:
+    admin = await _session(api, "admin")
+    key = await api.client.post(
+        "/api/auth/api-keys",
+        json={"name": "gateway", "department": "fisheries", "roles": ["department_viewer"]},
+        headers=admin["headers"],
+    )
+    r = await api.client.post(
+        "/api/auth/password",
+        json={"current_password": "x", "new_password": "a-brand-new-pass"},
+        headers={"X-API-Key": key.json()["key"]},
+    )
+    assert r.status_code == 403
