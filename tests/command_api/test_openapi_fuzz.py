@@ -42,6 +42,8 @@ PATH_VALUES: dict[str, tuple[Any, ...]] = {
     "camera_id": ("plaza-north", "forest-lookout-1"),
     "rule_id": ("plaza-crowd", "forest-fire"),
 }
+# A hang guard: a login (argon2, 64 MiB) on a loaded 2-core machine takes seconds.
+TIMEOUT_S = 60.0
 # Calls that may end the session they are made with.
 ENDS_THE_SESSION = {"/api/auth/logout", "/api/auth/sessions/{session_id}"}
 # Not to be used as it is generated: the fuzzing callers' own credentials.
@@ -104,16 +106,20 @@ def api(
                 "department": DEPARTMENT,
                 "roles": [role if role != "target" else "department_viewer"],
             }
-            r = httpx.post(f"{base}/api/users", json=body, headers=admin)
+            r = httpx.post(f"{base}/api/users", json=body, headers=admin, timeout=TIMEOUT_S)
             assert r.status_code == 201, r.text
             users[role] = int(r.json()["id"])
-        listed = httpx.get(f"{base}/api/users", headers=admin).json()
+        listed = httpx.get(f"{base}/api/users", headers=admin, timeout=TIMEOUT_S).json()
         protected = {int(u["id"]) for u in listed if u["username"] != "fuzz-target"}
         yield Api(base, schema, passwords, protected, users["target"])
 
 
 def _headers(base: str, user: str, password: str) -> dict[str, str]:
-    r = httpx.post(f"{base}/api/auth/login", json={"username": user, "password": password})
+    r = httpx.post(
+        f"{base}/api/auth/login",
+        json={"username": user, "password": password},
+        timeout=TIMEOUT_S,
+    )
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -176,6 +182,7 @@ def test_no_server_error_and_answers_match_the_schema(api: Api, role: str) -> No
             case.call_and_validate(
                 headers=caller.for_operation(case.operation.path),
                 checks=[not_a_server_error, response_schema_conformance],
+                timeout=TIMEOUT_S,
             )
 
         try:
@@ -190,9 +197,19 @@ def test_what_the_fuzz_found_stays_fixed(api: Api) -> None:
     """A user id past the column's range was a 500 on SQLite (sessions listed by user);
     the routes' own 422 messages were not what the document said a 422 holds."""
     admin = Caller(api, "administrator").headers
-    r = httpx.get(f"{api.base}/api/auth/sessions", params={"user_id": 10**20}, headers=admin)
+    r = httpx.get(
+        f"{api.base}/api/auth/sessions",
+        params={"user_id": 10**20},
+        headers=admin,
+        timeout=TIMEOUT_S,
+    )
     assert r.status_code == 422, r.text
-    r = httpx.get(f"{api.base}/api/cameras", params={"department": "nowhere"}, headers=admin)
+    r = httpx.get(
+        f"{api.base}/api/cameras",
+        params={"department": "nowhere"},
+        headers=admin,
+        timeout=TIMEOUT_S,
+    )
     assert r.status_code == 422 and r.json()["detail"] == "unknown department 'nowhere'"
     operation = api.schema["/api/cameras"]["GET"]
     case = operation.Case(query={"department": "nowhere"})
