@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from command_api.app import create_app
 from command_api.auth.directory import create_user
 from command_api.auth.roles import Role
+from sharpeye.bus.connect import redact_url
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.bus.health import publish_health
 from sharpeye.contracts.health import CameraHealth, CameraState
@@ -398,6 +399,7 @@ async def test_redis_down_is_503_naming_it(tmp_path: Path) -> None:
     registry.write_text(REGISTRY)
     server = EmbeddedRedis(tmp_path / "redis", write_url_file=False)
     url = server.start()
+    named = redact_url(url)  # the error names the bus, never its password (redis://:***@…)
     try:
         settings = Settings.model_validate(
             {"SHARPEYE_REGISTRY": registry, "SHARPEYE_DATA_DIR": tmp_path, "REDIS_URL": url}
@@ -412,7 +414,8 @@ async def test_redis_down_is_503_naming_it(tmp_path: Path) -> None:
             server.stop()
             response = await client.get("/api/cameras")
             assert response.status_code == 503
-            assert f"no Redis at {url}" in response.json()["detail"]
+            assert f"no Redis at {named}" in response.json()["detail"]
+            assert server.password not in response.text
             health = (await client.get("/healthz")).json()
             assert health["status"] == "ok" and health["redis"].startswith("no Redis at")
     finally:
