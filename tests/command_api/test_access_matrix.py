@@ -10,11 +10,13 @@ PTZ domes are served by the ONVIF simulator so PTZ calls reach a device.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -30,6 +32,7 @@ from command_api.audit.bounds import LIMITS, cut
 from command_api.auth.roles import Role
 from command_api.auth.seed import DemoUser
 from sharpeye.contracts.sightings import Sighting
+from sharpeye.logs import SecretFilter
 from sharpeye.settings import Settings
 from sharpeye.simulate.onvif_peer import registry_devices, start_onvif_devices
 from sharpeye.store.models import (
@@ -409,8 +412,22 @@ def _records_since(world: World, seq: int) -> list[tuple[str, str, str]]:
         return [(a, b, c) for a, b, c in rows]
 
 
-async def test_access_matrix(world: World) -> None:
+def _secrets(world: World) -> dict[str, str]:
+    """Every secret the run handled: none may reach an answer or a log line."""
+    out = {f"password of {name}": user.password for name, user in world.api.users.items()}
+    out |= {f"credential of {c}": t for c, t in world.tokens.items() if t and c != "forged"}
+    out["the ONVIF devices' password"] = ONVIF_SECRET
+    out["the platform's token secret"] = world.api.runtime.auth.secret
+    redis_password = urlsplit(str(world.api.runtime.settings.redis_url)).password
+    if redis_password:
+        out["the bus password"] = redis_password
+    return out
+
+
+async def test_access_matrix(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     failures: list[str] = []
+    answers: list[str] = []
     calls = 0
     # What a refusal must not tell about the camera it refuses.
     camera = world.api.runtime.registry.registry.cameras_by_id[FOREIGN]
@@ -419,6 +436,7 @@ async def test_access_matrix(world: World) -> None:
         for caller in CALLERS:
             before = _last_seq(world)
             status, answer = await call(world, row, caller)
+            answers.append(str(answer))
             calls += 1
             want = expected(row, caller, row.method == WS)
             what = f"{row.method} {row.route} [{row.target}] as {caller}"
@@ -445,3 +463,14 @@ async def test_access_matrix(world: World) -> None:
                     failures.append(f"{what}: {problem}")
     assert calls == len(TABLE) * len(CALLERS)
     assert not failures, f"{len(failures)} of {calls} calls wrong:\n" + "\n".join(failures)
+    # No secret in any answer of the run (every route, every caller) nor in its log lines
+    # (messages, tracebacks, `extra` fields), after the platform's log filter.
+    scrub = SecretFilter()
+    logged = []
+    for record in caplog.records:
+        scrub.filter(record)
+        logged.append(f"{record.getMessage()} {record.exc_text or ''} {vars(record)}")
+    text, log_text = "\n".join(answers), "\n".join(logged)
+    leaks = [f"{what} in an answer" for what, value in _secrets(world).items() if value in text]
+    leaks += [f"{what} in the log" for what, value in _secrets(world).items() if value in log_text]
+    assert not leaks, leaks
