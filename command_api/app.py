@@ -195,6 +195,8 @@ def create_app(
         holder = await asyncio.to_thread(load_initial_registry, app_settings.registry)
         client = await connect(app_settings)
         engine, sessions = await asyncio.to_thread(_open_store, app_settings, holder, app_clock)
+        key = await asyncio.to_thread(bus_key_for, app_settings.data_dir)
+        services = AlarmServices(client, sessions, holder, app_clock, key, options)
         runtime = Runtime(
             settings=app_settings,
             redis=client,
@@ -202,12 +204,10 @@ def create_app(
             redis_url_redacted=redact_url(resolve_redis_url(app_settings)),
             sessions=sessions,
             auth=load_auth_config(app_settings.data_dir),
+            services=services,
+            ptz=PtzPool(timeout=PTZ_DEVICE_TIMEOUT_S),
             clock=app_clock,
         )
-        key = await asyncio.to_thread(bus_key_for, app_settings.data_dir)
-        services = AlarmServices(client, sessions, holder, app_clock, key, options)
-        runtime.services = services
-        runtime.ptz = PtzPool(timeout=PTZ_DEVICE_TIMEOUT_S)
         start_audit_worker(sessions, app_clock, app_settings.data_dir)
         app.state.runtime = runtime
         if start_services:

@@ -39,7 +39,7 @@ from command_api.auth.roles import Role
 from command_api.auth.scope import ALL_CAMERAS as ALL_CAMERAS
 from command_api.auth.scope import CameraScope as CameraScope
 from command_api.auth.scope import scope_for as scope_for
-from command_api.runtime import RegistryHolder as RegistryHolder
+from command_api.registry_holder import RegistryHolder as RegistryHolder
 from command_api.runtime import Runtime as Runtime
 from command_api.runtime import RuntimeDep as RuntimeDep
 from command_api.runtime import audit as audit

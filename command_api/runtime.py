@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 import redis.asyncio
@@ -18,13 +17,16 @@ from fastapi import Depends, HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
+from camera.onvif.ptz_pool import PtzPool
 from command_api.alarms.clock import Clock, SystemClock
+from command_api.alarms.services import AlarmServices
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append
 from command_api.audit.log import Outcome
+from command_api.auth.camera_scope import CameraScope
 from command_api.auth.principal import Principal
 from command_api.auth.tokens import AuthConfig
-from sharpeye.registry import Registry
+from command_api.registry_holder import RegistryHolder as RegistryHolder
 from sharpeye.settings import Settings
 
 # The name refusals were always logged under (log-level settings may name it).
@@ -32,23 +34,9 @@ log = logging.getLogger("command_api.deps")
 
 
 @dataclass
-class RegistryHolder:
-    """The registry the API serves: the last one that loaded without errors.
-
-    Reloads replace `registry` whole (models are frozen snapshots), so a request that took
-    a reference keeps a consistent view while an edit lands.
-    """
-
-    path: Path
-    registry: Registry
-    loaded_at: float
-    # Why the newest edit was rejected (file:line: key: message; never a secret), until fixed.
-    reload_error: str | None = None
-
-
-@dataclass
 class Runtime:
-    """Connections and state owned by the lifespan, shared by every request."""
+    """Connections and state owned by the lifespan, shared by every request; built once
+    everything in it exists (no field is filled in later)."""
 
     settings: Settings
     redis: redis.asyncio.Redis
@@ -57,14 +45,15 @@ class Runtime:
     redis_url_redacted: str
     sessions: sessionmaker[Session]
     auth: AuthConfig
+    # The alarm services (consumer, escalation, delivery); started by the lifespan unless
+    # `create_app(start_services=False)`, built either way (routes publish through them).
+    services: AlarmServices
+    # Open ONVIF PTZ sessions, reused across requests (camera.onvif).
+    ptz: PtzPool
     clock: Clock = field(default_factory=SystemClock)
-    # Set by the lifespan: the alarm services (consumer, delivery, live hub) it owns.
-    services: Any = None
-    # Set by the lifespan: open ONVIF PTZ sessions, reused across requests (camera.onvif).
-    ptz: Any = None
     # Each department's camera scope as open sockets follow it (auth.scope.follow_scope):
     # department -> (computed at, monotonic; the scope), shared by the department's sockets.
-    scope_memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    scope_memo: dict[str, tuple[float, CameraScope]] = field(default_factory=dict)
 
 
 def get_runtime(request: HTTPConnection) -> Runtime:

@@ -29,7 +29,7 @@ from command_api.alarms.clock import Clock
 from command_api.alarms.rules import RuleSpec
 from command_api.alarms.service import Change, ingest_events, load_rules
 from command_api.alarms.writes import write_scope
-from command_api.runtime import RegistryHolder
+from command_api.registry_holder import RegistryHolder
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.store.models import AlarmRuleRow
 

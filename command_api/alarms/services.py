@@ -20,7 +20,7 @@ from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders
 from command_api.delivery.worker import Backoff, DeliveryWorker
-from command_api.runtime import RegistryHolder
+from command_api.registry_holder import RegistryHolder
 from sharpeye.bus.sealed import seal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
 

@@ -6,29 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from command_api.auth.camera_scope import ALL_CAMERAS as ALL_CAMERAS
+from command_api.auth.camera_scope import CameraScope as CameraScope
 from command_api.auth.directory import granted_groups, visible_cameras
 from command_api.auth.principal import Principal
 from command_api.runtime import Runtime
 from sharpeye.registry import Registry
-
-
-@dataclass(frozen=True)
-class CameraScope:
-    """Which cameras the caller may see; `camera_ids` None means every camera."""
-
-    camera_ids: frozenset[str] | None = None
-    description: str = "all cameras"
-    principal: Principal | None = None
-
-    def allows(self, camera_id: str) -> bool:
-        return self.camera_ids is None or camera_id in self.camera_ids
-
-
-ALL_CAMERAS = CameraScope()
 
 
 def scope_for(runtime: Runtime, principal: Principal) -> CameraScope:

@@ -198,9 +198,7 @@ async def _act(
             return change
 
     change = await asyncio.to_thread(work)
-    services = runtime.services
-    if services is not None:
-        await services.publish([change])
+    await runtime.services.publish([change])
     scope = await asyncio.to_thread(scope_for, runtime, principal)
     return _for_reader(change.alarm, scope)
 

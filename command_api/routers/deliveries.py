@@ -190,6 +190,5 @@ async def retry_delivery(delivery_id: RowId, runtime: RuntimeDep, admin: AdminDe
             s, AuditEntry(admin.actor, admin.department, "delivery.retry", row.idempotency_key), now
         )
         out = _delivery_out(row)
-    if runtime.services is not None:
-        runtime.services.delivery.wake()
+    runtime.services.delivery.wake()
     return out

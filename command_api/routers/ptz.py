@@ -28,8 +28,7 @@ from camera.onvif.errors import (
     OnvifPresetError,
     OnvifUnreachable,
 )
-from camera.onvif.ptz import PtzPosition, PtzSession, open_ptz
-from camera.onvif.ptz_pool import PtzPool
+from camera.onvif.ptz import PtzPosition, PtzSession
 from command_api.audit.log import Outcome
 from command_api.audit.reads import audited_read
 from command_api.auth.guard import require_camera
@@ -152,13 +151,7 @@ async def _session(runtime: Runtime, camera: Camera) -> AsyncIterator[PtzSession
         if onvif.credentials is not None:
             creds = resolve_credentials(onvif.credentials, runtime.settings.secrets_file)
             user, password = creds.username, creds.password
-        pool = runtime.ptz
-        opened = (
-            pool.session(onvif.host, onvif.port, user, password)
-            if isinstance(pool, PtzPool)
-            else open_ptz(onvif.host, onvif.port, user, password, DEVICE_TIMEOUT_S)
-        )
-        async with opened as ptz:
+        async with runtime.ptz.session(onvif.host, onvif.port, user, password) as ptz:
             yield ptz
     except (OnvifError, CredentialError) as exc:
         log.warning("PTZ on camera %s: %s", camera.id, exc)
