@@ -31,6 +31,7 @@ from command_api.auth.tokens import load_auth_config
 from command_api.deps import RegistryHolder, Runtime
 from command_api.docs import mount_docs
 from command_api.limits import BodyLimit, max_body_bytes
+from command_api.live.hub import LiveHub
 from command_api.routers import (
     alarms,
     alarms_ws,
@@ -206,17 +207,18 @@ def create_app(
             auth=load_auth_config(app_settings.data_dir),
             services=services,
             ptz=PtzPool(timeout=PTZ_DEVICE_TIMEOUT_S),
+            live=LiveHub(client, key),
             clock=app_clock,
         )
         start_audit_worker(sessions, app_clock, app_settings.data_dir)
         app.state.runtime = runtime
         if start_services:
             services.start()
-        stop_watching = asyncio.Event()
+        stopping = asyncio.Event()
+        # Not an alarm service: the sockets need it with `start_services` off too.
+        live_hub = asyncio.create_task(runtime.live.run(stopping), name="live-hub")
         watcher = asyncio.create_task(
-            _follow(holder, registry_poll_s, lambda r: _sync(sessions, r, app_clock)).run(
-                stop_watching
-            ),
+            _follow(holder, registry_poll_s, lambda r: _sync(sessions, r, app_clock)).run(stopping),
             name="registry-watcher",
         )
         log.info(
@@ -225,11 +227,13 @@ def create_app(
         try:
             yield
         finally:
-            stop_watching.set()
+            stopping.set()
             # A reload in progress runs in a thread; do not wait for a big registry to parse.
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            live_hub.cancel()
+            for task in (watcher, live_hub):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.stop()
             await runtime.ptz.close()
             await asyncio.to_thread(stop_audit_worker, sessions)  # queued reads written

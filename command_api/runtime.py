@@ -26,6 +26,7 @@ from command_api.audit.log import Outcome
 from command_api.auth.camera_scope import CameraScope
 from command_api.auth.principal import Principal
 from command_api.auth.tokens import AuthConfig
+from command_api.live.hub import LiveHub
 from command_api.registry_holder import RegistryHolder as RegistryHolder
 from sharpeye.settings import Settings
 
@@ -50,6 +51,8 @@ class Runtime:
     services: AlarmServices
     # Open ONVIF PTZ sessions, reused across requests (camera.onvif).
     ptz: PtzPool
+    # The process's one subscription to alarms and camera health, fanned out to its sockets.
+    live: LiveHub
     clock: Clock = field(default_factory=SystemClock)
     # Each department's camera scope as open sockets follow it (auth.scope.follow_scope):
     # department -> (computed at, monotonic; the scope), shared by the department's sockets.

@@ -9,7 +9,7 @@ never a sibling service: services talk through `sharpeye` contracts (Redis, the 
 The CLI and `sharpeye up` are the top floor, but they live in `sharpeye/` and reach the
 services only through entry points (`sharpeye.commands`, `sharpeye.demo` in pyproject.toml),
 never by an import. Inside command_api the web layer (`deps`, `routers`, `app`, `server`)
-sits on top of the domain packages (`alarms`, `auth`, `audit`, `delivery`).
+sits on top of the domain packages (`alarms`, `auth`, `audit`, `delivery`, `live`).
 
 Every import counts: module level, inside functions, and under `if TYPE_CHECKING:` (a type
 is knowledge of the layer too). Imports are read with `ast`, nothing is imported.
@@ -46,6 +46,7 @@ INNER: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
             "command_api.auth",
             "command_api.audit",
             "command_api.delivery",
+            "command_api.live",
         ),
         ("command_api.deps", "command_api.routers", "command_api.app", "command_api.server"),
     ),

@@ -1,5 +1,7 @@
 """The alarm services one API process runs, started and stopped by the app's lifespan:
-the event consumer, the escalation clock, the delivery worker and the live hub."""
+the event consumer, the escalation clock and the delivery worker. Walls hear of alarms
+through `publish` (sealed, on `ALARMS_CHANNEL`) and the process's live hub
+(`command_api.live`), which the lifespan runs whether or not these do."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from command_api.alarms import metrics
 from command_api.alarms.clock import Clock
 from command_api.alarms.consumer import EventConsumer
-from command_api.alarms.hub import AlarmHub
 from command_api.alarms.service import Change, escalate_due, prune_seen_events
 from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
@@ -73,7 +74,6 @@ class AlarmServices:
             block_ms=self.options.block_ms,
             on_stored=metrics.events_stored,
         )
-        self.hub = AlarmHub(r, bus_key)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -119,7 +119,6 @@ class AlarmServices:
             asyncio.create_task(self.consumer.run(self._stop), name="event-consumer"),
             asyncio.create_task(self._escalation_loop(), name="escalation"),
             asyncio.create_task(self.delivery.run(self._stop), name="delivery"),
-            asyncio.create_task(self.hub.run(self._stop), name="live-hub"),
         ]
 
     async def stop(self) -> None:

@@ -15,8 +15,13 @@ from starlette.websockets import WebSocket
 
 # A client that connects and says nothing is dropped after this.
 AUTH_TIMEOUT_S = 10.0
+# The close codes of every API socket (both live streams, `command_api.live`), one set:
+# not authenticated, or the session ended while connected (log in or renew, then reconnect).
 CLOSE_UNAUTHORIZED = 4401
+# Authenticated, but asked for what the caller may not see (audited); do not retry.
 CLOSE_FORBIDDEN = 4403
+# The client fell too far behind (its queue is full): reconnect and reload what it shows.
+CLOSE_TRY_AGAIN = 1013
 AUTH_REQUIRED = 'send {"type": "auth", "token": ...} first'
 
 

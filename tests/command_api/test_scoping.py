@@ -131,13 +131,21 @@ async def test_camera_errors_are_categories_for_operators_detail_for_admins(
 
 
 async def test_live_health_is_scrubbed_per_role(api: Harness) -> None:
-    from command_api.routers.live import LiveHub
-
-    hub = LiveHub(api.redis)
+    hub = api.runtime.live
     admin = _principal(api, "admin")
     tourism = _principal(api, "tourism")
-    mine = hub.register(await asyncio.to_thread(scope_for, api.runtime, tourism))
-    everything = hub.register(await asyncio.to_thread(scope_for, api.runtime, admin))
+    mine = hub.register(
+        await asyncio.to_thread(scope_for, api.runtime, tourism),
+        department="tourism",
+        administrator=False,
+        kinds={"health"},
+    )
+    everything = hub.register(
+        await asyncio.to_thread(scope_for, api.runtime, admin),
+        department=None,
+        administrator=True,
+        kinds={"health"},
+    )
     try:
         error = (
             "rtsp://10.1.2.3:554/Streaming/101?token=abc: the camera refused the credentials (401)"
@@ -153,8 +161,8 @@ async def test_live_health_is_scrubbed_per_role(api: Harness) -> None:
             "rtsp://10.1.2.3:554/Streaming/101: the camera refused the credentials (401)"
         )
     finally:
-        await hub.unregister(mine)
-        await hub.unregister(everything)
+        hub.unregister(mine)
+        hub.unregister(everything)
 
 
 def _principal(api: Harness, username: str) -> Principal:
@@ -224,13 +232,17 @@ async def test_alarm_on_a_camera_outside_the_scope_keeps_no_location_or_evidence
         "departments": ["tourism", "police"],
     }
     assert (await api.client.put("/api/rules/junction-fire", json=rule, headers=admin)).is_success
-    hub = api.services.hub
+    hub = api.runtime.live
     tourism_scope = await asyncio.to_thread(scope_for, api.runtime, _principal(api, "tourism"))
     police_scope = await asyncio.to_thread(scope_for, api.runtime, _principal(api, "police-wall"))
     assert not tourism_scope.allows("junction-east") and police_scope.allows("junction-east")
     # As /api/alarms/live registers them.
-    tourism_live = hub.register("tourism", False, tourism_scope.allows)
-    police_live = hub.register("police", False, police_scope.allows)
+    tourism_live = hub.register(
+        tourism_scope, department="tourism", administrator=False, kinds={"alarm"}, tagged=False
+    )
+    police_live = hub.register(
+        police_scope, department="police", administrator=False, kinds={"alarm"}, tagged=False
+    )
     try:
         evidence = [{"kind": "snapshot", "ref": "snapshots/junction-east/1.jpg"}]
         await api.publish(event("fire", "junction-east", score=0.9, evidence=evidence))

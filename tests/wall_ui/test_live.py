@@ -9,9 +9,10 @@ import pytest
 import redis.asyncio
 
 from command_api.deps import CameraScope
-from command_api.routers.live import ALARMS_CHANNEL, LiveHub, camera_of
+from command_api.live.hub import LiveHub, camera_of
 from sharpeye.bus.health import HEALTH_CHANNEL
 from sharpeye.bus.sealed import bus_key, seal
+from sharpeye.contracts.alarms import ALARMS_CHANNEL, Alarm, AlarmMessage, AlarmState
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +26,17 @@ def test_camera_of_each_message_kind() -> None:
 async def test_hub_relays_both_channels_within_scope(redis_url: str) -> None:
     r = redis.asyncio.Redis.from_url(redis_url)
     key = bus_key(b"test secret, sixteen bytes or more")
-    hub = LiveHub(r, (ALARMS_CHANNEL, HEALTH_CHANNEL), key)
-    mine = hub.register(CameraScope(frozenset({"cam-a"}), "police"))
-    everything = hub.register(CameraScope())
+    hub = LiveHub(r, key)
+    stop = asyncio.Event()
+    running = asyncio.create_task(hub.run(stop))
+    mine = hub.register(
+        CameraScope(frozenset({"cam-a"}), "police"), department="police", administrator=False
+    )
+    everything = hub.register(CameraScope(), department=None, administrator=True)
     try:
         await asyncio.wait_for(hub.subscribed.wait(), 10)
-        alarm = {"change": "created", "alarm": {"id": 1, "camera_id": "cam-b", "title": "x"}}
+        # The one hub checks alarms as /api/alarms/live always did: a whole AlarmMessage.
+        alarm = _alarm(camera_id="cam-b", title="x", departments=["fire"])
         await r.publish(ALARMS_CHANNEL, json.dumps(alarm))  # unsealed: dropped
         await r.publish(ALARMS_CHANNEL, seal(key, json.dumps(alarm)))
         await r.publish(ALARMS_CHANNEL, seal(key, "not json"))
@@ -44,6 +50,30 @@ async def test_hub_relays_both_channels_within_scope(redis_url: str) -> None:
         assert (only["type"], only["camera_id"]) == ("health", "cam-a")
         assert mine.queue.empty()
     finally:
-        await hub.unregister(mine)
-        await hub.unregister(everything)
+        hub.unregister(mine)
+        hub.unregister(everything)
+        stop.set()
+        await running
         await r.aclose()
+
+
+def _alarm(**fields: object) -> dict[str, object]:
+    alarm = Alarm.model_validate(
+        {
+            "id": 1,
+            "rule_id": "r",
+            "event_type": "fire",
+            "camera_name": "B",
+            "severity": "critical",
+            "state": AlarmState.NEW,
+            "dedupe_key": "d",
+            "occurred_at": 0.0,
+            "last_event_at": 0.0,
+            "created_at": 0.0,
+            "updated_at": 0.0,
+            "event_count": 1,
+            "escalation_level": 0,
+            **fields,
+        }
+    )
+    return AlarmMessage(change="created", alarm=alarm).model_dump(mode="json")
