@@ -108,14 +108,14 @@ class LiveHub:
     def __init__(
         self,
         r: redis.asyncio.Redis,
-        bus_key: bytes | None,
+        bus_key: bytes,
         *,
         alarms_channel: str = ALARMS_CHANNEL,
         health_channel: str = HEALTH_CHANNEL,
         backoff: Backoff | None = None,
     ) -> None:
         self._r = r
-        # Alarms route by the departments inside them: none is taken without a key.
+        # Alarms route by the departments inside them: only those sealed with it are taken.
         self._key = bus_key
         self._alarms_channel = alarms_channel
         self._health_channel = health_channel
@@ -176,7 +176,7 @@ class LiveHub:
             )
 
     def _alarm(self, data: str | bytes) -> int:
-        text = unseal(self._key, data) if self._key is not None else None
+        text = unseal(self._key, data)
         if text is None:
             self._refuse()
             return 0
