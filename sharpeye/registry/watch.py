@@ -118,6 +118,10 @@ class RegistryWatcher:
                 # A save still in progress changes the file under us; look again next poll.
                 if _signature(self.path.stat()) != signature:
                     return None
+                # An editor that truncates then writes leaves the file empty for a moment:
+                # that is a save under way, not an invalid registry, until it stays so.
+                if not raw.strip() and not settled:
+                    return None
             except OSError as exc:
                 return self._read_failed(exc)
             self._signature = signature
