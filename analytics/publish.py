@@ -9,6 +9,7 @@ and sighting ids are stable).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -18,7 +19,11 @@ from sqlalchemy import Engine
 from analytics.results import FrameResult
 from analytics.store import store_sightings
 from sharpeye.contracts.events import EVENTS_STREAM, EVENTS_STREAM_MAXLEN, Event
-from sharpeye.contracts.sightings import SIGHTINGS_STREAM, SIGHTINGS_STREAM_MAXLEN, Sighting
+from sharpeye.contracts.sightings import (
+    SIGHTINGS_STREAM,
+    SIGHTINGS_STREAM_RETENTION_S,
+    Sighting,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,8 @@ class Publisher:
         if not events and not sightings:
             return
         pipe = self.client.pipeline(transaction=False)
+        # Stream ids are milliseconds of Redis's clock; ours is close enough for a 15-min cut.
+        oldest = f"{int((time.time() - SIGHTINGS_STREAM_RETENTION_S) * 1000)}-0"
         for e in events:
             pipe.xadd(
                 EVENTS_STREAM,
@@ -49,7 +56,7 @@ class Publisher:
             pipe.xadd(
                 SIGHTINGS_STREAM,
                 cast(Any, s.to_stream_fields()),
-                maxlen=SIGHTINGS_STREAM_MAXLEN,
+                minid=oldest,
                 approximate=True,
             )
         pipe.execute()

@@ -17,7 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sharpeye.contracts.events import Box
 
 SIGHTINGS_STREAM = "sharpeye:sightings"
-SIGHTINGS_STREAM_MAXLEN = 1_000_000
+# The stream is for live readers (a wall following a plate); the searchable record is the
+# table. Entries older than this are trimmed as new ones are added: a cap by count held up
+# to 1,000,000 of them (about 850 MB of Redis; the 2-hour shift record saw Redis grow
+# 24 MB/h, all of it here), a day's worth at the district's 8 million sightings a day.
+SIGHTINGS_STREAM_RETENTION_S = 900
 SIGHTING_FIELD = "sighting"
 
 

@@ -166,3 +166,36 @@ def test_live_fleet_through_ingest_engine_to_redis(
     assert {e.camera_id for e in events} == {"east", "west"}
     assert {e.event_type for e in events} == {"intrusion"}
     assert all(e.occurred_at > 1e9 and e.zone_id == "square" for e in events)
+
+
+def test_the_sightings_stream_keeps_minutes_not_a_million(redis_url: str) -> None:
+    """The searchable record is the table; the stream serves live readers and is trimmed by
+    age as sightings are added (a cap by count held ~850 MB of Redis at district scale)."""
+    from sharpeye.contracts.events import Box
+    from sharpeye.contracts.sightings import SIGHTINGS_STREAM_RETENTION_S
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(SIGHTINGS_STREAM)
+    old_ms = int((time.time() - SIGHTINGS_STREAM_RETENTION_S - 3600) * 1000)
+    pipe = client.pipeline(transaction=False)
+    for i in range(1000):  # an hour past the retention
+        pipe.xadd(SIGHTINGS_STREAM, {"sighting": "{}"}, id=f"{old_ms + i}-0")
+    pipe.execute()
+    box = Box(x1=0.1, y1=0.1, x2=0.2, y2=0.2)
+    now = time.time()
+    fresh = Sighting(
+        camera_id="a",
+        track_id=1,
+        class_name="car",
+        first_seen=now,
+        last_seen=now,
+        score=0.9,
+        box=box,
+    )
+    Publisher(client).publish([], [fresh])
+    # Trimming is approximate (whole stream nodes of 100 entries): most old entries go.
+    assert client.xlen(SIGHTINGS_STREAM) <= 101
+    [(_, fields)] = client.xrevrange(SIGHTINGS_STREAM, count=1)
+    assert b"sighting" in fields and fields[b"sighting"] != b"{}"
+    client.delete(SIGHTINGS_STREAM)
+    client.close()
