@@ -15,6 +15,7 @@ import redis
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
 import sharpeye
 from camera.onvif.ptz_pool import PtzPool
@@ -32,6 +33,7 @@ from command_api.deps import RegistryHolder, Runtime
 from command_api.docs import mount_docs
 from command_api.limits import BodyLimit, max_body_bytes
 from command_api.live.hub import LiveHub
+from command_api.nul import RefuseNul, nul_in_text
 from command_api.routers import (
     alarms,
     alarms_ws,
@@ -253,9 +255,12 @@ def create_app(
         redoc_url=None,
     )
     mount_docs(app)
+    # A NUL in the path or query is refused before routing (PostgreSQL text cannot hold it).
+    app.add_middleware(RefuseNul)
     # Outermost of ours: an oversized body is refused before auth or parsing touch it.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes())
     app.add_exception_handler(redis.RedisError, _redis_unavailable)
+    app.add_exception_handler(DataError, nul_in_text)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(auth.router)
