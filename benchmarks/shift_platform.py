@@ -57,13 +57,9 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = children_of(todo.pop())
-        out += kids
-        todo += kids
-    return out
+def _is_mp_child(pid: int) -> bool:
+    """A multiprocessing worker (not its resource tracker, which holds no data)."""
+    return any("spawn_main" in part or "forkserver" in part for part in _cmdline(pid))
 
 
 def role_of(pid: int) -> str | None:
@@ -251,10 +247,20 @@ class Platform:
     def processes(self) -> Iterator[tuple[int, str]]:
         if self.proc is None:
             return
-        for pid in descendants(self.proc.pid):
-            role = role_of(pid)
-            if role is not None:
-                yield pid, role
+        roles: dict[int, str] = {}
+        todo = [self.proc.pid]
+        while todo:
+            parent = todo.pop()
+            for pid in children_of(parent):
+                todo.append(pid)
+                role = role_of(pid)
+                # A service's own child (the API's face-probe process, started by
+                # multiprocessing) is watched under its parent's name.
+                if role is None and parent in roles and _is_mp_child(pid):
+                    role = f"{roles[parent]}-child"
+                if role is not None:
+                    roles[pid] = role
+                    yield pid, role
 
     def restarts_logged(self) -> int:
         """Children `up` had to restart (it logs each one)."""

@@ -31,6 +31,7 @@ from command_api.auth.seed import BOOTSTRAP_ENV, bootstrap_admin
 from command_api.auth.tokens import load_auth_config
 from command_api.deps import RegistryHolder, Runtime
 from command_api.docs import mount_docs
+from command_api.face_probe import shutdown_probe_pool
 from command_api.limits import BodyLimit, max_body_bytes
 from command_api.live.hub import LiveHub
 from command_api.nul import RefuseNul, nul_in_text
@@ -238,6 +239,7 @@ def create_app(
                     await task
             await services.stop()
             await runtime.ptz.close()
+            shutdown_probe_pool()
             await asyncio.to_thread(stop_audit_worker, sessions)  # queued reads written
             await client.aclose()
             engine.dispose()

@@ -2,16 +2,34 @@
 
 The face models (YuNet, dlib's landmarks and ResNet, ~30 MB, about a second to load) are
 loaded at the first face search of an API process, not at startup: most API replicas never
-get one. Loading and embedding run in a worker thread so the event loop keeps serving;
-one lock covers both, because a dlib network must not run in two threads at once.
+get one. Decoding, loading and embedding run in one child process of the API, not in its
+threads, for two reasons seen or feared in a 7×24 run:
+- memory: one probe allocates 40–70 MB for a moment (the decoded photo, YuNet's and dlib's
+  buffers). Done in the API's worker threads, interleaved with its other work, part of each
+  such peak stayed in glibc's arenas: the 2-hour shift record's API grew 286 → 357 MB in
+  steps at the 3-minute face searches, where the probe alone in a quiet process stayed flat.
+  In a child, the peaks are the child's, and the child is replaced every
+  `TASKS_PER_CHILD` probes, which bounds whatever it keeps;
+- faults: a crafted photo that crashes OpenCV or dlib in native code takes the child down,
+  not the API serving the walls. The search is then refused (422) and the next one starts a
+  new child.
+One child per API process, so one probe runs at a time (a dlib network must not run in two
+threads at once anyway); concurrent searches queue for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import multiprocessing
+import tempfile
 import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -27,6 +45,11 @@ MAX_PIXELS = 40_000_000
 # Investigators' photos are often cropped from CCTV: accept faces a little smaller than
 # the live analytics' default (the same size the face tests use).
 MIN_FACE_PX = 24
+# Probes a child serves before it is replaced (its model load, ~1 s, is paid again then).
+TASKS_PER_CHILD = 200
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ProbeError(ValueError):
@@ -84,5 +107,86 @@ def probe_embedding_sync(data_dir: Path, data: bytes) -> NDArray[np.float32]:
         return analyzer.embed(img, best)
 
 
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_tasks = 0
+
+
+def _probe_pool() -> ProcessPoolExecutor:
+    """The probe child's pool, replaced every TASKS_PER_CHILD probes.
+
+    Replaced here rather than with `max_tasks_per_child`: on Python 3.11–3.13 a pool whose
+    worker exits at that limit can stop taking queued tasks (CPython gh-115634).
+    """
+    global _pool, _pool_tasks
+    with _pool_lock:
+        old = None
+        if _pool is not None and _pool_tasks >= TASKS_PER_CHILD:
+            old, _pool = _pool, None
+        if _pool is None:
+            # spawn, not fork: the API has threads (and locks held in them) when it forks.
+            _pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+            _pool_tasks = 0
+        _pool_tasks += 1
+        pool = _pool
+    if old is not None:
+        old.shutdown(wait=False)  # its queued probes still finish, then its child exits
+    return pool
+
+
+def shutdown_probe_pool() -> None:
+    """End the probe child (the API's lifespan calls this on the way out)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _probe_file(data_dir: Path, path: str) -> NDArray[np.float32]:
+    return probe_embedding_sync(data_dir, Path(path).read_bytes())
+
+
 async def probe_embedding(data_dir: Path, data: bytes) -> NDArray[np.float32]:
-    return await asyncio.to_thread(probe_embedding_sync, data_dir, data)
+    """`probe_embedding_sync` in the probe child; ProbeError if the photo killed it.
+
+    The photo goes to the child as a private temporary file, not through the pool's pipe:
+    on Python 3.11 a child that dies while a payload larger than the pipe's buffer is being
+    fed to it leaves the pool's feeder thread blocked for good (and the API's exit with it).
+    """
+    with tempfile.NamedTemporaryFile(prefix="sharpeye-face-probe-") as f:  # mode 0600
+        await asyncio.to_thread(f.write, data)
+        await asyncio.to_thread(f.flush)
+        embedding: NDArray[np.float32] = await in_probe_child(_probe_file, data_dir, f.name)
+    return embedding
+
+
+async def in_probe_child(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in the probe child.
+
+    A child can die outside the input's doing (killed by an operator or the OOM killer
+    between searches, which the pool may only notice during the next call), so a death is
+    answered with a new child and one more try; an input that kills that one too is refused
+    (ProbeError), and the next call gets a new child again.
+    """
+    for attempt in (1, 2):
+        pool = _probe_pool()
+        try:
+            return await asyncio.wrap_future(pool.submit(fn, *args))
+        except BrokenProcessPool:
+            _discard(pool)
+            log.error(
+                "the face probe's process died (%s); a new one is started",
+                "retrying the search" if attempt == 1 else "the search is refused",
+            )
+    raise ProbeError("the photo could not be processed")
