@@ -23,6 +23,7 @@ import asyncio
 import io
 import logging
 import multiprocessing
+import signal
 import tempfile
 import threading
 from collections.abc import Callable
@@ -112,6 +113,13 @@ _pool: ProcessPoolExecutor | None = None
 _pool_tasks = 0
 
 
+def _ignore_interrupts() -> None:
+    """In the child: Ctrl-C (or `up` stopping its process group with SIGINT) reaches it too;
+    the API ends it on its way out, so it must not die first with a KeyboardInterrupt
+    traceback in the API's log. When the API is gone, its pipe closes and the child exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _probe_pool() -> ProcessPoolExecutor:
     """The probe child's pool, replaced every TASKS_PER_CHILD probes.
 
@@ -126,7 +134,9 @@ def _probe_pool() -> ProcessPoolExecutor:
         if _pool is None:
             # spawn, not fork: the API has threads (and locks held in them) when it forks.
             _pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_ignore_interrupts,
             )
             _pool_tasks = 0
         _pool_tasks += 1

@@ -48,6 +48,11 @@ async def test_the_probe_runs_in_a_child_and_survives_its_death(data_dir: Path) 
     second = await probe_embedding(data_dir, photo)
     assert _child_pids() == {child}
     assert float(abs(first - second).max()) < 1e-5
+    # Ctrl-C to the process group (how `up` and a terminal stop the API) is the API's to
+    # handle: the child stays, silent, until the API ends it.
+    os.kill(child, signal.SIGINT)
+    await probe_embedding(data_dir, photo)
+    assert _child_pids() == {child}
 
     # Killed between searches (the OOM killer, an operator): the next search still works.
     os.kill(child, signal.SIGKILL)
