@@ -20,6 +20,13 @@ from sqlalchemy.exc import DataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MESSAGE = "text may not contain NUL (U+0000) characters"
+
+
+def _detail(where: str) -> dict[str, object]:
+    """FastAPI's own 422 shape (what the OpenAPI document promises for every 422)."""
+    return {"detail": [{"loc": [where], "msg": MESSAGE, "type": "value_error"}]}
+
+
 # PostgreSQL's SQLSTATEs for a character its encoding cannot take (NUL among them).
 _NUL_SQLSTATES = {"22021", "22P05"}
 
@@ -50,13 +57,15 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
-def _has_nul(scope: Scope) -> bool:
-    path = scope.get("path", "")
-    if "\x00" in path:
-        return True
+def _nul_in(scope: Scope) -> str | None:
+    """ "path" or "query" when that part of the request holds a NUL, else None."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
     query: bytes = scope.get("query_string", b"")
     # `+` and other escapes are irrelevant: only a literal or %-encoded zero byte matters.
-    return b"\x00" in query or b"\x00" in unquote_to_bytes(query)
+    if b"\x00" in query or b"\x00" in unquote_to_bytes(query):
+        return "query"
+    return None
 
 
 class RefuseNul:
@@ -69,11 +78,12 @@ class RefuseNul:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if _has_nul(scope):
+        where = _nul_in(scope)
+        if where is not None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": MESSAGE})
             else:
-                await _refuse(send)
+                await _refuse(send, where)
             return
         if scope["type"] == "http" and _is_json(scope):
             # Read whole (the body limit outside this has capped it), checked, then replayed.
@@ -87,7 +97,7 @@ class RefuseNul:
                     break
             body = b"".join(chunks)
             if _body_has_nul(body):
-                await _refuse(send)
+                await _refuse(send, "body")
                 return
             await self.app(scope, _replay(body, receive), send)
             return
@@ -107,8 +117,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse(send: Send) -> None:
-    body = json.dumps({"detail": MESSAGE}).encode()
+async def _refuse(send: Send, where: str) -> None:
+    body = json.dumps(_detail(where)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -129,5 +139,5 @@ async def nul_in_text(request: Request, exc: Exception) -> JSONResponse:
     """
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     if isinstance(exc, DataError) and sqlstate in _NUL_SQLSTATES:
-        return JSONResponse(status_code=422, content={"detail": MESSAGE})
+        return JSONResponse(status_code=422, content=_detail("body"))
     raise exc
