@@ -47,6 +47,13 @@ class DeliveryLeader:
 
     def release(self) -> None:
         if self._conn is not None:
+            # Unlock first: the server ends a closed session's backend (and frees its lock)
+            # a moment after the socket closes, and the next node's try may come before.
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.commit()
+            except Exception:
+                log.debug("unlocking the delivery lock failed", exc_info=True)
             # Invalidate, not close: a pooled connection would keep the session, and its lock.
             try:
                 self._conn.invalidate()
