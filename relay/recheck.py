@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import httpx
 
 from relay.sessions import SessionManager
-from relay.settings import RECHECK_PURPOSE
+from sharpeye.relay_settings import RECHECK_PURPOSE
 from sharpeye.tokens import TokenSigner
 
 log = logging.getLogger(__name__)

@@ -34,11 +34,11 @@ from relay.ice import use_consent_timeout, use_host_addresses
 from relay.metrics import exposition, registry_for
 from relay.recheck import ViewerRecheck
 from relay.sessions import CapacityError, OfferError, SessionManager
-from relay.settings import RelaySettings, get_relay_settings
 from relay.sources import SourceError, Sources, StreamKind
 from relay.upstream import UnsupportedCodecError, UpstreamError
 from sharpeye.health_text import relay_error, scrub_detail
 from sharpeye.registry import Registry, RegistryError, RegistryWatcher, load_registry
+from sharpeye.relay_settings import RelaySettings, get_relay_settings
 from sharpeye.settings import Settings, get_settings
 from sharpeye.tokens import TokenError, TokenSigner, ViewerClaims, signer_for
 

@@ -30,10 +30,10 @@ from aiortc import (
 from relay import packer, rtp_out
 from relay.ice import announce, filter_remote_candidates, loopback_only
 from relay.metrics import RelayCounters
-from relay.settings import RelaySettings
 from relay.sources import SourceSpec, UpstreamKey
 from relay.track import ViewerTrack
 from relay.upstream import Upstream
+from sharpeye.relay_settings import RelaySettings
 from sharpeye.tokens import ViewerClaims
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from types import TracebackType
 
-from relay.settings import RelaySettings
+from sharpeye.relay_settings import RelaySettings
 
 
 class Workers:

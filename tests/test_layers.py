@@ -53,13 +53,7 @@ INNER: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 # (importing module, imported module) pairs still allowed, each naming its issue-12 step.
-ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        # --- step "camera/": the viewer-token settings the API and the relay share move to
-        # sharpeye/ (a contract between two services) --------------------------------------
-        ("command_api.routers.viewer", "relay.settings"),
-    }
-)
+ALLOWED: frozenset[tuple[str, str]] = frozenset()
 
 
 # Circles of modules still allowed (type-only back edges count: a circle in the types is one

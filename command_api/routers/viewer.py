@@ -30,8 +30,8 @@ from command_api.deps import (
     entry_for,
     scope_for,
 )
-from relay.settings import RECHECK_PATH, RECHECK_PURPOSE, RelaySettings, get_relay_settings
 from sharpeye.registry import Camera
+from sharpeye.relay_settings import RECHECK_PATH, RECHECK_PURPOSE, RelaySettings, get_relay_settings
 from sharpeye.settings import Settings
 from sharpeye.tokens import DEFAULT_TTL_S, TokenError, TokenSigner, signer_for
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from command_api.routers.viewer import get_signer
-from relay.settings import RECHECK_PATH, RECHECK_PURPOSE
+from sharpeye.relay_settings import RECHECK_PATH, RECHECK_PURPOSE
 from sharpeye.store.models.audit import AuditRecord
 from tests.command_api.harness import Harness, harness
 

@@ -23,8 +23,8 @@ import pytest
 import uvicorn
 
 from relay.server import RelayState, create_relay_app
-from relay.settings import RelaySettings
 from sharpeye.registry import Registry, parse_registry
+from sharpeye.relay_settings import RelaySettings
 from sharpeye.settings import Settings
 from sharpeye.tokens import TokenSigner
 from tests.fixtures_fleet import Fleet, free_port

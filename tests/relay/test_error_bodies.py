@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from relay.settings import RelaySettings
 from relay.whep_client import WhepRefused, WhepViewer
 from sharpeye.registry import parse_registry
+from sharpeye.relay_settings import RelaySettings
 from tests.fixtures_fleet import Fleet, free_port, stop_and_check
 from tests.relay.fixtures_relay import RelayHandle, start_relay
 

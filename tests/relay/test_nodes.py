@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from relay.settings import RelaySettings
+from sharpeye.relay_settings import RelaySettings
 
 NODES = [f"https://relay-{i}.city.example/{{worker}}" for i in range(4)]
 CAMERAS = [f"cam-{i:05d}" for i in range(4000)]

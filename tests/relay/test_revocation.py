@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from relay.metrics import sizes
-from relay.settings import RECHECK_PATH, RECHECK_PURPOSE
 from relay.whep_client import WhepViewer
+from sharpeye.relay_settings import RECHECK_PATH, RECHECK_PURPOSE
 from sharpeye.tokens import signer_for
 from tests.fixtures_fleet import Fleet, free_port
 from tests.relay.fixtures_api import LiveApi, start_api

@@ -45,7 +45,7 @@ async def api(
     monkeypatch.setenv("SHARPEYE_RELAY_ICE_SERVERS", "stun:stun.example:3478,turn:turn.example")
     monkeypatch.setenv("SHARPEYE_RELAY_ICE_USERNAME", "wall")
     monkeypatch.setenv("SHARPEYE_RELAY_ICE_CREDENTIAL", "turn-secret")
-    from relay.settings import get_relay_settings
+    from sharpeye.relay_settings import get_relay_settings
 
     get_relay_settings.cache_clear()
     registry = tmp_path / "camera_registry.yaml"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from relay.ice import use_host_addresses
-from relay.settings import RelaySettings
 from relay.whep_client import WhepViewer
+from sharpeye.relay_settings import RelaySettings
 from sharpeye.tokens import TokenSigner
 from tests.fixtures_fleet import REPO, Fleet, child_pids, free_port, pid_alive
 

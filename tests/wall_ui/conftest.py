@@ -18,7 +18,7 @@ import uvicorn
 
 # One list of the verified headless-Chromium flags, shared with the shift harness's walls.
 from benchmarks.shift_walls import CHROMIUM, CHROMIUM_ARGS
-from relay.settings import get_relay_settings
+from sharpeye.relay_settings import get_relay_settings
 from sharpeye.settings import Settings
 from sharpeye.tokens import signer_for
 from tests.fixtures_fleet import Fleet, free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.settings import get_relay_settings
+from sharpeye.relay_settings import get_relay_settings
 from sharpeye.settings import Settings
 from sharpeye.simulate.onvif_peer import OnvifDeviceConfig, RunningDevice, start_onvif_devices
 from sharpeye.tokens import signer_for

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from relay.settings import get_relay_settings
+from sharpeye.relay_settings import get_relay_settings
 from sharpeye.tokens import signer_for
 from tests.fixtures_fleet import Fleet, free_port
 from tests.relay.fixtures_api import USERS, LiveApi, start_api

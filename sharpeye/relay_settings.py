@@ -1,4 +1,4 @@
-"""Relay settings, from the environment (`SHARPEYE_RELAY_*`), apart from the shared Settings.
+"""Relay settings (`SHARPEYE_RELAY_*`), apart from the shared Settings: a contract of two services.
 
 The command API reads them too: it hands the wall the relay's public URL with each token.
 """
