@@ -257,7 +257,8 @@ def create_app(
         redoc_url=None,
     )
     mount_docs(app)
-    # A NUL in the path or query is refused before routing (PostgreSQL text cannot hold it).
+    # A NUL in the path, query or JSON body is refused before routing (PostgreSQL text
+    # cannot hold it).
     app.add_middleware(RefuseNul)
     # Outermost of ours: an oversized body is refused before auth or parsing touch it.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes())

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import cv2
 import numpy as np
@@ -148,11 +148,10 @@ def _probe_pool() -> ProcessPoolExecutor:
 
 def shutdown_probe_pool() -> None:
     """End the probe child (the API's lifespan calls this on the way out)."""
-    global _pool
     with _pool_lock:
-        pool, _pool = _pool, None
+        pool = _pool
     if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _discard(pool)
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
@@ -161,6 +160,11 @@ def _discard(pool: ProcessPoolExecutor) -> None:
         if _pool is pool:
             _pool = None
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _write_all(f: IO[bytes], data: bytes) -> None:
+    f.write(data)
+    f.flush()
 
 
 def _probe_file(data_dir: Path, path: str) -> NDArray[np.float32]:
@@ -175,8 +179,7 @@ async def probe_embedding(data_dir: Path, data: bytes) -> NDArray[np.float32]:
     fed to it leaves the pool's feeder thread blocked for good (and the API's exit with it).
     """
     with tempfile.NamedTemporaryFile(prefix="sharpeye-face-probe-") as f:  # mode 0600
-        await asyncio.to_thread(f.write, data)
-        await asyncio.to_thread(f.flush)
+        await asyncio.to_thread(_write_all, f, data)
         embedding: NDArray[np.float32] = await in_probe_child(_probe_file, data_dir, f.name)
     return embedding
 

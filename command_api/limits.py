@@ -11,11 +11,11 @@ GET) costs nothing and is not refused.
 
 from __future__ import annotations
 
-import json
 import os
 
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
@@ -49,23 +49,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                # The rest of the body is not read: the connection cannot be reused.
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -112,4 +95,9 @@ class BodyLimit:
             # Raised where no exception handler turned it into the 413 (a bare ASGI app).
             if started:
                 raise
-            await _refuse(send, e.limit)
+            await JSONResponse(
+                {"detail": f"request body larger than {e.limit} bytes"},
+                status_code=413,
+                # The rest of the body is not read: the connection cannot be reused.
+                headers={"connection": "close"},
+            )(scope, receive, send)

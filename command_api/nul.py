@@ -62,8 +62,8 @@ def _nul_in(scope: Scope) -> str | None:
     if "\x00" in scope.get("path", ""):
         return "path"
     query: bytes = scope.get("query_string", b"")
-    # `+` and other escapes are irrelevant: only a literal or %-encoded zero byte matters.
-    if b"\x00" in query or b"\x00" in unquote_to_bytes(query):
+    # A literal zero byte survives unquoting, so this one check sees it and `%00` alike.
+    if b"\x00" in unquote_to_bytes(query):
         return "query"
     return None
 
@@ -83,7 +83,7 @@ class RefuseNul:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": MESSAGE})
             else:
-                await _refuse(send, where)
+                await JSONResponse(_detail(where), status_code=422)(scope, receive, send)
             return
         if scope["type"] == "http" and _is_json(scope):
             # Read whole (the body limit outside this has capped it), checked, then replayed.
@@ -97,7 +97,7 @@ class RefuseNul:
                     break
             body = b"".join(chunks)
             if _body_has_nul(body):
-                await _refuse(send, "body")
+                await JSONResponse(_detail("body"), status_code=422)(scope, receive, send)
                 return
             await self.app(scope, _replay(body, receive), send)
             return
@@ -115,21 +115,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()  # after the body: the disconnect, when it comes
 
     return replayed
-
-
-async def _refuse(send: Send, where: str) -> None:
-    body = json.dumps(_detail(where)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def nul_in_text(request: Request, exc: Exception) -> JSONResponse:

@@ -19,9 +19,7 @@ from command_api.auth.roles import Role
 from command_api.auth.seed import DEMO_USERS, DemoUser
 from sharpeye.contracts.sightings import Sighting
 from sharpeye.models.manifest import models_dir
-from sharpeye.models.provision import pull
 from sharpeye.models.samples import pull_samples
-from sharpeye.settings import get_settings
 from tests.command_api.harness import NOON, Harness, harness
 
 pytestmark = [pytest.mark.integration]
@@ -38,23 +36,14 @@ SEEN = [
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    """The provisioned models and sample photos (no network once `make models` ran)."""
-    data = get_settings().data_dir
-    pull(data)
-    pull_samples(data)
-    return data
+def photos(face_data_dir: Path) -> dict[str, bytes]:
+    return {name: path.read_bytes() for name, path in pull_samples(face_data_dir).items()}
 
 
 @pytest.fixture(scope="module")
-def photos(data_dir: Path) -> dict[str, bytes]:
-    return {name: path.read_bytes() for name, path in pull_samples(data_dir).items()}
-
-
-@pytest.fixture(scope="module")
-def embeddings(data_dir: Path, photos: dict[str, bytes]) -> dict[str, list[float]]:
+def embeddings(face_data_dir: Path, photos: dict[str, bytes]) -> dict[str, list[float]]:
     """Each photo's largest usable face, embedded with the real model (as ingest would)."""
-    analyzer = FaceAnalyzer(data_dir, min_size=24)
+    analyzer = FaceAnalyzer(face_data_dir, min_size=24)
     out = {}
     for name, *_ in SEEN:
         img = np.asarray(cv2.imdecode(np.frombuffer(photos[name], np.uint8), 1), np.uint8)
@@ -65,10 +54,10 @@ def embeddings(data_dir: Path, photos: dict[str, bytes]) -> dict[str, list[float
 
 
 @pytest.fixture
-async def api(tmp_path: Path, redis_url: str, data_dir: Path) -> AsyncIterator[Harness]:
+async def api(tmp_path: Path, redis_url: str, face_data_dir: Path) -> AsyncIterator[Harness]:
     # The API finds its face models under its own data dir: lend it the provisioned ones.
     (tmp_path / "data").mkdir()
-    models_dir(tmp_path / "data").symlink_to(models_dir(data_dir).resolve())
+    models_dir(tmp_path / "data").symlink_to(models_dir(face_data_dir).resolve())
     users = [*DEMO_USERS, TOURISM_INVESTIGATOR]
     async with harness(tmp_path, redis_url, start_services=False, users=users) as h:
         yield h
