@@ -162,6 +162,10 @@ class _Reader(threading.Thread):
             stream.feed(ps.leftover, time.monotonic())
 
     def _close(self, sess: Session, reason: str | None, teardown: bool = False) -> None:
+        if reason is not None:
+            # Before the stream is retired: a health report taken in between would show the
+            # camera offline with no reason.
+            sess.last_error = reason
         stream = sess.stream
         if stream is not None:
             sock = stream.session.sock
@@ -175,7 +179,6 @@ class _Reader(threading.Thread):
         self.sessions.discard(sess)
         self.backlog.discard(sess)
         if reason is not None:
-            sess.last_error = reason
             sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
             sess.outage.failed("camera %s offline: %s", sess.spec.camera_id, reason)
 

@@ -115,6 +115,7 @@ class PyavReader(threading.Thread):
         sess = self.sess
         cid = sess.spec.camera_id
         while not self.halted():
+            reason: str | None = None
             try:
                 reason = self._play_once()
             except Exception as exc:  # a bug must not end the camera's retries
@@ -123,11 +124,14 @@ class PyavReader(threading.Thread):
                     "camera %s: PyAV reader failed:\n%s", cid, self.scrub(traceback.format_exc())
                 )
             finally:
+                if reason is not None and not self.halted():
+                    # Before the stream is retired: a health report taken in between would
+                    # show the camera offline with no reason.
+                    sess.last_error = reason
                 sess.connecting = False
                 sess.retire_stream()
             if reason is None or self.halted():
                 break
-            sess.last_error = reason
             delay = sess.backoff.next_delay()
             sess.next_attempt = time.monotonic() + delay
             sess.outage.failed("camera %s offline: %s", cid, reason)

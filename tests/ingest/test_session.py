@@ -68,3 +68,30 @@ def test_one_cameras_bad_health_is_reported_and_logged_once(
         assert health["good"].camera_id == "good"
     logged = [r for r in caplog.records if "bad" in r.getMessage()]
     assert len(logged) == 1
+
+
+def test_pyav_reader_writes_the_reason_before_the_camera_shows_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # CI once caught a health report between "stream retired" (state offline) and "reason
+    # written": offline, last_error None. The reason must be in place before the retire.
+    from ingest.pyav_reader import PyavReader
+
+    engine = IngestEngine(node_id="test")
+    sess = _session("gone")
+    sess.ever_connected = True
+    engine._sessions["gone"] = sess
+    reader = PyavReader(engine, sess)
+    seen: list[tuple[str | None, str | None]] = []
+    retire = sess.retire_stream
+
+    def retire_and_look() -> None:
+        retire()
+        h = sess.health("test", time.monotonic())
+        seen.append((h.state.value, h.last_error))
+        reader.stop()  # one failure is enough
+
+    monkeypatch.setattr(sess, "retire_stream", retire_and_look)
+    monkeypatch.setattr(reader, "_play_once", lambda: "the camera ended the stream")
+    reader.run()
+    assert seen == [("offline", "the camera ended the stream")]
