@@ -1,9 +1,10 @@
 """FFmpeg's RTSP client (through PyAV), for the cameras our own client (`camera.rtsp`) cannot
 read: firmwares that answer a TCP SETUP with 461 and offer RTP over UDP only, and servers whose
 answers or SDP our parser rejects. Ingest (`ingest.pyav_reader`, decoding for analytics) and
-the relay (`relay.pyav_pull`, passthrough) each run the demuxer on a thread of their own;
-what they share is here: when a camera may fall back to FFmpeg, the URL and options FFmpeg
-opens, the parameter sets from its extradata, and its messages without their secrets.
+the relay (`relay.pyav_pull`, passthrough) each run one `camera.ffmpeg_source.FfmpegSource`
+(open, access units, counters) on a thread of their own; this module holds what that reader
+is built from: when a camera may fall back to FFmpeg, the URL and options FFmpeg opens, the
+parameter sets from its extradata, and its messages without their secrets.
 
 The URL handed to FFmpeg carries the credentials (it has no other way to take them), so it
 never leaves the readers: FFmpeg's own messages name it, which is why errors are rebuilt

@@ -135,7 +135,7 @@ class _Reader(threading.Thread):
             decoder = Decoder(
                 sess.spec.camera_id,
                 ps.track.codec,
-                eng._decode_pool,
+                eng.decode_pool,
                 sess.slot,
                 keyframes_only=mode == "keyframes",
                 fps=sess.spec.fps if mode == "fps" else None,
@@ -236,7 +236,7 @@ class IngestEngine:
         self._connect_pool = ThreadPoolExecutor(
             connect_workers, thread_name_prefix="ingest-connect"
         )
-        self._decode_pool = ThreadPoolExecutor(
+        self.decode_pool = ThreadPoolExecutor(
             decode_workers or os.cpu_count() or 2, thread_name_prefix="ingest-decode"
         )
         self._scheduler = threading.Thread(
@@ -261,7 +261,7 @@ class IngestEngine:
                 sess.pyav.stop()
                 sess.pyav.join(timeout=max(0.0, deadline - time.monotonic()))
         self._connect_pool.shutdown(wait=False, cancel_futures=True)
-        self._decode_pool.shutdown(wait=False, cancel_futures=True)
+        self.decode_pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> IngestEngine:
         self.start()
@@ -327,6 +327,11 @@ class IngestEngine:
     def latest_frame(self, camera_id: str) -> SampledFrame | None:
         return self._sessions[camera_id].slot.latest()
 
+    def is_current(self, sess: Session) -> bool:
+        """Whether this session is still the camera's in a running engine (a PyAV reader
+        ends when it is not)."""
+        return not self._stop.is_set() and self._sessions.get(sess.spec.camera_id) is sess
+
     def wait_frame(
         self, camera_id: str, after_seq: int = 0, timeout: float = 5.0
     ) -> SampledFrame | None:
@@ -346,7 +351,7 @@ class IngestEngine:
             if stream.assembler is not one_shot:
                 return
             stream.assembler = None  # back to demux only
-            self._decode_pool.submit(self._decode_for_diagnosis, sess, track, au)
+            self.decode_pool.submit(self.decode_for_diagnosis, sess, track, au)
 
         one_shot = Assembler(track.codec, emit, keyframes_only=True)
         stream.assembler = one_shot
@@ -361,9 +366,9 @@ class IngestEngine:
             sess.diagnosing = False
             return
         sess.diagnosed_frame = key
-        self._decode_pool.submit(self._observe, sess, frame.image)
+        self.decode_pool.submit(self._observe, sess, frame.image)
 
-    def _decode_for_diagnosis(self, sess: Session, track: VideoTrack, au: AccessUnit) -> None:
+    def decode_for_diagnosis(self, sess: Session, track: VideoTrack, au: AccessUnit) -> None:
         try:
             ctx = av.CodecContext.create(track.codec, "r")
             prefix = b"".join(b"\x00\x00\x00\x01" + p for p in track.parameter_sets)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from camera.backoff import Backoff
+from camera.ffmpeg_source import FfmpegSource
 from camera.rtsp.stream import Stream
 from camera.spec import StreamSpec
 from ingest.decode import Decoder
@@ -16,12 +17,16 @@ from ingest.quality import Diagnosis
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.logs import Outage
 
-if TYPE_CHECKING:  # the PyAV reader imports this module
-    from ingest.pyav_reader import PyavReader, PyavStream
-
 ERROR_WINDOW_S = 10.0  # errors this recent make a camera "degraded"
 FRAME_LATE_S = 2.0  # no frame for this long, while connected: "degraded"
 RATE_WINDOW_S = 1.0  # fps and bitrate are averaged over at least this long
+
+
+class ReaderThread(Protocol):
+    """A camera's own reader thread (`ingest.pyav_reader.PyavReader`), as the engine drives it."""
+
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> None: ...
 
 
 @dataclass
@@ -41,8 +46,8 @@ class Session:
     outage: Outage = field(default_factory=lambda: Outage(logging.getLogger("ingest.engine")))
     slot: FrameSlot = field(default_factory=FrameSlot)
     stream: Stream | None = None  # playing on the native reader
-    pyav_stream: PyavStream | None = None  # playing on the PyAV reader
-    pyav: PyavReader | None = None  # the camera's PyAV thread, once it has one
+    pyav_stream: FfmpegSource | None = None  # playing on the PyAV reader
+    pyav: ReaderThread | None = None  # the camera's PyAV thread, once it has one
     reader: Literal["native", "pyav"] = "native"
     decoder: Decoder | None = None
     connecting: bool = False
@@ -74,7 +79,7 @@ class Session:
         if self.spec.reader == "pyav":
             self.reader = "pyav"
 
-    def live(self) -> Stream | PyavStream | None:
+    def live(self) -> Stream | FfmpegSource | None:
         """The playing connection's counters, whichever reader has it."""
         return self.stream if self.stream is not None else self.pyav_stream
 

@@ -23,6 +23,7 @@ from typing import Literal
 
 from camera.backoff import Backoff
 from camera.ffmpeg import can_fall_back, unreadable_hint
+from camera.ffmpeg_source import FfmpegOpenError
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError
 from camera.rtsp.handshake import (
@@ -34,7 +35,7 @@ from camera.rtsp.handshake import (
 from camera.rtsp.stream import Stream
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
 from relay.metrics import RelayCounters
-from relay.pyav_pull import PyavPull, PyavPullError, stop_and_join
+from relay.pyav_pull import PyavPull, stop_and_join
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
 from relay.tls_pull import TlsTransport
@@ -179,7 +180,7 @@ class Upstream:
         while not self.closed:
             try:
                 pull = await self._open()
-            except (RtspError, PyavPullError) as exc:
+            except (RtspError, FfmpegOpenError) as exc:
                 if isinstance(exc, RtspIncompatibleError) and can_fall_back(spec):
                     # Not a network or login problem: this camera is not for our client. Like
                     # ingest, read it through FFmpeg from now on (for this upstream's life).

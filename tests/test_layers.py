@@ -60,9 +60,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset()
 # in the design), each with what removes it.
 ALLOWED_CIRCLES: frozenset[frozenset[str]] = frozenset(
     {
-        # Step "camera/": the reader interface replaces the PyAV reader's use of the engine's
-        # private members (pyav_reader → engine, type-only; session ↔ pyav_reader).
-        frozenset({"ingest.engine", "ingest.pyav_reader", "ingest.session"}),
         # Step "camera/" moves upstream.py out; what stays is type-only back edges
         # (metrics → sessions, upstream → subscriber/metrics): to go with the relay's typed
         # runtime (issue 12, "a typed runtime built at once").
