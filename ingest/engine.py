@@ -24,7 +24,6 @@ from typing import Any
 
 import av
 
-from camera.backoff import Backoff
 from camera.ffmpeg import can_fall_back, unreadable_hint
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
@@ -37,6 +36,7 @@ from ingest.decode import Decoder
 from ingest.frames import SampledFrame
 from ingest.pyav_reader import PyavReader
 from ingest.session import Session
+from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraHealth, CameraState
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camera.backoff import Backoff
 from camera.resolve import (
     Login,
     onvif_login,
@@ -24,6 +23,7 @@ from camera.resolve import (
 )
 from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
+from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import Camera, Registry
 from sharpeye.registry.errors import CredentialError

@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from camera.backoff import Backoff
 from camera.ffmpeg_source import FfmpegSource
 from camera.rtsp.stream import Stream
 from camera.spec import StreamSpec
 from ingest.decode import Decoder
 from ingest.frames import FrameSlot
 from ingest.quality import Diagnosis
+from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.logs import Outage
 

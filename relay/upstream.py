@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from camera.backoff import Backoff
 from camera.ffmpeg import can_fall_back, unreadable_hint
 from camera.ffmpeg_source import FfmpegOpenError
 from camera.rtsp.depacketize import AccessUnit, Assembler
@@ -39,6 +38,7 @@ from relay.pyav_pull import PyavPull, stop_and_join
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
 from relay.tls_pull import TlsTransport
+from sharpeye.backoff import Backoff
 from sharpeye.logs import Outage
 
 RECONNECT_MAX_S = 2.0

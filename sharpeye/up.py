@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from sharpeye.backoff import Backoff
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.logs import configure_logging
 from sharpeye.plugins import BOOTSTRAP_ENV, DemoLogin, seed_demo
@@ -44,6 +45,7 @@ DEMO_SECRETS = {
 
 
 DEMO_ENV = "SHARPEYE_DEMO"
+HEALTHY_RUN_S = 60.0  # a child up this long before it died starts its backoff afresh
 
 
 def demo_requested(flag: bool) -> bool:
@@ -276,15 +278,20 @@ def first_admin_hint() -> str:
 
 
 def _supervise(children: list[Child], stop: threading.Event) -> None:
-    delays = {c.name: 1.0 for c in children}
+    backoffs = {c.name: Backoff(base_s=1.0, max_s=30.0) for c in children}
+    started = dict.fromkeys(backoffs, time.monotonic())
     while not stop.wait(1.0):
         for child in children:
             if child.alive():
                 continue
+            backoff = backoffs[child.name]
+            if time.monotonic() - started[child.name] > HEALTHY_RUN_S:
+                backoff.reset()  # it ran well for a while: a fresh failure, not a crash loop
+            delay = backoff.next_delay()
             code = child.proc.returncode if child.proc else None
-            log.error("%s exited (%s); restarting in %.0f s", child.name, code, delays[child.name])
-            if stop.wait(delays[child.name]):
+            log.error("%s exited (%s); restarting in %.1f s", child.name, code, delay)
+            if stop.wait(delay):
                 return
-            delays[child.name] = min(delays[child.name] * 2, 30.0)
             child.restarts += 1
             child.start()
+            started[child.name] = time.monotonic()

@@ -30,6 +30,7 @@ from command_api.alarms.rules import RuleSpec
 from command_api.alarms.service import Change, ingest_events, load_rules
 from command_api.alarms.writes import write_scope
 from command_api.registry_holder import RegistryHolder
+from sharpeye.backoff import Backoff
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.store.models import AlarmRuleRow
 
@@ -80,7 +81,7 @@ class EventConsumer:
                 raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        delay = 0.1
+        backoff = Backoff(base_s=0.1, max_s=5.0)
         group_ready = False
         while not stop.is_set():
             try:
@@ -88,14 +89,14 @@ class EventConsumer:
                     await self.ensure_group()
                     group_ready = True
                 await self.poll()
-                delay = 0.1
+                backoff.reset()
             except (RedisConnectionError, RedisTimeoutError, OSError) as e:
                 # A reply lost with the connection may have handed us entries (now in our
                 # pending list) that we never saw: read our own pending list first again.
                 self._own_pending = True
+                delay = backoff.next_delay()
                 log.warning("event stream unavailable (%s); retrying in %.1f s", e, delay)
                 await _sleep_or_stop(stop, delay)
-                delay = min(delay * 2, 5.0)
             except ResponseError as e:
                 if "NOGROUP" in str(e):
                     log.warning("consumer group %s missing (Redis restarted?); recreating", GROUP)
@@ -103,13 +104,12 @@ class EventConsumer:
                     self._own_pending = True
                     continue
                 log.exception("event stream error; retrying")
-                await _sleep_or_stop(stop, delay)
+                await _sleep_or_stop(stop, backoff.next_delay())
             except Exception:
                 # Store down, a bug: the entries stay pending and are read again.
                 log.exception("event batch not stored; will retry")
                 self._own_pending = True
-                await _sleep_or_stop(stop, delay)
-                delay = min(delay * 2, 5.0)
+                await _sleep_or_stop(stop, backoff.next_delay())
 
     async def poll(self) -> int:
         """One step: own pending entries, claimed ones, or new ones; returns entries handled."""

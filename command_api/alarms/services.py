@@ -20,7 +20,7 @@ from command_api.alarms.service import Change, escalate_due, prune_seen_events
 from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders
-from command_api.delivery.worker import Backoff, DeliveryWorker
+from command_api.delivery.worker import DeliveryWorker, RetryPolicy
 from command_api.registry_holder import RegistryHolder
 from sharpeye.bus.sealed import seal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class ServiceOptions:
     consumer_name: str = "node-1"
     escalation_interval_s: float = 1.0
-    backoff: Backoff = field(default_factory=Backoff)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     delivery_poll_s: float = 1.0
     claim_idle_ms: int = 30_000
     block_ms: int = 1000
@@ -58,7 +58,7 @@ class AlarmServices:
             sessions,
             clock,
             self.senders,
-            self.options.backoff,
+            self.options.retry,
             poll_s=self.options.delivery_poll_s,
             on_result=metrics.delivery_result,
             leader=DeliveryLeader(sessions.kw["bind"]) if sessions.kw.get("bind") else None,

@@ -21,19 +21,23 @@ from command_api.alarms.clock import Clock
 from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import DeliveryError, Senders, Target
+from sharpeye.backoff import Backoff
 from sharpeye.store.models import DestinationRow, OutboxItem
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Backoff:
+class RetryPolicy:
+    """How a failed delivery is retried: the platform's backoff curve (jittered, so a receiver
+    back from an outage is not hit by its whole backlog at once), up to `max_attempts`."""
+
     base_s: float = 1.0
     cap_s: float = 60.0
     max_attempts: int = 50
 
     def delay(self, attempts: int) -> float:
-        return float(min(self.cap_s, self.base_s * 2 ** max(0, attempts - 1)))
+        return Backoff(base_s=self.base_s, max_s=self.cap_s).delay_after(attempts)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class DeliveryWorker:
         sessions: sessionmaker[Session],
         clock: Clock,
         senders: Senders,
-        backoff: Backoff | None = None,
+        retry: RetryPolicy | None = None,
         poll_s: float = 1.0,
         batch: int = 100,
         on_result: Any = None,
@@ -60,7 +64,7 @@ class DeliveryWorker:
         self._sessions = sessions
         self._clock = clock
         self._senders = senders
-        self._backoff = backoff or Backoff()
+        self._retry = retry or RetryPolicy()
         self._poll_s = poll_s
         self._batch = batch
         self._wake = asyncio.Event()
@@ -189,7 +193,7 @@ class DeliveryWorker:
                 return
             row.attempts += 1
             row.last_error = error
-            if row.attempts >= self._backoff.max_attempts:
+            if row.attempts >= self._retry.max_attempts:
                 row.state = "failed"
                 log.error(
                     "delivery %s gave up after %d attempts: %s",
@@ -198,7 +202,7 @@ class DeliveryWorker:
                     error,
                 )
             else:
-                row.next_attempt_at = now + self._backoff.delay(row.attempts)
+                row.next_attempt_at = now + self._retry.delay(row.attempts)
                 log.warning(
                     "delivery %s attempt %d failed: %s", row.idempotency_key, row.attempts, error
                 )

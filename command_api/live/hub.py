@@ -38,10 +38,10 @@ from typing import Any, Literal
 
 import redis.asyncio
 
-from camera.backoff import Backoff
 from command_api.alarms import metrics
 from command_api.alarms.withhold import withhold_camera
 from command_api.auth.camera_scope import CameraScope
+from sharpeye.backoff import Backoff
 from sharpeye.bus.health import HEALTH_CHANNEL
 from sharpeye.bus.sealed import unseal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage, alarm_visible_to

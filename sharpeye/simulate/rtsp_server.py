@@ -29,6 +29,8 @@ gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
+from sharpeye.backoff import Backoff  # noqa: E402
+
 RTP_CAPS = "application/x-rtp,media=video,encoding-name=H264,payload=96,clock-rate=90000"
 ROLE_USER = "user"
 ROLE_ANONYMOUS = "anonymous"
@@ -40,6 +42,8 @@ AUTH_ENV = "SHARPEYE_SIM_RTSP_AUTH"
 UDP_RCVBUF = 4 * 1024 * 1024
 # Each media needs its publisher up and a first keyframe (2 s GOP): seconds, not tens.
 READY_TIMEOUT_S = 30.0
+# A publisher that keeps dying quickly (a broken clip) is retried less and less often.
+RESTART_BACKOFF = Backoff(base_s=1.0, max_s=30.0)
 
 
 def log(msg: str) -> None:
@@ -170,6 +174,7 @@ class Publisher:
     failures: int = 0  # consecutive quick exits, for the restart backoff
     started_at: float = 0.0
     died_at: float | None = None
+    retry_at: float = 0.0
 
     def command(self) -> list[str]:
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re"]
@@ -394,10 +399,11 @@ class FleetServer:
                 pub.died_at = now
                 quick = now - pub.started_at < 60
                 pub.failures = pub.failures + 1 if quick else 1
-                delay = min(30.0, 2.0 ** (pub.failures - 1))
+                delay = RESTART_BACKOFF.delay_after(pub.failures)
+                pub.retry_at = now + delay
                 rc = pub.proc.returncode
                 log(f"publisher for {pub.clip} exited ({rc}); retry in {delay:.0f} s")
-            if now - pub.died_at >= min(30.0, 2.0 ** (pub.failures - 1)) - 0.5:
+            if now >= pub.retry_at:
                 pub.start()
         return True  # keep the GLib timeout
 

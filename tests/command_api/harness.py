@@ -25,7 +25,7 @@ from command_api.alarms.clock import ManualClock
 from command_api.alarms.services import AlarmServices, ServiceOptions
 from command_api.app import create_app
 from command_api.auth.seed import DEMO_USERS, DemoUser, seed
-from command_api.delivery.worker import Backoff
+from command_api.delivery.worker import RetryPolicy
 from command_api.deps import Runtime
 from sharpeye.bus.embedded import free_port
 from sharpeye.contracts.events import EVENTS_STREAM, Event
@@ -91,7 +91,7 @@ async def harness(
     database_url: str | None = None,
     *,
     start_services: bool = True,
-    backoff: Backoff | None = None,
+    retry: RetryPolicy | None = None,
     users: list[DemoUser] | None = None,
     claim_idle_ms: int = 30_000,
 ) -> AsyncIterator[Harness]:
@@ -109,7 +109,7 @@ async def harness(
     options = ServiceOptions(
         consumer_name="test-node",
         escalation_interval_s=3600,  # tests escalate explicitly with the manual clock
-        backoff=backoff or Backoff(base_s=0.02, cap_s=0.2, max_attempts=1000),
+        retry=retry or RetryPolicy(base_s=0.02, cap_s=0.2, max_attempts=1000),
         delivery_poll_s=0.05,
         block_ms=50,
         claim_idle_ms=claim_idle_ms,

@@ -173,10 +173,10 @@ async def _ticking(api: Harness, step_s: float = 0.5) -> AsyncIterator[None]:
 async def test_gave_up_delivery_is_shown_and_retried(
     tmp_path: Path, redis_url: str, receiver: Receiver
 ) -> None:
-    from command_api.delivery.worker import Backoff
+    from command_api.delivery.worker import RetryPolicy
 
     async with harness(
-        tmp_path, redis_url, backoff=Backoff(base_s=0.01, cap_s=0.01, max_attempts=2)
+        tmp_path, redis_url, retry=RetryPolicy(base_s=0.01, cap_s=0.01, max_attempts=2)
     ) as h:
         admin = await h.login("admin")
         dest = {

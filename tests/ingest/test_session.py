@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from camera.backoff import Backoff
 from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
 from ingest.session import Session
+from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraState
 from tests.fixtures_fleet import free_port
 

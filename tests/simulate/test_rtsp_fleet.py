@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
 import statistics
 import subprocess
 import time
@@ -347,3 +349,15 @@ def test_ffmpeg_cli_reads_a_camera(sim: Fleet) -> None:
         timeout=30,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.integration
+def test_a_dead_publisher_is_restarted_and_the_camera_plays_again(fleet: Fleet) -> None:
+    (pid,) = fleet.publisher_pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # the first retry waits the backoff's base (1 s)
+    while fleet.publisher_pids() in ([], [pid]):
+        assert time.monotonic() < deadline, "the killed publisher was not restarted"
+        time.sleep(0.1)
+    url = fleet.url(fleet.camera_paths[0])
+    check_live(read(url, keyframes=2, decode=False), keyframes=2)
