@@ -34,7 +34,7 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32, uint16_add
 
-from relay.metrics import RelayCounters
+from relay.counters import RelayCounters
 from relay.packer import SharedPacker
 
 _S = "_RTCRtpSender__"

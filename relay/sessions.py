@@ -28,8 +28,8 @@ from aiortc import (
 )
 
 from relay import packer, rtp_out
+from relay.counters import RelayCounters
 from relay.ice import announce, filter_remote_candidates, loopback_only
-from relay.metrics import RelayCounters
 from relay.sources import SourceSpec, UpstreamKey
 from relay.track import ViewerTrack
 from relay.upstream import Upstream

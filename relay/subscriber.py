@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from relay.counters import RelayCounters
 from relay.gop import EncodedFrame
-from relay.metrics import RelayCounters
 
 
 class SubscriberClosedError(Exception):

@@ -32,8 +32,8 @@ from camera.rtsp.handshake import (
     teardown_request,
 )
 from camera.rtsp.stream import Stream
+from relay.counters import RelayCounters
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
-from relay.metrics import RelayCounters
 from relay.pyav_pull import PyavPull, stop_and_join
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber

@@ -60,19 +60,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset()
 # in the design), each with what removes it.
 ALLOWED_CIRCLES: frozenset[frozenset[str]] = frozenset(
     {
-        # Step "camera/" moves upstream.py out; what stays is type-only back edges
-        # (metrics → sessions, upstream → subscriber/metrics): to go with the relay's typed
-        # runtime (issue 12, "a typed runtime built at once").
-        frozenset(
-            {
-                "relay.metrics",
-                "relay.rtp_out",
-                "relay.sessions",
-                "relay.subscriber",
-                "relay.track",
-                "relay.upstream",
-            }
-        ),
         # Not an issue-12 step: the schema runs the cross-reference checks (verify, imported
         # in the validator) and the rules and checks annotate with the schema's models
         # (type-only). Goes when verify takes the registry through a protocol.

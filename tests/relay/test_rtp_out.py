@@ -13,7 +13,7 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
 
 from relay import rtp_out
-from relay.metrics import RelayCounters
+from relay.counters import RelayCounters
 
 MID = "0"
 ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"

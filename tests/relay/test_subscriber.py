@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from relay.counters import RelayCounters
 from relay.gop import EncodedFrame, GopCache, nal_types, squeeze, with_parameter_sets
-from relay.metrics import RelayCounters
 from relay.subscriber import Subscriber, SubscriberClosedError
 
 
