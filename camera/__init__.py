@@ -9,11 +9,14 @@ It owns, once for ingest, the relay and PTZ (and later GB/T 28181 media and reco
   and Digest/Basic auth, TLS with pinning, SDP, the interleaved stream and the H.264/H.265
   depacketizer that yields access units with their RTP timing, and the error classes that
   explain a failure (credentials always redacted);
-- `ffmpeg`: what the FFmpeg (PyAV) fallback needs: when a camera may fall back, the URL and
-  options FFmpeg opens, parameter sets from its extradata, its messages without secrets;
+- `reader`: the reader interface both readers meet: access units with their timing and the
+  counters a camera's health reads;
+- `ffmpeg_source` and `ffmpeg`: the FFmpeg (PyAV) reader for the cameras our client cannot
+  read, and what it is built from: when a camera may fall back, the URL and options FFmpeg
+  opens, parameter sets from its extradata, its messages without secrets;
 - `onvif`: device queries (profiles, stream URIs), WS-Discovery, PTZ and the pool of open
   PTZ sessions, and the `sharpeye onvif` commands' output;
-- `backoff`: the reconnect delays (exponential, full jitter) every camera retry uses.
+- reconnect delays come from `sharpeye.backoff`, the one retry curve of the platform.
 
 Layers: it sits on `sharpeye/` (registry, credentials) and imports no service; ingest, the
 relay and command_api import it (tests/test_layers.py checks both). The threads, selectors

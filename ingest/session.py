@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from camera.ffmpeg_source import FfmpegSource
+from camera.reader import StreamCounters
 from camera.rtsp.stream import Stream
 from camera.spec import StreamSpec
 from ingest.decode import Decoder
@@ -79,7 +80,7 @@ class Session:
         if self.spec.reader == "pyav":
             self.reader = "pyav"
 
-    def live(self) -> Stream | FfmpegSource | None:
+    def live(self) -> StreamCounters | None:
         """The playing connection's counters, whichever reader has it."""
         return self.stream if self.stream is not None else self.pyav_stream
 
