@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
@@ -31,14 +31,23 @@ log = logging.getLogger(__name__)
 class Publisher:
     """`engine`, if given, must be migrated to head (`upgrade_database`): it holds sightings."""
 
-    def __init__(self, client: redis.Redis, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        engine: Engine | None = None,
+        fence_of: Callable[[str], int | None] | None = None,
+    ) -> None:
         self.client = client
         self.engine = engine
+        # The lease token a camera's events are stamped with (ingest's leases), looked up at
+        # send time: events held through an outage carry the token of the lease they are
+        # sent under, and the API refuses them if that lease had passed on by their time.
+        self.fence_of = fence_of
         self.events = 0
         self.sightings = 0
 
     def publish(self, results: Sequence[FrameResult], extra: Sequence[Sighting] = ()) -> None:
-        events: list[Event] = [e for r in results for e in r.events]
+        events: list[Event] = [self._fenced(e) for r in results for e in r.events]
         sightings: list[Sighting] = [s for r in results for s in r.sightings] + list(extra)
         if not events and not sightings:
             return
@@ -64,3 +73,7 @@ class Publisher:
             store_sightings(self.engine, sightings)
         self.events += len(events)
         self.sightings += len(sightings)
+
+    def _fenced(self, event: Event) -> Event:
+        token = self.fence_of(event.camera_id) if self.fence_of is not None else None
+        return event if token is None else event.model_copy(update={"fence": token})

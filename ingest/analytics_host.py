@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import redis
@@ -53,8 +53,9 @@ class HoldingPublisher(Publisher):
         *,
         max_held: int = 2000,
         retry_every_s: float = 1.0,
+        fence_of: Callable[[str], int | None] | None = None,
     ) -> None:
-        super().__init__(client, engine)
+        super().__init__(client, engine, fence_of)
         self.held: deque[FrameResult] = deque(maxlen=max_held)
         self.held_extra: deque[Sighting] = deque(maxlen=max_held)
         self.dropped = 0
@@ -112,9 +113,15 @@ class HoldingPublisher(Publisher):
 
 
 class AnalyticsHost:
-    def __init__(self, engine: IngestEngine, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: IngestEngine,
+        settings: Settings,
+        fence_of: Callable[[str], int | None] | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.fence_of = fence_of  # the worker's lease token per camera, stamped on events
         self.runner: AnalyticsRunner | None = None
         self._current: tuple[Camera, ...] = ()
         self._failed: tuple[Camera, ...] | None = None
@@ -186,7 +193,9 @@ class AnalyticsHost:
         upgrade_database(s)
         # Unchecked: a camera set changing during a Redis outage must still get analytics
         # (held events are sent when Redis answers); a failed build is not retried.
-        publisher = HoldingPublisher(connect_sync(s, check=False), create_engine_for(s))
+        publisher = HoldingPublisher(
+            connect_sync(s, check=False), create_engine_for(s), fence_of=self.fence_of
+        )
         runner = AnalyticsRunner(self.engine, pipeline, publisher, [c.id for c in cameras])
         runner.start()
         return runner

@@ -27,7 +27,7 @@ from ingest.fleet import Fleet
 from ingest.leases import Leases
 from sharpeye.bus.connect import connect
 from sharpeye.bus.health import publish_health, remove_health
-from sharpeye.contracts.health import CameraState
+from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.logs import configure_logging
 from sharpeye.registry import Registry, RegistryError, load_registry
 from sharpeye.registry.watch import RegistryDiff, RegistryWatcher
@@ -92,7 +92,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
     leases = Leases(r, settings.node_id)
-    host = AnalyticsHost(engine, settings) if settings.analytics else None
+    host = AnalyticsHost(engine, settings, fence_of=leases.token) if settings.analytics else None
     outage = RedisOutage()
     try:
         held = await leases.sync(c.id for c in registry.cameras)
@@ -123,6 +123,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     watcher = RegistryWatcher(settings.registry, on_change=on_change, on_error=on_error)
     watcher.start()
     states: dict[str, CameraState] = {}  # as last announced on the bus
+    fencing = FencedOut()
     deleted: set[str] = set()  # removed from the registry, health not yet forgotten
     try:
         while not stop.is_set():
@@ -148,17 +149,19 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 by_id = registry.cameras_by_id
                 ours = [by_id[cid] for cid in fleet.camera_ids if cid in by_id]
                 await asyncio.to_thread(host.update, ours)
-            reports = fleet.health()
+            reports = _fenced(fleet.health(), leases)
             changed = [h for cid, h in reports.items() if states.get(cid) != h.state]
             if reached:  # else this tick's reports are dropped: the next ones replace them
                 try:
                     async with asyncio.timeout(REDIS_TICK_TIMEOUT_S):
-                        await publish_health(r, list(reports.values()), changed)
+                        refused = await publish_health(r, list(reports.values()), changed)
                 except REDIS_DOWN as e:
                     outage.failed("health publishing", e)
                 else:
                     for h in changed:
-                        states[h.camera_id] = h.state
+                        if h.camera_id not in refused:
+                            states[h.camera_id] = h.state
+                    fencing.refused(refused, leases)
                     outage.ended()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PUBLISH_EVERY_S)
@@ -168,7 +171,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
         now = time.time()
         final = [
             h.model_copy(update={"state": CameraState.OFFLINE, "updated_at": now, "fps": 0.0})
-            for h in fleet.health().values()
+            for h in _fenced(fleet.health(), leases).values()
             if h.state != CameraState.DISABLED
         ]
         if host is not None:
@@ -186,6 +189,37 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 e,
             )
         await r.aclose()
+
+
+def _fenced(reports: dict[str, CameraHealth], leases: Leases) -> dict[str, CameraHealth]:
+    """Each report stamped with the token of our lease on its camera (the health hash refuses
+    a report older than the stored one's)."""
+    return {
+        cid: h if (t := leases.token(cid)) is None else h.model_copy(update={"fence": t})
+        for cid, h in reports.items()
+    }
+
+
+class FencedOut:
+    """Says once per camera and lease that our reports were refused: a worker with a newer
+    lease reports on that camera now (ours lapsed while this one stalled or was cut off).
+    The next lease sync drops the camera (its lease is not ours to renew)."""
+
+    def __init__(self) -> None:
+        self._said: set[tuple[str, int | None]] = set()
+
+    def refused(self, cameras: set[str], leases: Leases) -> None:
+        for cid in sorted(cameras):
+            key = (cid, leases.token(cid))
+            if key not in self._said:
+                self._said.add(key)
+                log.warning(
+                    "camera %s: health refused, a newer lease than ours (token %s) holds it; "
+                    "dropping it at the next lease sync",
+                    cid,
+                    key[1],
+                )
+            leases.held.discard(cid)
 
 
 def _offer(q: asyncio.Queue[Registry], item: Registry) -> None:

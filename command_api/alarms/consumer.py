@@ -31,6 +31,7 @@ from command_api.alarms.service import Change, ingest_events, load_rules
 from command_api.alarms.writes import write_scope
 from command_api.registry_holder import RegistryHolder
 from sharpeye.backoff import Backoff
+from sharpeye.bus.fencing import fenced_out
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.store.models import AlarmRuleRow
 
@@ -158,12 +159,32 @@ class EventConsumer:
                 # It will never parse: acknowledge it with the batch, but say so loudly.
                 malformed += 1
                 log.error("malformed event %s on %s dropped: %s", entry_id, self.stream, e)
+        events = await self._fence(events)
         changes = await asyncio.to_thread(self._store, events)
         await self._on_changes(changes)
         await self._r.xack(self.stream, GROUP, *[i for i, _ in entries])
         if self._on_stored is not None:
             self._on_stored(len(events), malformed)
         return len(entries)
+
+    async def _fence(self, events: list[Event]) -> list[Event]:
+        """Drop events from a worker whose lease on the camera had passed on by the time of
+        the event (it stalled or was cut off while another worker took the camera over): the
+        new owner reports that camera-time, so the event would be a duplicate or a stale
+        view. Acknowledged with the batch, never stored."""
+        stamped = [(e.camera_id, e.fence, e.occurred_at) for e in events if e.fence is not None]
+        late = await fenced_out(self._r, stamped)
+        if not late:
+            return events
+        for camera_id, fence in sorted({(c, f) for c, f, _ in late}):
+            log.warning(
+                "refused %d events for camera %s from a worker whose lease (token %d) had "
+                "passed to another worker",
+                sum(1 for c, f, _ in late if (c, f) == (camera_id, fence)),
+                camera_id,
+                fence,
+            )
+        return [e for e in events if (e.camera_id, e.fence, e.occurred_at) not in late]
 
     def _store(self, events: list[Event]) -> list[Change]:
         if not events:

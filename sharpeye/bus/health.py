@@ -28,20 +28,49 @@ STALE_AFTER_S = 10.0
 UNKNOWN: Final = "unknown"
 
 
+# KEYS: the health hash. ARGV: (camera, report JSON, fence or "", announce "1"/"") per report.
+# A report whose fence is below the stored report's is refused (its worker's lease passed
+# on); reports without a fence are stored as they are. Returns the refused cameras.
+_PUBLISH = """
+local refused = {}
+for i = 1, #ARGV - 1, 4 do
+  local cam, json, fence = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local ok = true
+  if fence ~= '' then
+    local old = redis.call('HGET', KEYS[1], cam)
+    local stored = old and string.match(old, '"fence":(%d+)')
+    if stored and tonumber(stored) > tonumber(fence) then ok = false end
+  end
+  if ok then
+    redis.call('HSET', KEYS[1], cam, json)
+    if ARGV[i + 3] == '1' then redis.call('PUBLISH', ARGV[#ARGV], json) end
+  else
+    refused[#refused + 1] = cam
+  end
+end
+return refused
+"""
+
+
 async def publish_health(
     r: redis.asyncio.Redis,
     items: Sequence[CameraHealth],
     changed: Sequence[CameraHealth] = (),
-) -> None:
-    """Store the latest reports and announce state changes, in one round trip."""
-    if not items and not changed:
-        return
-    pipe = r.pipeline(transaction=False)
-    if items:
-        pipe.hset(HEALTH_KEY, mapping={h.camera_id: h.model_dump_json() for h in items})
-    for h in changed:
-        pipe.publish(HEALTH_CHANNEL, h.model_dump_json())
-    await pipe.execute()
+) -> set[str]:
+    """Store the latest reports and announce state changes, in one round trip (one script,
+    one key). Returns the cameras whose report was refused by fencing: a newer lease's
+    worker reports on them now."""
+    announce = {h.camera_id: h for h in changed}
+    reports = {h.camera_id: h for h in items} | announce
+    if not reports:
+        return set()
+    args: list[str] = []
+    for cid, h in reports.items():
+        fence = "" if h.fence is None else str(h.fence)
+        args += [cid, h.model_dump_json(), fence, "1" if cid in announce else ""]
+    script = r.register_script(_PUBLISH)  # EVALSHA: the script text is sent once
+    refused = await script(keys=[HEALTH_KEY], args=[*args, HEALTH_CHANNEL])
+    return {c.decode() if isinstance(c, bytes) else str(c) for c in refused or []}
 
 
 async def read_health(

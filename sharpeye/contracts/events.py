@@ -142,6 +142,12 @@ class Event(BaseModel):
     )
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=16)
     node_id: str | None = Field(default=None, max_length=64, description="Producing node.")
+    fence: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fencing token of the producing worker's lease on the camera: an event "
+        "from after that lease passed to another worker is refused (sharpeye.bus.fencing).",
+    )
     attributes: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Small extras shown with the alarm (at most 32)."
     )

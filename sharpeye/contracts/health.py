@@ -63,3 +63,9 @@ class CameraHealth(BaseModel):
         None, description="Variance of the Laplacian at the last diagnosis (low: blurred)."
     )
     updated_at: float = Field(description="Unix time of this report.")
+    fence: int | None = Field(
+        None,
+        ge=1,
+        description="Fencing token of the worker's lease on the camera: a report with a lower "
+        "token than the stored one (a worker whose lease passed on) is refused.",
+    )

@@ -78,7 +78,9 @@ def test_runner_publishes_events_and_sightings(
     client.delete(EVENTS_STREAM, SIGHTINGS_STREAM)
     db = migrated_sqlite(tmp_path)
     engine = FakeEngine({"c0": frames, "c1": frames})
-    runner = AnalyticsRunner(engine, pipeline, Publisher(client, db), ["c0", "c1"])  # type: ignore[arg-type]
+    # c0's lease token is 7 (ingest's leases stamp it); c1 was never leased (no token).
+    publisher = Publisher(client, db, fence_of={"c0": 7}.get)
+    runner = AnalyticsRunner(engine, pipeline, publisher, ["c0", "c1"])  # type: ignore[arg-type]
     runner.start()
     deadline = time.monotonic() + 60
     while (len(engine.done) < 2 or runner.batcher.pending) and time.monotonic() < deadline:
@@ -90,6 +92,7 @@ def test_runner_publishes_events_and_sightings(
         ("c0", "intrusion"),
         ("c1", "intrusion"),
     ]
+    assert {e.camera_id: e.fence for e in events} == {"c0": 7, "c1": None}
     sightings = [Sighting.from_stream_fields(f) for _, f in client.xrange(SIGHTINGS_STREAM)]
     assert {s.camera_id for s in sightings} == {"c0", "c1"}
     with db.connect() as c:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from sharpeye.bus.fencing import fence_key
+from sharpeye.contracts.events import Event
 from tests.command_api.harness import NOON, Harness, event, harness
 
 pytestmark = pytest.mark.integration
@@ -259,3 +261,21 @@ async def test_seen_event_ids_are_pruned_after_a_week(api: Harness) -> None:
     api.clock.advance(2 * 86400)
     await api.services.escalate_once()
     assert seen() == 0
+
+
+async def test_events_from_a_worker_whose_lease_passed_on_are_refused(api: Harness) -> None:
+    # Worker a leased the camera under token 4; worker b took it over under token 5 at
+    # NOON + 100 (Redis's clock, as the lease script records it).
+    await api.redis.hset(fence_key("forest-lookout-1"), mapping={"at:5": int((NOON + 100) * 1000)})
+
+    def fire(fence: int, at: float, key: str) -> Event:
+        return event("fire", "forest-lookout-1", at=at, score=0.9, dedupe_key=key, fence=fence)
+
+    await api.publish(fire(4, NOON + 50, "a-before"))  # a's view while it held the lease
+    await api.publish(fire(4, NOON + 200, "a-after"))  # a, frozen past its lease, wakes up
+    await api.publish(fire(5, NOON + 200, "b-after"))  # the new owner's view of that time
+    await api.publish(event("smoke", "forest-lookout-1", at=NOON + 300))  # unfenced: as before
+    # In stream order: had a's late event been stored, it would be among the first three.
+    alarms = await _stored(api, 3)
+    keys = {a["dedupe_key"] for a in await _alarms(api, "admin")}
+    assert keys == {"a-before", "b-after", "smoke:forest-lookout-1:"}, alarms

@@ -24,9 +24,10 @@ import redis.asyncio
 
 from analytics.results import FrameResult
 from ingest.analytics_host import HoldingPublisher
-from ingest.leases import LEASE_PREFIX, Leases
+from ingest.leases import Leases, lease_holder, owner_of
 from ingest.worker import run
 from sharpeye.bus.embedded import EmbeddedRedis, free_port
+from sharpeye.bus.fencing import lease_key
 from sharpeye.contracts.detections import FrameDetections
 from sharpeye.contracts.events import EVENTS_STREAM, Event
 from sharpeye.registry import load_registry
@@ -112,7 +113,8 @@ async def test_worker_keeps_its_camera_through_a_redis_outage(
         # The same RTSP session read through the outage: no reconnect, frames kept counting.
         assert after.reconnects == before.reconnects
         assert after.frames_total > before.frames_total
-        assert await r.get(LEASE_PREFIX + "o1") == "node-o"  # the lease was taken back
+        holder = await lease_holder(r, "o1")
+        assert holder is not None and holder[0] == "node-o"  # the lease was taken back
         assert not task.done()
     finally:
         stop.set()
@@ -136,9 +138,10 @@ async def test_a_lease_lost_with_redis_is_taken_back_unless_another_worker_has_i
         a = Leases(r, "node-a")
         assert await a.sync(["c1", "c2"]) == {"c1", "c2"}
         await r.flushall()  # what a restarted Redis without persistence looks like
-        await r.set(LEASE_PREFIX + "c2", "node-b")  # a worker that was quicker
+        await r.set(lease_key("c2"), "node-b|1")  # a worker that was quicker
         assert await a.sync(["c1", "c2"]) == {"c1"}
-        assert await r.get(LEASE_PREFIX + "c1") == "node-a"
+        holder = await lease_holder(r, "c1")
+        assert holder is not None and holder[0] == "node-a"
     finally:
         await r.aclose()
 
@@ -156,10 +159,13 @@ async def test_leases_lapse_during_an_outage_only_when_another_worker_could_take
         await r.flushall()
         a = Leases(r, "node-a", ttl_s=0.4)
         b = Leases(r, "node-b", ttl_s=0.4)
-        await a.sync(["c1", "c2"])
-        await b.sync(["c1", "c2"])
-        assert await a.sync(["c1", "c2"]) == {"c1"}  # two live workers: one camera each
-        assert a.lapse() == {"c1"}  # just renewed: still ours
+        cams = ["c1", "c2", "c3", "c4", "c5", "c6"]
+        ours = {c for c in cams if owner_of(c, ["node-a", "node-b"]) == "node-a"}
+        assert ours and ours != set(cams)  # both workers win some of these
+        await a.sync(cams)
+        await b.sync(cams)
+        assert await a.sync(cams) == ours  # two live workers: each leases what it wins
+        assert a.lapse() == ours  # just renewed: still ours
         await asyncio.sleep(0.25)  # past half the TTL: b may take it soon, give it up now
         assert a.lapse() == set()
         assert a.held == set()
