@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from analytics.results import FrameResult
 from analytics.store import store_sightings
+from sharpeye.bus.fencing import Write, fenced_out_sync
 from sharpeye.contracts.events import EVENTS_STREAM, EVENTS_STREAM_MAXLEN, Event
 from sharpeye.contracts.sightings import (
     SIGHTINGS_STREAM,
@@ -51,6 +52,8 @@ class Publisher:
         sightings: list[Sighting] = [s for r in results for s in r.sightings] + list(extra)
         if not events and not sightings:
             return
+        if self.fence_of is not None:
+            events, sightings = self._drop_late(events, sightings)
         pipe = self.client.pipeline(transaction=False)
         # Stream ids are milliseconds of Redis's clock; ours is close enough for a 15-min cut.
         oldest = f"{int((time.time() - SIGHTINGS_STREAM_RETENTION_S) * 1000)}-0"
@@ -73,6 +76,36 @@ class Publisher:
             store_sightings(self.engine, sightings)
         self.events += len(events)
         self.sightings += len(sightings)
+
+    def _drop_late(
+        self, events: list[Event], sightings: list[Sighting]
+    ) -> tuple[list[Event], list[Sighting]]:
+        """Leave out what this worker saw after its lease on the camera passed to another
+        worker (it stalled or was cut off meanwhile): the new owner reports that time. The
+        store has no fence of its own, so sightings are checked here, against Redis's record
+        of the handover; events are checked again where they land (the alarm consumer)."""
+        assert self.fence_of is not None
+        # Keyed by identity: events hold lists and dicts, so they are not hashable.
+        writes: dict[int, Write] = {}
+        for e in events:
+            if e.fence is not None:
+                writes[id(e)] = (e.camera_id, e.fence, e.occurred_at)
+        for s in sightings:
+            if (token := self.fence_of(s.camera_id)) is not None:
+                writes[id(s)] = (s.camera_id, token, s.last_seen)  # any look after: not ours
+        late = fenced_out_sync(self.client, writes.values())
+        if not late:
+            return events, sightings
+        kept_events = [e for e in events if writes.get(id(e)) not in late]
+        kept_sightings = [s for s in sightings if writes.get(id(s)) not in late]
+        log.warning(
+            "not publishing %d events and %d sightings of cameras %s: this worker's lease on "
+            "them passed to another worker",
+            len(events) - len(kept_events),
+            len(sightings) - len(kept_sightings),
+            ", ".join(sorted({w[0] for w in late})),
+        )
+        return kept_events, kept_sightings
 
     def _fenced(self, event: Event) -> Event:
         token = self.fence_of(event.camera_id) if self.fence_of is not None else None

@@ -13,7 +13,9 @@ Cluster slot and the lease scripts touch one slot.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+import redis
 import redis.asyncio
 
 
@@ -25,9 +27,10 @@ def fence_key(camera_id: str) -> str:
     return f"sharpeye:fence:{{{camera_id}}}"
 
 
-async def fenced_out(
-    r: redis.asyncio.Redis, writes: Iterable[tuple[str, int, float]]
-) -> set[tuple[str, int, float]]:
+Write = tuple[str, int, float]  # camera, lease token, camera-time (unix seconds)
+
+
+async def fenced_out(r: redis.asyncio.Redis, writes: Iterable[Write]) -> set[Write]:
     """Which (camera, token, camera-time in unix seconds) writes came from a worker whose
     lease had passed on: the next token was issued at or before that time. One round trip.
 
@@ -39,6 +42,20 @@ async def fenced_out(
     pipe = r.pipeline(transaction=False)
     for camera_id, token, _ in pending:
         pipe.hget(fence_key(camera_id), f"at:{token + 1}")
-    handed = await pipe.execute()
+    return _late(pending, await pipe.execute())
+
+
+def fenced_out_sync(r: redis.Redis, writes: Iterable[Write]) -> set[Write]:
+    """`fenced_out` for blocking clients (the analytics publisher's thread)."""
+    pending = sorted(set(writes))
+    if not pending:
+        return set()
+    pipe = r.pipeline(transaction=False)
+    for camera_id, token, _ in pending:
+        pipe.hget(fence_key(camera_id), f"at:{token + 1}")
+    return _late(pending, pipe.execute())
+
+
+def _late(pending: list[Write], handed: list[Any]) -> set[Write]:
     late = zip(pending, handed, strict=True)
     return {w for w, at in late if at is not None and w[2] * 1000 >= int(at)}

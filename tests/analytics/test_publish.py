@@ -202,3 +202,51 @@ def test_the_sightings_stream_keeps_minutes_not_a_million(redis_url: str) -> Non
     assert b"sighting" in fields and fields[b"sighting"] != b"{}"
     client.delete(SIGHTINGS_STREAM)
     client.close()
+
+
+def test_what_was_seen_after_the_lease_passed_on_is_not_published(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from analytics.results import FrameResult
+    from sharpeye.bus.fencing import fence_key
+    from sharpeye.contracts.detections import FrameDetections
+    from sharpeye.contracts.events import Box
+
+    client = redis.Redis.from_url(redis_url)
+    handover = 1_800_000_100.0  # another worker took "c0" under token 8 then
+    client.hset(fence_key("c0"), "at:8", int(handover * 1000))
+    db = migrated_sqlite(tmp_path)
+    box = Box(x1=0.1, y1=0.1, x2=0.2, y2=0.2)
+
+    def seen(camera_id: str, at: float) -> FrameResult:
+        detections = FrameDetections(camera_id=camera_id, at=at, width=640, height=360)
+        event = Event(event_type="intrusion", camera_id=camera_id, occurred_at=at)
+        sighting = Sighting(
+            camera_id=camera_id,
+            track_id=int(at) % 1000,
+            class_name="person",
+            first_seen=at - 1,
+            last_seen=at,
+            score=0.9,
+            box=box,
+        )
+        return FrameResult(detections=detections, events=[event], sightings=[sighting])
+
+    publisher = Publisher(client, db, fence_of={"c0": 7, "c1": 3}.get)
+    publisher.publish(
+        [seen("c0", handover - 50), seen("c0", handover + 5), seen("c1", handover + 5)]
+    )
+    events = [Event.from_stream_fields(f) for _, f in client.xrange(EVENTS_STREAM)]
+    assert sorted((e.camera_id, e.occurred_at, e.fence) for e in events) == [
+        ("c0", handover - 50, 7),  # seen while the lease was ours
+        ("c1", handover + 5, 3),  # another camera, never handed over
+    ]
+    sightings = [Sighting.from_stream_fields(f) for _, f in client.xrange(SIGHTINGS_STREAM)]
+    assert sorted((s.camera_id, s.last_seen) for s in sightings) == [
+        ("c0", handover - 50),
+        ("c1", handover + 5),
+    ]
+    with db.connect() as c:
+        assert c.execute(select(func.count()).select_from(SightingRow)).scalar_one() == 2
+    assert "lease on them passed to another worker" in caplog.text
+    client.close()
