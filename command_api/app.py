@@ -41,6 +41,7 @@ from command_api.routers import (
     audit,
     auth,
     cameras,
+    cluster,
     deliveries,
     departments,
     grants,
@@ -277,6 +278,7 @@ def create_app(
     app.include_router(departments.router)
     app.include_router(grants.router)
     app.include_router(deliveries.router)
+    app.include_router(cluster.router)
     app.include_router(audit.router)
     app.include_router(sightings.router)
     app.include_router(viewer.router)

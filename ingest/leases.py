@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 import redis.asyncio
 
 from sharpeye.bus.fencing import fence_key, lease_key
+from sharpeye.bus.ownership import NODES_KEY
 
-NODES_KEY = "sharpeye:ingest:nodes"
 FENCE_HISTORY = 16  # handover times kept per camera: enough for any write still in flight
 
 # KEYS: lease, fence. ARGV: node, ttl ms. Returns the token held (0: another worker's).

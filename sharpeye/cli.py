@@ -91,11 +91,18 @@ def simulate(
 @app.command("status")
 def status(
     watch: Annotated[bool, typer.Option(help="Refresh every second.")] = False,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            help="Show the ingest workers and their camera leases (worker, fencing token, "
+            "lease age, load) instead of camera health."
+        ),
+    ] = False,
 ) -> None:
-    """Show each camera's health as a table."""
+    """Show each camera's health as a table (or, with --cluster, who reads each camera)."""
     from sharpeye.status import show_status
 
-    raise typer.Exit(show_status(get_settings(), watch=watch))
+    raise typer.Exit(show_status(get_settings(), watch=watch, cluster=cluster))
 
 
 @app.command("up")

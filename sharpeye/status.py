@@ -257,12 +257,19 @@ def render(client: redis.Redis, registry: Registry | None, width: int = 200) -> 
     return Group(build_table(rows, now, width), *notes(rows), summary_line(rows))
 
 
+Renderer = Callable[[redis.Redis, Registry | None, int], Group]
+
+
 def _render_or_error(
-    client: redis.Redis, registry: Registry | None, settings: Settings, console: Console
+    client: redis.Redis,
+    registry: Registry | None,
+    settings: Settings,
+    console: Console,
+    renderer: Renderer,
 ) -> Group | Text:
     # While watching, a Redis restart is shown and waited out rather than ending the watch.
     try:
-        return render(client, registry, console.width)
+        return renderer(client, registry, console.width)
     except (redis.RedisError, OSError) as e:
         message = unreachable_message(resolve_redis_url(settings), e)
         return Text("error: ", style="bold red") + Text(message)
@@ -272,8 +279,17 @@ def _error(console: Console, message: str) -> None:
     console.print(Text("error: ", style="bold red") + Text(message), highlight=False)
 
 
-def show_status(settings: Settings, watch: bool = False, console: Console | None = None) -> int:
-    """Print the table (once, or every second with `watch`); 1 if Redis is unreachable."""
+def show_status(
+    settings: Settings,
+    watch: bool = False,
+    console: Console | None = None,
+    cluster: bool = False,
+) -> int:
+    """Print the table (once, or every second with `watch`); 1 if Redis is unreachable.
+    `cluster`: the ingest workers and their camera leases instead of camera health."""
+    from sharpeye.status_cluster import render_cluster
+
+    renderer: Renderer = render_cluster if cluster else render
     console = console or Console()
     try:
         client = connect_sync(settings)
@@ -283,7 +299,7 @@ def show_status(settings: Settings, watch: bool = False, console: Console | None
     try:
         registry = _load_registry(settings, console)
         if not watch:
-            console.print(render(client, registry, console.width))
+            console.print(renderer(client, registry, console.width))
             return 0
         current = registry
 
@@ -298,13 +314,13 @@ def show_status(settings: Settings, watch: bool = False, console: Console | None
         # Registry edited while watching: show the new cameras and names.
         watcher = RegistryWatcher(settings.registry, on_change, on_error, initial=registry)
         with Live(
-            render(client, current, console.width), console=console, auto_refresh=False
+            renderer(client, current, console.width), console=console, auto_refresh=False
         ) as live:
             while True:
                 time.sleep(1.0)
                 watcher.poll_once()
                 # The terminal's width now: a resized window gets the columns that fit it.
-                update = _render_or_error(client, current, settings, console)
+                update = _render_or_error(client, current, settings, console, renderer)
                 live.update(update, refresh=True)
     except KeyboardInterrupt:
         return 0

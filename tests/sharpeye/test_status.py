@@ -251,3 +251,42 @@ def test_fits_the_terminal_without_squeezing_states_and_says_why(
         assert "Square north" in text and "District Police" in text and "kf s" in text
     if width == 100:
         assert "fps" in text and "age s" in text  # what matters most stays
+
+
+async def _lease(redis_url: str, node: str, cameras: list[str]) -> set[str]:
+    import redis.asyncio
+
+    from ingest.leases import Leases
+
+    r = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        return await Leases(r, node, ttl_s=30).sync(cameras)
+    finally:
+        await r.aclose()
+
+
+async def test_cluster_view_names_each_cameras_worker_token_and_the_gaps(
+    tmp_path: Path, registry: Path, redis_url: str
+) -> None:
+    import asyncio
+
+    # node-a alone leases two cameras; a worker that stopped still holds a third.
+    assert await _lease(redis_url, "node-a", ["cam-square-1", "cam-school-1"]) == {
+        "cam-square-1",
+        "cam-school-1",
+    }
+    r = redis.Redis.from_url(redis_url)
+    r.set("sharpeye:lease:{cam-harbour}", "node-gone|3", px=5000)
+    r.close()
+    code, out = await asyncio.to_thread(
+        _run, _settings(tmp_path, registry, redis_url), cluster=True
+    )
+    assert code == 0, out
+    assert re.search(r"node-a\s+\d+ s\s+2\s+67%", out), out  # worker, heartbeat, cameras, share
+    square = _line(out, "cam-square-1 ")
+    assert "node-a" in square and " 1 " in square  # the first lease: token 1
+    assert "node-gone (stopped)" in _line(out, "cam-harbour ")
+    assert "nobody" in _line(out, "cam-new ")
+    assert "unowned (no worker reads them): cam-new" in out
+    assert "leased to a stopped worker (taken over when it expires): cam-harbour" in out
+    assert "2 workers, 3 of 4 cameras leased, 1 unowned, 1 on a stopped worker" in out
