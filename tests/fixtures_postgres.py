@@ -41,54 +41,73 @@ def _as_owner(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+class PostgresCluster:
+    """A PostgreSQL cluster of our own in `root` (initdb'd on start), stoppable and
+    restartable: the session's server, or a private one for a test that restarts it."""
+
+    def __init__(self, bin_dir: Path, root: Path, temp_base: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = root
+        self.temp_base = temp_base  # the temp dirs below it get o+x for the postgres user
+        self.data = root / "data"
+        self.port = _free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PostgresCluster:
+        if not self.data.exists():
+            self._initdb()
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        log = self.root / "postgres.log"
+        self._ctl(["-l", str(log), "-o", opts, "-w", "start"], check=True)
+        return self
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._ctl(["-m", mode, "-w", "stop"], check=False)
+
+    def _ctl(self, args: list[str], check: bool) -> None:
+        argv = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *args]
+        subprocess.run(_as_owner(argv), check=check, capture_output=True)
+
+    def _initdb(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            # The temp dirs above it must be traversable by the postgres user.
+            for parent in self.root.parents:
+                if str(parent).startswith(str(self.temp_base)):
+                    parent.chmod(parent.stat().st_mode | 0o711)
+        argv = [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres"]
+        argv += ["-A", "trust", "-E", "UTF8"]
+        subprocess.run(_as_owner(argv), check=True, capture_output=True)
+
+
+def _cluster(tmp_path_factory: pytest.TempPathFactory, name: str) -> PostgresCluster:
     bin_dir = _pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries not installed (scripts/install-system.sh adds them)")
-    root = tmp_path_factory.mktemp("postgres")
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        # The temp dirs above it must be traversable by the postgres user.
-        for parent in root.parents:
-            if str(parent).startswith(str(tmp_path_factory.getbasetemp().parent)):
-                parent.chmod(parent.stat().st_mode | 0o711)
-    subprocess.run(
-        _as_owner(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    log = root / "postgres.log"
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-    subprocess.run(
-        _as_owner(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    base = tmp_path_factory.getbasetemp().parent
+    return PostgresCluster(bin_dir, tmp_path_factory.mktemp(name), base)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cluster = _cluster(tmp_path_factory, "postgres").start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield cluster.url
     finally:
-        subprocess.run(
-            _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
+        cluster.stop()
+
+
+@pytest.fixture
+def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """A cluster of the test's own, for tests that stop or restart it."""
+    cluster = _cluster(tmp_path_factory, "postgres-private").start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _fresh_postgres_database(admin_url: str) -> str:
