@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -216,4 +217,73 @@ async def test_two_workers_share_the_fleet_and_take_over_from_a_killed_one(
         stop.set()
         if task is not None:
             await asyncio.wait_for(task, 15)
+        await r.aclose()
+
+
+async def test_a_frozen_worker_never_overwrites_the_new_owner(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet
+) -> None:
+    """node-a is frozen (SIGSTOP) past its leases: node-b takes its cameras under higher
+    fencing tokens. Resumed, node-a never gets a report about them stored under its old
+    token; it takes back the cameras it wins under new tokens (a rendezvous rebalance)."""
+    fleet = port_and_fleet
+    path = tmp_path / "registry.yaml"
+    ids = [f"f{i}" for i in range(4)]
+    off = {"sampling": {"mode": "off"}}
+    urls = [fleet.url(f"/sim/vtest-360p/w{n}") for n in range(4)]  # the fleet's mounts
+    write_registry(path, [camera(i, u, analytics=off) for i, u in zip(ids, urls, strict=True)])
+    winners = {i: owner_of(i, ["node-a", "node-b"]) for i in ids}
+    a_wins = [i for i in ids if winners[i] == "node-a"]
+    assert a_wins and len(a_wins) < len(ids)
+    env = {
+        **os.environ,
+        "SHARPEYE_REGISTRY": str(path),
+        "REDIS_URL": redis_url,
+        "SHARPEYE_NODE_ID": "node-a",
+    }
+    node_a = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sharpeye.cli",
+        "ingest",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-b"
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, load_registry(path), stop))
+    r = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        settled = lambda h: online(h, *ids) and all(h[i].node_id == winners[i] for i in ids)  # noqa: E731
+        h = await until(r, settled, 60)
+        before = {i: h[i].fence for i in a_wins}
+        node_a.send_signal(signal.SIGSTOP)
+        h = await until(r, lambda h: all(h[i].node_id == "node-b" for i in a_wins), 40)
+        taken = {i: h[i].fence for i in a_wins}
+        assert all((taken[i] or 0) > (before[i] or 0) for i in a_wins), (before, taken)
+        node_a.send_signal(signal.SIGCONT)
+        # Watch every stored report until node-a has its cameras back: the token per camera
+        # never goes down (no report from node-a's old leases lands after node-b's).
+        highest = dict(taken)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            h = await read_health(r)
+            for i in a_wins:
+                assert (h[i].fence or 0) >= (highest[i] or 0), (i, h[i], highest[i])
+                highest[i] = h[i].fence
+            if all(h[i].node_id == "node-a" and online(h, i) for i in a_wins):
+                break
+            await asyncio.sleep(0.05)
+        assert all(h[i].node_id == "node-a" for i in a_wins), h
+        assert all((h[i].fence or 0) > (taken[i] or 0) for i in a_wins)  # taken back anew
+    finally:
+        if node_a.returncode is None:
+            node_a.send_signal(signal.SIGCONT)
+            node_a.kill()
+            await node_a.wait()
+        stop.set()
+        await asyncio.wait_for(task, 15)
         await r.aclose()
