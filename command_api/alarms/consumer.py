@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from command_api.alarms.clock import Clock
+from command_api.alarms.lifecycle import Change, ingest_events, load_rules
 from command_api.alarms.rules import RuleSpec
-from command_api.alarms.service import Change, ingest_events, load_rules
 from command_api.alarms.writes import write_scope
 from command_api.registry_holder import RegistryHolder
 from sharpeye.backoff import Backoff

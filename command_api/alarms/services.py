@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from command_api.alarms import metrics
 from command_api.alarms.clock import Clock
 from command_api.alarms.consumer import EventConsumer
-from command_api.alarms.service import Change, escalate_due, prune_seen_events
+from command_api.alarms.lifecycle import Change, escalate_due, prune_seen_events
 from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders

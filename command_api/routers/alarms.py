@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from command_api.alarms.service import Change, TransitionError, comment, to_alarm, transition
+from command_api.alarms.lifecycle import Change, TransitionError, comment, to_alarm, transition
 from command_api.alarms.withhold import withhold_camera
 from command_api.alarms.writes import write_scope
 from command_api.audit import AuditEntry, append

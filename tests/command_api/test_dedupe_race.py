@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from command_api.alarms.dedupe_lock import lock_ids
-from command_api.alarms.service import Change, ingest_events
+from command_api.alarms.lifecycle import Change, ingest_events
 from command_api.alarms.writes import write_scope
 from command_api.auth.seed import seed
 from sharpeye.contracts.events import Event
