@@ -15,7 +15,16 @@ the `RtpPacket` is built only if one is asked for), the counts and timestamps it
 reports and `getStats` read, and the events `RTCRtpSender.stop()` waits on.
 
 aiortc 1.16 keeps all of this in private attributes; `install` checks they are there, so an
-upgrade that moves them fails the first viewer loudly instead of sending garbage.
+upgrade that moves them fails the first viewer loudly instead of sending garbage. That check
+only sees names, so aiortc is pinned (pyproject.toml) and an upgrade must re-verify, against
+the new `RTCRtpSender`, what the names do not say:
+- the packet bytes: `tests/relay/test_rtp_out.py` compares ours with aiortc's own serializer
+  (header, mid and abs-send-time extensions, SRTP);
+- what RTCP and `getStats` read: the octet and packet counts and the RTP/NTP timestamps of
+  the last packet sent (sender reports), which `_run_rtp` may start keeping elsewhere;
+- NACK: `_retransmit` still finds packets in the history, RTX wrapping included;
+- `stop()`: the events and task it waits on, so a closed viewer's sender ends;
+- then `benchmarks/relay.py` beside Janus, as the figures in RESULTS.md were taken.
 """
 
 from __future__ import annotations
