@@ -80,7 +80,7 @@ async def lease_holder(r: redis.asyncio.Redis, camera_id: str) -> tuple[str, int
 
 
 class Leases:
-    def __init__(self, r: redis.asyncio.Redis, node_id: str, ttl_s: float = 10.0) -> None:
+    def __init__(self, r: redis.asyncio.Redis, node_id: str, ttl_s: float = 8.0) -> None:
         if "|" in node_id:
             raise ValueError(f"node id {node_id!r}: '|' separates the node from its token")
         self.r = r

@@ -91,7 +91,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     engine = IngestEngine(node_id=settings.node_id)
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
-    leases = Leases(r, settings.node_id)
+    leases = Leases(r, settings.node_id, ttl_s=settings.lease_ttl_s)
     host = AnalyticsHost(engine, settings, fence_of=leases.token) if settings.analytics else None
     outage = RedisOutage()
     try:

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
         "empty or unset: the host name (unique per container or pod, so scaled replicas "
         "never share one).",
     )
+    lease_ttl_s: float = Field(
+        default=8.0,
+        ge=2.0,
+        le=120.0,
+        validation_alias="SHARPEYE_LEASE_TTL_S",
+        description="How long an ingest worker's camera leases and heartbeat last unrenewed "
+        "(renewed every second): a dead worker's cameras move after about this long, and a "
+        "worker cut off from Redis gives them up after half of it.",
+    )
     analytics: bool = Field(
         default=True,
         validation_alias="SHARPEYE_ANALYTICS",

@@ -18,8 +18,9 @@ from sharpeye.bus.fencing import fence_key, lease_key
 from sharpeye.contracts.ownership import CameraLease, Ownership, WorkerLoad
 
 NODES_KEY = "sharpeye:ingest:nodes"  # worker → unix time of its last lease sync
-# A worker silent this long has lost its leases (their TTL), whatever the sorted set says.
-HEARTBEAT_STALE_S = 10.0
+# A worker silent this long has lost its leases (the default lease TTL, SHARPEYE_LEASE_TTL_S),
+# whatever the sorted set says.
+HEARTBEAT_STALE_S = 8.0
 
 
 async def read_ownership(r: redis.asyncio.Redis, camera_ids: Sequence[str]) -> Ownership:
