@@ -14,6 +14,8 @@ It owns, once for ingest, the relay and PTZ (and later GB/T 28181 media and reco
 - `ffmpeg_source` and `ffmpeg`: the FFmpeg (PyAV) reader for the cameras our client cannot
   read, and what it is built from: when a camera may fall back, the URL and options FFmpeg
   opens, parameter sets from its extradata, its messages without secrets;
+- `fmp4` and `clip_buffer`: access units remuxed into fragmented MP4 (recording segments,
+  alarm clips; no re-encoding), and the rolling in-memory buffer clips are cut from;
 - `onvif`: device queries (profiles, stream URIs), WS-Discovery, PTZ and the pool of open
   PTZ sessions, and the `sharpeye onvif` commands' output;
 - reconnect delays come from `sharpeye.backoff`, the one retry curve of the platform.
