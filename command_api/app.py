@@ -44,6 +44,7 @@ from command_api.routers import (
     cluster,
     deliveries,
     departments,
+    evidence,
     grants,
     groups,
     health,
@@ -279,6 +280,7 @@ def create_app(
     app.include_router(grants.router)
     app.include_router(deliveries.router)
     app.include_router(cluster.router)
+    app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(sightings.router)
     app.include_router(viewer.router)

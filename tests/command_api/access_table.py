@@ -72,6 +72,8 @@ R = Row
 CAM = "/api/cameras/{camera_id}"
 PTZ = CAM + "/ptz"
 ALARM = "/api/alarms/{alarm_id}"
+EVIDENCE = "/api/evidence/{ref:path}"
+EVIDENCE_URL = "/api/evidence/events/{camera_id}/20261207/m-evidence.jpg"
 RULE = {
     "id": "m-scratch",
     "name": "Scratch rule",
@@ -138,6 +140,9 @@ TABLE: tuple[Row, ...] = (
     R("GET", "/api/cameras", ADMIN, query={"group": "schools"}, refused=422, refusal_audit="error"),
     R("GET", CAM, LOGGED_IN, target="own", audit=("camera.read", "ok")),
     R("GET", CAM, ADMIN, target="foreign", audit=("camera.read", "ok")),
+    # An evidence file follows its camera (the matrix's world writes one for each).
+    R("GET", EVIDENCE, LOGGED_IN, target="own", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
+    R("GET", EVIDENCE, ADMIN, target="foreign", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
     R("GET", "/api/groups", LOGGED_IN, check="groups"),
     R("POST", CAM + "/viewer-token", LOGGED_IN, target="own", audit=("camera.view", "ok")),
     R("POST", CAM + "/viewer-token", ADMIN, target="foreign", audit=("camera.view", "ok")),
@@ -264,6 +269,7 @@ TABLE: tuple[Row, ...] = (
         },
     ),
     R("GET", "/api/deliveries", ADMIN),
+    R("GET", "/api/cluster", ADMIN),
     R(
         "POST",
         "/api/deliveries/{delivery_id}/retry",

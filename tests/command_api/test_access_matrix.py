@@ -228,6 +228,10 @@ async def world(
             engine = api.runtime.sessions.kw["bind"]
             assert isinstance(engine, Engine)
             store_sightings(engine, [_sighting(OWN, 1), _sighting(FOREIGN, 2)])
+            for camera in (OWN, FOREIGN):
+                jpeg = tmp_path / "data" / "evidence" / "events" / camera / "20261207"
+                jpeg.mkdir(parents=True)
+                (jpeg / "m-evidence.jpg").write_bytes(b"\xff\xd8\xff\xe0 evidence \xff\xd9")
             preset = {}
             for target, camera in (("own", OWN), ("foreign", FOREIGN)):
                 path = f"/api/cameras/{camera}/ptz/presets"
