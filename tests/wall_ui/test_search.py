@@ -45,6 +45,7 @@ REGISTRY = "\n".join(
 # Stored out of order: the list and the trajectory must come in time order.
 SEEN = [("cam5", -600), ("cam2", -3000), ("cam4", -1800)]
 TRAJECTORY = ["cam2", "cam4", "cam5"]
+SNAPSHOT = "snapshots/cam2/20261207/track-0.jpg"
 
 
 @pytest.fixture
@@ -67,6 +68,12 @@ def search_api(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         engine = create_engine_for(settings)
         now = time.time()
         store_sightings(engine, [plated(cam, now + dt, n) for n, (cam, dt) in enumerate(SEEN)])
+        # The earliest sighting has a snapshot in the evidence store, as analytics writes it.
+        snapshot = tmp_path / "evidence" / SNAPSHOT
+        snapshot.parent.mkdir(parents=True)
+        ok, jpeg = cv2.imencode(".jpg", np.full((96, 128, 3), (32, 176, 255), np.uint8))
+        assert ok
+        snapshot.write_bytes(jpeg.tobytes())
         store_sightings(engine, [faced(obama2_embedding(provisioned), now - 900)])
         engine.dispose()
         token = httpx.post(
@@ -100,6 +107,7 @@ def plated(camera: str, at: float, track: int) -> Sighting:
             "box": {"x1": 0.1, "y1": 0.4, "x2": 0.4, "y2": 0.8},
             "plate": "皖S12345",
             "plate_score": 0.93,
+            "snapshot_ref": SNAPSHOT if camera == TRAJECTORY[0] else None,
         }
     )
 
@@ -157,6 +165,11 @@ def test_plate_trajectory_listed_and_drawn(search_api: str) -> None:
         assert page.get_attribute("#sr-map", "data-trajectory") == ",".join(TRAJECTORY)
         assert page.evaluate(TRAJECTORY_PIXELS) > 200
         assert page.inner_text("#sr-status").startswith("3 sightings")
+        # The first hit's snapshot, fetched with the session's token; the others have none.
+        page.wait_for_function(
+            "document.querySelector('#sr-results .hit .thumb img')?.naturalWidth === 128"
+        )
+        assert page.eval_on_selector_all("#sr-results .hit .thumb img", "e => e.length") == 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "search-trajectory.png"))
         # A result goes onto the wall's selected tile.

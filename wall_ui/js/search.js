@@ -1,7 +1,8 @@
 // The Search tab (investigators): where a plate, a watchlist person or the face in a photo
 // was seen. Results are a time-ordered list and the trajectory on an offline map; clicking
-// a result puts its camera on the wall. Snapshot thumbnails are left out: the API does not
-// serve the evidence store's JPEGs.
+// a result puts its camera on the wall. A result with a snapshot shows it as a thumbnail,
+// fetched with the caller's token (each view audited by the API) and kept as a blob URL
+// until the next render.
 import { api, apiJson } from "./api.js";
 
 const DAY_S = 86400;
@@ -33,6 +34,7 @@ export class SearchPanel {
     this.map = map;
     this.onPick = onPick;
     this.hits = []; // [{sighting, distance?}] in time order
+    this.thumbUrls = []; // blob URLs of the thumbnails shown, revoked at the next render
     this.nextStart = null;
     this.resetRange();
     els.kind.addEventListener("change", () => this.showKind());
@@ -101,7 +103,28 @@ export class SearchPanel {
     this.render();
   }
 
+  thumbnail(ref) {
+    const cell = document.createElement("span");
+    cell.className = "thumb";
+    if (!ref) return cell;
+    const img = document.createElement("img");
+    img.alt = "snapshot";
+    cell.append(img);
+    const path = ref.split("/").map(encodeURIComponent).join("/");
+    api(`/api/evidence/${path}`)
+      .then((response) => response.blob())
+      .then((blob) => {
+        const url = URL.createObjectURL(blob);
+        this.thumbUrls.push(url);
+        img.src = url;
+      })
+      .catch(() => img.remove()); // gone with retention, or not ours to see: no picture
+    return cell;
+  }
+
   render() {
+    for (const url of this.thumbUrls) URL.revokeObjectURL(url);
+    this.thumbUrls = [];
     const rows = this.hits.map((hit, i) => {
       const s = hit.sighting;
       const camera = this.catalog.byId.get(s.camera_id);
@@ -125,6 +148,7 @@ export class SearchPanel {
         span.className = cls;
         span.textContent = text;
         li.append(span);
+        if (cls === "n") li.append(this.thumbnail(s.snapshot_ref));
       }
       li.title = "Show this camera on the wall";
       const pick = () => this.onPick(s.camera_id);
