@@ -6,6 +6,7 @@ changes; tours show a short group whole and page through a long one."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -135,3 +136,41 @@ def test_tours_show_a_short_group_whole_and_page_through_a_long_one(demo_api: De
         tiles = page.evaluate("window.sharpeye.tiles()")
         assert all(t is not None for t in tiles[: min(8, len(city))])
         page.evaluate("window.sharpeye.tour.stop()")
+
+
+def test_the_alarm_bar_shows_the_frame_that_raised_the_alarm(
+    demo_api: DemoApi, tmp_path: Path
+) -> None:
+    import cv2
+    import numpy as np
+    import redis
+
+    from sharpeye.contracts.events import EVENTS_STREAM, Event
+
+    ref = "events/forest-lookout-1/20261207/fire-snap.jpg"
+    jpeg = tmp_path / "data" / "evidence" / ref
+    jpeg.parent.mkdir(parents=True)
+    ok, data = cv2.imencode(".jpg", np.full((90, 160, 3), (0, 80, 255), np.uint8))
+    assert ok
+    jpeg.write_bytes(data.tobytes())
+    event = Event.model_validate(
+        {
+            "event_type": "fire",
+            "camera_id": "forest-lookout-1",
+            "occurred_at": time.time(),
+            "score": 0.9,
+            "evidence": [{"kind": "snapshot", "ref": ref}],
+        }
+    )
+    r = redis.Redis.from_url(demo_api.redis_url)
+    try:
+        r.xadd(EVENTS_STREAM, event.to_stream_fields())  # type: ignore[arg-type]
+    finally:
+        r.close()
+    _open_alarms(demo_api, 1)
+    with open_wall(demo_api.url, *FORESTRY) as page:
+        wait_for(page, LIVE)
+        snap = "#wall .tile.alarmed .alarm-bar img.alarm-snap"
+        page.wait_for_function(f"document.querySelector('{snap}')?.naturalWidth === 160")
+        page.click(snap)
+        assert "large" in (page.get_attribute(snap, "class") or "")

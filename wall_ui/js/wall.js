@@ -3,7 +3,10 @@
 // tile is the alarm tile: an alarm pops its camera there. Any tile whose camera has an
 // unacknowledged alarm is highlighted, with that alarm's title and an Acknowledge button;
 // the highlight follows the set of such alarms per camera (one acknowledged, another still
-// new: still highlighted) through layout changes, tours and reassignments.
+// new: still highlighted) through layout changes, tours and reassignments. The alarm bar
+// shows the frame that raised the alarm, when its event saved one (click: larger), fetched
+// once per alarm with the session's token (the API audits each view).
+import { api } from "./api.js";
 import { PtzControls } from "./ptz.js";
 import { WhepPlayer } from "./whep.js";
 
@@ -28,6 +31,12 @@ export function layoutOf(key) {
     return { cls: "grid-custom", tiles: rows * cols, template: `repeat(${rows}, 1fr) / repeat(${cols}, 1fr)` };
   }
   return LAYOUTS[16];
+}
+
+// An alarm's snapshot reference: the first JPEG among its event's evidence.
+function snapshotRef(alarm) {
+  const found = (alarm.evidence || []).find((e) => typeof e.ref === "string" && e.ref.endsWith(".jpg"));
+  return found ? found.ref : null;
 }
 
 function el(tag, className, text) {
@@ -58,6 +67,7 @@ class Tile {
     this.message = el("div", "overlay message");
     this.alarmBar = el("div", "overlay alarm-bar");
     this.alarmBar.hidden = true;
+    this.snapshot = { ref: null, img: null, url: null }; // the alarm bar's picture
     this.name.prepend(this.health);
     this.ptz = new PtzControls(this);
     this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar, this.ptz.node);
@@ -104,6 +114,7 @@ class Tile {
     this.alarmBar.hidden = open.length === 0;
     if (!open.length) {
       this.alarmBar.replaceChildren();
+      this.setSnapshot(null);
       return;
     }
     // The popped alarm if it is this camera's, else the newest.
@@ -116,8 +127,36 @@ class Tile {
       await this.wall.onAck(shown);
     });
     const title = el("span", "", `⚠ ${shown.title || shown.event_type || "alarm"}${more}`);
-    this.alarmBar.replaceChildren(title, button);
+    const picture = this.setSnapshot(snapshotRef(shown));
+    this.alarmBar.replaceChildren(...(picture ? [picture] : []), title, button);
     this.alarmBar.dataset.alarm = String(shown.id);
+  }
+
+  // The <img> of the alarm's snapshot (fetched once per reference), or null without one.
+  setSnapshot(ref) {
+    const current = this.snapshot;
+    if (current.ref === ref) return current.img;
+    if (current.url) URL.revokeObjectURL(current.url);
+    const snap = { ref, img: null, url: null };
+    this.snapshot = snap;
+    if (!ref) return null;
+    const img = el("img", "alarm-snap");
+    img.alt = "the frame that raised the alarm";
+    img.title = "The frame that raised the alarm (click: larger)";
+    img.addEventListener("click", (e) => {
+      e.stopPropagation();
+      img.classList.toggle("large");
+    });
+    snap.img = img;
+    api(`/api/evidence/${ref.split("/").map(encodeURIComponent).join("/")}`)
+      .then((response) => response.blob())
+      .then((blob) => {
+        if (this.snapshot !== snap) return; // another alarm shown meanwhile
+        snap.url = URL.createObjectURL(blob);
+        img.src = snap.url;
+      })
+      .catch(() => img.remove()); // gone with retention, or not ours to see
+    return img;
   }
 
   refreshLabel() {
