@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import ColumnElement, Engine
+from sqlalchemy import ColumnElement, Engine, delete, select
 from sqlalchemy.orm import Session
 
+from analytics.plates.fuzzy import plate_keys, plates_match
 from sharpeye.contracts.sightings import Sighting
-from sharpeye.store.models.sightings import SightingRow
+from sharpeye.store.models.sightings import SightingPlateKey, SightingRow
 
 
 def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:
     if not sightings:
         return
     with Session(engine) as s, s.begin():
+        # A sighting stored again (a retry) replaces its plate keys with its current ones.
+        plated = [x for x in sightings if x.plate]
+        if plated:
+            ids = [x.sighting_id for x in plated]
+            s.execute(delete(SightingPlateKey).where(SightingPlateKey.sighting_id.in_(ids)))
+            s.add_all(
+                SightingPlateKey(key=k, sighting_id=x.sighting_id, first_seen=x.first_seen)
+                for x in plated
+                for k in plate_keys(x.plate or "")
+            )
         for x in sightings:
             s.merge(
                 SightingRow(
@@ -41,9 +52,22 @@ def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:
             )
 
 
-def find_by_plate(engine: Engine, plate: str, start: float, end: float) -> list[Sighting]:
-    """Sightings of a plate overlapping [start, end], in time order."""
-    return _find(engine, SightingRow.plate == plate, start, end)
+def find_by_plate(
+    engine: Engine, plate: str, start: float, end: float, *, fuzzy: bool = False
+) -> list[Sighting]:
+    """Sightings of a plate overlapping [start, end], in time order. `fuzzy`: also those
+    read with another province, a confusable character or one character off
+    (`analytics.plates.fuzzy`), found through the plate-key index."""
+    if not fuzzy:
+        return _find(engine, SightingRow.plate == plate, start, end)
+    keys = sorted(plate_keys(plate))
+    candidates = (
+        select(SightingPlateKey.sighting_id)
+        .where(SightingPlateKey.key.in_(keys), SightingPlateKey.first_seen <= end)
+        .scalar_subquery()
+    )
+    found = _find(engine, SightingRow.sighting_id.in_(candidates), start, end)
+    return [x for x in found if x.plate is not None and plates_match(plate, x.plate)]
 
 
 def find_by_person(engine: Engine, person_id: str, start: float, end: float) -> list[Sighting]:

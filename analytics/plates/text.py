@@ -48,5 +48,13 @@ def normalise_plate(raw: str) -> str | None:
     return None
 
 
+def loose_plate(raw: str) -> str | None:
+    """A partial reading for an OCR-tolerant search: separators dropped, upper case, 5 to 9
+    plate characters (a province optional); None otherwise."""
+    s = _SEPARATORS.sub("", raw).upper()
+    allowed = PROVINCES + _ALNUM + "IO挂学警港澳"
+    return s if 5 <= len(s) <= 9 and all(ch in allowed for ch in s) else None
+
+
 def display(text: str) -> str:
     return f"{text[:2]}·{text[2:]}"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from analytics.face_search import MAX_HITS, MAX_SCAN, find_by_face
-from analytics.plates.text import normalise_plate
+from analytics.plates.text import loose_plate, normalise_plate
 from analytics.store import find_by_person, find_by_plate
 from command_api.auth.roles import Role
 from command_api.deps import (
@@ -93,11 +93,19 @@ def search(
         Query(min_length=1, max_length=64, description="Watchlist person id (face_match)."),
     ] = None,
     camera: Annotated[str | None, Query(description="Only this camera.")] = None,
+    fuzzy: Annotated[
+        bool,
+        Query(
+            description="Plates only: also what OCR may have read for it (any province, "
+            "8/B 0/D/Q/O 1/I 2/Z 5/S confused, one character missing, extra or misread); "
+            "the plate may then be a partial reading."
+        ),
+    ] = False,
 ) -> list[Sighting]:
     if (plate is None) == (person is None):
         raise HTTPException(422, "give either plate or person")
     if plate is not None:
-        canonical = normalise_plate(plate)
+        canonical = normalise_plate(plate) or (loose_plate(plate) if fuzzy else None)
         if canonical is None:
             raise HTTPException(
                 422, f"{plate!r} is not a Chinese plate (e.g. 皖S·12345, 粤B·D12345)"
@@ -110,12 +118,14 @@ def search(
     if camera is not None and not scope.allows(camera):
         raise deny(runtime, scope.principal, action, camera, "camera outside the scope")
     if plate is not None:
-        found = find_by_plate(_engine(runtime), target, start, end)
+        found = find_by_plate(_engine(runtime), target, start, end, fuzzy=fuzzy)
     else:
         found = find_by_person(_engine(runtime), target, start, end)
     visible = [s for s in found if scope.allows(s.camera_id) and camera in (None, s.camera_id)]
     withheld = sum(1 for s in found if not scope.allows(s.camera_id)) if camera is None else 0
-    detail = {"start": start, "end": end, "camera": camera}
+    detail: dict[str, Any] = {"start": start, "end": end, "camera": camera}
+    if fuzzy:
+        detail["fuzzy"] = True
     _audit_search(runtime, scope, action, target, detail, len(visible), withheld)
     return visible
 

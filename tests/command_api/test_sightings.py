@@ -21,7 +21,7 @@ async def api(tmp_path: Path, redis_url: str) -> AsyncIterator[Harness]:
         yield h
 
 
-def seen(camera: str, at: float, track: int) -> Sighting:
+def seen(camera: str, at: float, track: int, plate: str = "皖S12345") -> Sighting:
     return Sighting.model_validate(
         {
             "camera_id": camera,
@@ -31,7 +31,7 @@ def seen(camera: str, at: float, track: int) -> Sighting:
             "last_seen": at + 5,
             "score": 0.8,
             "box": {"x1": 0.1, "y1": 0.1, "x2": 0.3, "y2": 0.3},
-            "plate": "皖S12345",
+            "plate": plate,
             "plate_score": 0.9,
         }
     )
@@ -71,6 +71,50 @@ async def test_trajectory_in_time_order_within_scope_and_audited(api: Harness) -
     searches = [e for e in entries if e["action"] == "search.plate"]
     assert searches and searches[-1]["detail"]["results"] == 3
     assert any(e["outcome"] == "denied" and e["actor"] == "forestry" for e in entries)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def api_on_both(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
+) -> AsyncIterator[Harness]:
+    url = None if request.param == "sqlite" else request.getfixturevalue("database_url_postgresql")
+    async with harness(tmp_path, redis_url, url, start_services=False) as h:
+        yield h
+
+
+async def test_a_misread_plate_is_found_when_asked_to_forgive_ocr(api_on_both: Harness) -> None:
+    api = api_on_both
+    engine = api.runtime.sessions.kw["bind"]
+    assert isinstance(engine, Engine)
+    misread = seen("junction-west", NOON + 60, 2, "皖SI2345")  # 1 read as I
+    store_sightings(
+        engine,
+        [
+            seen("junction-east", NOON, 1),  # read right
+            misread,
+            seen("school-gate", NOON + 120, 3, "苏S12845"),  # another province, 3 read as 8
+            seen("plaza-north", NOON + 180, 4, "皖S99999"),  # another car
+        ],
+    )
+    store_sightings(engine, [misread])  # a retry: stored once, indexed once
+    police = await api.login("police-wall")
+
+    async def search(plate: str, **extra: object) -> list[str]:
+        params = {"plate": plate, "start": NOON - 10, "end": NOON + 3600, **extra}
+        r = await api.client.get("/api/sightings", params=params, headers=police)
+        assert r.status_code == 200, r.text
+        return [s["camera_id"] for s in r.json()]
+
+    assert await search("皖S·12345") == ["junction-east"]  # exact by default
+    fuzzy = ["junction-east", "junction-west", "school-gate"]
+    assert await search("皖S·12345", fuzzy="true") == fuzzy  # once each, in time order
+    assert await search("S1234", fuzzy="true") == ["junction-east", "junction-west"]  # partial
+    r = await api.client.get(
+        "/api/sightings",
+        params={"plate": "S1234", "start": NOON, "end": NOON + 60},
+        headers=police,
+    )
+    assert r.status_code == 422  # a partial reading only with fuzzy
 
 
 async def test_bad_plate_is_a_clear_422(api: Harness) -> None:

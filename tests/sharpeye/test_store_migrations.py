@@ -248,3 +248,17 @@ def test_sightings_stored_before_has_face_are_marked_by_their_json(
             for r in c.execute(text("SELECT sighting_id, has_face FROM sightings"))
         }
     assert marked == {"p": False, "f": True}
+
+
+def test_plated_sightings_stored_before_the_plate_index_are_found_by_a_tolerant_search(
+    settings: Settings, engine: Engine
+) -> None:
+    command.upgrade(alembic_config(settings), "a9d3e5f7b1c4")  # the revision before the index
+    misread = sighting("cam-m", 100.0).model_copy(update={"plate": "皖SI2345"})
+    insert_raw(engine, sighting("cam-p", 100.0), "p")
+    insert_raw(engine, misread, "m")
+    insert_raw(engine, sighting("cam-n", 100.0).model_copy(update={"plate": None}), "n")
+    upgrade_database(settings)
+    found = find_by_plate(engine, "皖S12345", 0.0, 200.0, fuzzy=True)
+    assert sorted(s.camera_id for s in found) == ["cam-m", "cam-p"]
+    assert [s.camera_id for s in find_by_plate(engine, "皖S12345", 0.0, 200.0)] == ["cam-p"]

@@ -68,6 +68,8 @@ def search_api(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         engine = create_engine_for(settings)
         now = time.time()
         store_sightings(engine, [plated(cam, now + dt, n) for n, (cam, dt) in enumerate(SEEN)])
+        misread = plated("cam1", now - 3600, 9).model_copy(update={"plate": "皖SI2345"})
+        store_sightings(engine, [misread])  # the same car an hour before, 1 read as I
         # The earliest sighting has a snapshot in the evidence store, as analytics writes it.
         snapshot = tmp_path / "evidence" / SNAPSHOT
         snapshot.parent.mkdir(parents=True)
@@ -153,6 +155,7 @@ def test_plate_trajectory_listed_and_drawn(search_api: str) -> None:
         tab.wait_for(state="visible")  # an administrator may search
         tab.click()
         page.select_option("#sr-kind", "plate")
+        page.uncheck("#sr-fuzzy")  # exact: the misread sighting (another car's?) left out
         page.fill("#sr-text", "皖S·12345")  # the form investigators type; canonicalised
         page.click("#sr-form button[type=submit]")
         page.wait_for_selector("#sr-results .hit >> nth=2")
@@ -172,8 +175,17 @@ def test_plate_trajectory_listed_and_drawn(search_api: str) -> None:
         assert page.eval_on_selector_all("#sr-results .hit .thumb img", "e => e.length") == 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "search-trajectory.png"))
+        # Forgiving OCR: the sighting read as 皖SI2345 joins the trajectory, in time order.
+        page.check("#sr-fuzzy")
+        page.click("#sr-form button[type=submit]")
+        page.wait_for_selector("#sr-results .hit >> nth=3")
+        cameras = page.eval_on_selector_all(
+            "#sr-results .hit", "els => els.map(e => e.dataset.camera)"
+        )
+        assert cameras == ["cam1", *TRAJECTORY]
+        assert "皖SI2345" in page.inner_text("#sr-results .hit >> nth=0 >> .detail")
         # A result goes onto the wall's selected tile.
-        page.click("#sr-results .hit >> nth=1")
+        page.click("#sr-results .hit >> nth=2")
         assert page.evaluate("window.sharpeye.tiles()")[0] == "cam4"
         assert page.is_visible("#page-wall")
 

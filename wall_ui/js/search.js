@@ -58,6 +58,7 @@ export class SearchPanel {
     this.els.photo.hidden = !photo;
     this.els.photo.required = photo;
     this.els.text.placeholder = this.els.kind.value === "plate" ? "皖S·12345" : "person id";
+    this.els.fuzzyLabel.hidden = this.els.kind.value !== "plate"; // OCR misreadings: plates only
   }
 
   // `from` (Unix time) continues a face search the API stopped before the range's end.
@@ -86,6 +87,7 @@ export class SearchPanel {
         if (body.capped) note += " · only the nearest matches are listed";
       } else {
         const params = new URLSearchParams({ [kind]: this.els.text.value.trim(), start, end });
+        if (kind === "plate" && this.els.fuzzy.checked) params.set("fuzzy", "true");
         const found = await apiJson(`/api/sightings?${params}`);
         hits = found.map((sighting) => ({ sighting }));
       }

@@ -3,7 +3,9 @@ reads. Indexed by plate, by face match and by camera+time; the whole Sighting is
 JSON (search compares embeddings in Python, or a vector index added later).
 
 Written by the analytics workers (`analytics.store`), read by the command API. Its schema
-is part of the Alembic chain (revisions 7c9f73b159a2, b8e4f2a6c1d3) like every other table.
+is part of the Alembic chain (revisions 7c9f73b159a2, b8e4f2a6c1d3, d5c8a1f3e7b9) like every
+other table. `sighting_plate_keys` is the index of the OCR-tolerant plate search: each plated
+sighting under its folded plate and every one-deletion of it (`analytics.plates.fuzzy`).
 """
 
 from __future__ import annotations
@@ -36,3 +38,13 @@ class SightingRow(Base):
         Index("ix_sightings_camera_time", "camera_id", "first_seen"),
         Index("ix_sightings_face_time", "has_face", "first_seen"),
     )
+
+
+class SightingPlateKey(Base):
+    __tablename__ = "sighting_plate_keys"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sighting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_sighting_plate_keys_key_time", "key", "first_seen"),)
