@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine
 
+from analytics.cloned_plate import cloned_plate_events
 from analytics.results import FrameResult
 from analytics.store import store_sightings
 from sharpeye.bus.fencing import Write, fenced_out_sync
@@ -25,6 +26,7 @@ from sharpeye.contracts.sightings import (
     SIGHTINGS_STREAM_RETENTION_S,
     Sighting,
 )
+from sharpeye.registry import Camera
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,13 @@ class Publisher:
         client: redis.Redis,
         engine: Engine | None = None,
         fence_of: Callable[[str], int | None] | None = None,
+        cameras: Callable[[], Mapping[str, Camera]] | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
+        # The whole registry's cameras (their locations), for the cloned-plate check: the
+        # plate's other sighting may be on a camera another worker reads.
+        self.cameras = cameras
         # The lease token a camera's events are stamped with (ingest's leases), looked up at
         # send time: events held through an outage carry the token of the lease they are
         # sent under, and the API refuses them if that lease had passed on by their time.
@@ -74,8 +80,24 @@ class Publisher:
         pipe.execute()
         if self.engine is not None:
             store_sightings(self.engine, sightings)
+            if self.cameras is not None:
+                events += self._publish_clones(sightings, self.cameras())
         self.events += len(events)
         self.sightings += len(sightings)
+
+    def _publish_clones(
+        self, sightings: list[Sighting], cameras: Mapping[str, Camera]
+    ) -> list[Event]:
+        """Raise the cloned-plate events these stored sightings give (analytics.cloned_plate)."""
+        assert self.engine is not None
+        clones = [self._fenced(e) for e in cloned_plate_events(self.engine, sightings, cameras)]
+        if clones:
+            pipe = self.client.pipeline(transaction=False)
+            for e in clones:
+                fields = cast(Any, e.to_stream_fields())
+                pipe.xadd(EVENTS_STREAM, fields, maxlen=EVENTS_STREAM_MAXLEN, approximate=True)
+            pipe.execute()
+        return clones
 
     def _drop_late(
         self, events: list[Event], sightings: list[Sighting]

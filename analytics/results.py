@@ -15,6 +15,7 @@ SEVERITY: dict[str, SeverityName] = {
     "intrusion": "high",
     "watchlist_face": "high",
     "watchlist_plate": "high",
+    "cloned_plate": "high",
     "crowd": "medium",
     "loitering": "medium",
     "line_crossing": "low",

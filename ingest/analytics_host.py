@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import redis
@@ -54,8 +54,9 @@ class HoldingPublisher(Publisher):
         max_held: int = 2000,
         retry_every_s: float = 1.0,
         fence_of: Callable[[str], int | None] | None = None,
+        cameras: Callable[[], Mapping[str, Camera]] | None = None,
     ) -> None:
-        super().__init__(client, engine, fence_of)
+        super().__init__(client, engine, fence_of, cameras)
         self.held: deque[FrameResult] = deque(maxlen=max_held)
         self.held_extra: deque[Sighting] = deque(maxlen=max_held)
         self.dropped = 0
@@ -122,6 +123,9 @@ class AnalyticsHost:
         self.engine = engine
         self.settings = settings
         self.fence_of = fence_of  # the worker's lease token per camera, stamped on events
+        # Every registry camera (set by the worker as the registry changes): cloned-plate
+        # checks compare with sightings on cameras other workers read.
+        self.all_cameras: Mapping[str, Camera] = {}
         self.runner: AnalyticsRunner | None = None
         self._current: tuple[Camera, ...] = ()
         self._failed: tuple[Camera, ...] | None = None
@@ -194,7 +198,10 @@ class AnalyticsHost:
         # Unchecked: a camera set changing during a Redis outage must still get analytics
         # (held events are sent when Redis answers); a failed build is not retried.
         publisher = HoldingPublisher(
-            connect_sync(s, check=False), create_engine_for(s), fence_of=self.fence_of
+            connect_sync(s, check=False),
+            create_engine_for(s),
+            fence_of=self.fence_of,
+            cameras=lambda: self.all_cameras,
         )
         runner = AnalyticsRunner(self.engine, pipeline, publisher, [c.id for c in cameras])
         runner.start()

@@ -147,6 +147,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 states.pop(cid, None)
             if host is not None:
                 by_id = registry.cameras_by_id
+                host.all_cameras = by_id
                 ours = [by_id[cid] for cid in fleet.camera_ids if cid in by_id]
                 await asyncio.to_thread(host.update, ours)
             reports = _fenced(fleet.health(), leases)

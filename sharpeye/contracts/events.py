@@ -56,6 +56,7 @@ class EventType(StrEnum):
     LOITERING = "loitering"
     WATCHLIST_FACE = "watchlist_face"
     WATCHLIST_PLATE = "watchlist_plate"
+    CLONED_PLATE = "cloned_plate"
     CAMERA_OFFLINE = "camera_offline"
 
 

@@ -110,6 +110,11 @@ class Location(RegistryModel):
     lat: float = Field(ge=-90.0, le=90.0, description="Latitude, WGS84 degrees.")
     lon: float = Field(ge=-180.0, le=180.0, description="Longitude, WGS84 degrees.")
     address: str = Field(default="", description="Postal address or landmark, any language.")
+    road: Literal["urban", "arterial", "expressway"] = Field(
+        default="urban",
+        description="The class of road the camera watches: how fast a vehicle may plausibly "
+        "travel from it (cloned-plate checks).",
+    )
 
 
 class Streams(RegistryModel):
