@@ -41,6 +41,7 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.timeout(900)  # the whole platform from `make`: its own waits are the guards
 def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -81,7 +82,8 @@ def test_make_up_brings_the_demo_district_online(tmp_path: Path, footage: Any) -
 
     threading.Thread(target=pump, daemon=True).start()
     try:
-        assert up.wait(180), "make up did not come up:\n" + "".join(lines[-40:])
+        # A hang guard: a fresh clone composes the demo scenes first (minutes on 2 cores).
+        assert up.wait(300), "make up did not come up:\n" + "".join(lines[-40:])
         banner = next(ln for ln in lines if "Sharpeye is up" in ln)
         assert f"http://127.0.0.1:{api}/" in banner
         assert f"Duty receiver: http://127.0.0.1:{receiver}/" in banner
