@@ -42,7 +42,7 @@ def test_cli_accepts_the_shipped_registry() -> None:
     result = run_cli(str(REPO / "camera_registry.yaml"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "OK: 7 departments, 8 groups, 13 cameras, 4 grants, 9 alarm rules"
+        "OK: 7 departments, 8 groups, 13 cameras, 4 grants, 10 alarm rules"
     )
 
 
