@@ -76,13 +76,17 @@ def _build(camera_ids: Sequence[str], replies: list[Any]) -> Ownership:
     workers = [
         WorkerLoad(
             node_id=w,
-            heartbeat_age_s=round(max(0.0, now - beats[w]), 3) if w in beats else HEARTBEAT_STALE_S,
+            heartbeat_age_s=round(max(0.0, now - beats[w]), 3) if w in beats else None,
             cameras=held.get(w, 0),
             share=round(held.get(w, 0) / total, 4) if total else 0.0,
         )
         for w in sorted(set(beats) | set(held))
     ]
-    live = {w.node_id for w in workers if w.heartbeat_age_s < HEARTBEAT_STALE_S}
+    live = {
+        w.node_id
+        for w in workers
+        if w.heartbeat_age_s is not None and w.heartbeat_age_s < HEARTBEAT_STALE_S
+    }
     return Ownership(
         workers=workers,
         cameras=cameras,

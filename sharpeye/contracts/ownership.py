@@ -10,7 +10,11 @@ class WorkerLoad(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     node_id: str
-    heartbeat_age_s: float = Field(ge=0, description="Since the worker's last lease sync.")
+    heartbeat_age_s: float | None = Field(
+        ge=0,
+        description="Since the worker's last lease sync; None: no heartbeat on record (it "
+        "stopped longer ago than a lease lasts, and still holds a lease until it runs out).",
+    )
     cameras: int = Field(ge=0, description="Camera leases it holds.")
     share: float = Field(ge=0, le=1, description="Its part of the leased cameras.")
 

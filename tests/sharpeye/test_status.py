@@ -286,6 +286,7 @@ async def test_cluster_view_names_each_cameras_worker_token_and_the_gaps(
     square = _line(out, "cam-square-1 ")
     assert "node-a" in square and " 1 " in square  # the first lease: token 1
     assert "node-gone (stopped)" in _line(out, "cam-harbour ")
+    assert re.search(r"node-gone\s+-\s+1\s+33%", out), out  # no heartbeat on record
     assert "nobody" in _line(out, "cam-new ")
     assert "unowned (no worker reads them): cam-new" in out
     assert "leased to a stopped worker (taken over when it expires): cam-harbour" in out
