@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 
 from sharpeye.contracts.events import Event, EvidenceRef
 from sharpeye.contracts.sightings import Sighting
+from sharpeye.geo import haversine_km
 from sharpeye.registry import Camera
 from sharpeye.store.models.sightings import SightingRow
 
 EVENT_TYPE = "cloned_plate"
-EARTH_KM = 6371.0088
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,7 @@ class ClonedPlateRules:
 
 
 def distance_km(a: Camera, b: Camera) -> float:
-    """Great-circle distance between two cameras (haversine)."""
-    la1, lo1 = math.radians(a.location.lat), math.radians(a.location.lon)
-    la2, lo2 = math.radians(b.location.lat), math.radians(b.location.lon)
-    across = math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    h = math.sin((la2 - la1) / 2) ** 2 + across
-    return 2 * EARTH_KM * math.asin(math.sqrt(h))
+    return haversine_km(a.location.lat, a.location.lon, b.location.lat, b.location.lon)
 
 
 def implausible(

@@ -16,7 +16,7 @@ ids that this same threshold then confirms. The API and its answer stay as they 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,14 +62,16 @@ def find_by_face(
     *,
     threshold: float = 0.5,
     camera: str | None = None,
+    cameras: Collection[str] | None = None,
     allowed: Callable[[str], bool] | None = None,
     max_scan: int = MAX_SCAN,
     max_hits: int = MAX_HITS,
 ) -> FaceScan:
     """Sightings overlapping [start, end] whose face lies within `threshold` of `probe`.
 
-    `allowed(camera_id)` is the caller's scope: matches elsewhere are counted in `withheld`
-    and never take a place among the `max_hits` kept (the cap applies to what may be seen).
+    `cameras`: only these (an area on the map). `allowed(camera_id)` is the caller's scope:
+    matches elsewhere are counted in `withheld` and never take a place among the `max_hits`
+    kept (the cap applies to what may be seen).
     """
     if probe.shape != (EMBEDDING_DIM,):
         raise ValueError(f"probe must be a {EMBEDDING_DIM}-d embedding, not {probe.shape}")
@@ -85,6 +87,8 @@ def find_by_face(
     )
     if camera is not None:
         query = query.where(SightingRow.camera_id == camera)
+    if cameras is not None:
+        query = query.where(SightingRow.camera_id.in_(sorted(cameras)))
     matches: list[tuple[float, dict[str, Any]]] = []
     # `read` bounds the work; `scanned` is what the caller is told, so it counts only faces
     # on cameras it may see (another department's traffic is not its to measure).

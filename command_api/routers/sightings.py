@@ -33,9 +33,12 @@ from command_api.deps import (
 )
 from command_api.face_probe import FaceModelsError, ProbeError, probe_embedding
 from command_api.routers.problems import unprocessable
+from command_api.search_area import cameras_in_area
 from sharpeye.contracts.sightings import Sighting
 
 router = APIRouter(prefix="/api/sightings", tags=["search"])
+NEAR_DOC = "Only cameras within a circle: lat,lon,radius in metres (e.g. 31.82,117.23,500)."
+AREA_DOC = "Only cameras inside a polygon drawn on the map: lat,lon;lat,lon;... (3-64 points)."
 MAX_SPAN_S = 31 * 86400.0
 # A face search scans embeddings one by one (analytics.face_search): a week at most per
 # request keeps it to a district's few seconds; longer investigations page by week.
@@ -101,6 +104,8 @@ def search(
             "the plate may then be a partial reading."
         ),
     ] = False,
+    near: Annotated[str | None, Query(description=NEAR_DOC, max_length=80)] = None,
+    area: Annotated[str | None, Query(description=AREA_DOC, max_length=2000)] = None,
 ) -> list[Sighting]:
     if (plate is None) == (person is None):
         raise HTTPException(422, "give either plate or person")
@@ -115,17 +120,22 @@ def search(
         assert person is not None
         action, target = "search.person", person
     _check_range(start, end, MAX_SPAN_S)
+    inside = cameras_in_area(runtime.registry.registry, near, area)
     if camera is not None and not scope.allows(camera):
         raise deny(runtime, scope.principal, action, camera, "camera outside the scope")
     if plate is not None:
         found = find_by_plate(_engine(runtime), target, start, end, fuzzy=fuzzy)
     else:
         found = find_by_person(_engine(runtime), target, start, end)
+    if inside is not None:
+        found = [s for s in found if s.camera_id in inside]
     visible = [s for s in found if scope.allows(s.camera_id) and camera in (None, s.camera_id)]
     withheld = sum(1 for s in found if not scope.allows(s.camera_id)) if camera is None else 0
     detail: dict[str, Any] = {"start": start, "end": end, "camera": camera}
     if fuzzy:
         detail["fuzzy"] = True
+    if inside is not None:
+        detail |= {"near": near, "area": area, "area_cameras": len(inside)}
     _audit_search(runtime, scope, action, target, detail, len(visible), withheld)
     return visible
 
@@ -176,9 +186,12 @@ async def search_face(
     threshold: Annotated[
         float, Form(gt=0.0, le=1.0, description="Largest distance kept (0.5: same person).")
     ] = 0.5,
+    near: Annotated[str | None, Form(description=NEAR_DOC, max_length=80)] = None,
+    area: Annotated[str | None, Form(description=AREA_DOC, max_length=2000)] = None,
 ) -> FaceSearchOut:
     _check_range(start, end, MAX_FACE_SPAN_S)
     camera = camera or None  # an empty form field means no camera
+    inside = cameras_in_area(runtime.registry.registry, near or None, area or None)
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         raise HTTPException(413, "the photo is larger than 10 MB")
@@ -203,6 +216,7 @@ async def search_face(
         threshold=threshold,
         camera=camera,
         allowed=scope.allows,
+        cameras=inside,
         max_scan=MAX_SCAN,
     )
     visible = found.hits
@@ -215,6 +229,8 @@ async def search_face(
         "photo_bytes": len(data),
         "scanned": found.scanned,
     }
+    if inside is not None:
+        detail |= {"near": near, "area": area, "area_cameras": len(inside)}
     withheld = found.withheld
     await asyncio.to_thread(
         _audit_search, runtime, scope, "search.face", digest, detail, len(visible), withheld

@@ -81,3 +81,7 @@ def test_scan_is_bounded_and_continues(engine: Engine) -> None:
     # One camera only (the camera+time index).
     one = find_by_face(engine, probe, T0, T0 + 100, camera="cam6")
     assert [h.sighting.camera_id for h in one.hits] == ["cam6"] and one.scanned == 1
+    # An area on the map: only its cameras are read (none: nothing).
+    area = find_by_face(engine, probe, T0, T0 + 100, cameras={"cam0", "cam5", "cam6"})
+    assert [h.sighting.camera_id for h in area.hits] == ["cam0", "cam6"] and area.scanned == 3
+    assert find_by_face(engine, probe, T0, T0 + 100, cameras=set()).scanned == 0

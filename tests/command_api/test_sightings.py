@@ -163,3 +163,47 @@ async def test_person_search_by_watchlist_match_within_scope(
         by = {e["actor"]: e["detail"] for e in searches if e["outcome"] == "ok"}
         assert by["police-wall"]["results"] == 2 and by["police-wall"]["withheld"] == 0
         assert by["tourism-inv"]["results"] == 1 and by["tourism-inv"]["withheld"] == 1
+
+
+async def test_an_area_on_the_map_narrows_the_search_to_its_cameras(api: Harness) -> None:
+    engine = api.runtime.sessions.kw["bind"]
+    assert isinstance(engine, Engine)
+    store_sightings(
+        engine,
+        [
+            seen("junction-east", NOON, 1),
+            seen("junction-west", NOON + 60, 2),  # 127 m from junction-east
+            seen("school-gate", NOON + 120, 3),  # 7 km away
+        ],
+    )
+    police = await api.login("police-wall")
+
+    async def search(**where: str) -> list[str]:
+        params = {"plate": "皖S12345", "start": NOON - 10, "end": NOON + 3600, **where}
+        r = await api.client.get("/api/sightings", params=params, headers=police)
+        assert r.status_code == 200, r.text
+        return [s["camera_id"] for s in r.json()]
+
+    assert await search(near="31.8608,117.2891,500") == ["junction-east", "junction-west"]
+    assert await search(near="31.8608,117.2891,50") == ["junction-east"]
+    school = "31.825,117.213;31.828,117.213;31.828,117.217;31.825,117.217"
+    assert await search(area=school) == ["school-gate"]
+    assert await search(area=school, near="31.8608,117.2891,500") == []  # inside both: none
+    for bad in ({"near": "31.8,117.2"}, {"near": "31.8,117.2,-5"}, {"area": "31.8,117.2;31.9,117"}):
+        r = await api.client.get(
+            "/api/sightings",
+            params={"plate": "皖S12345", "start": NOON, "end": NOON + 60, **bad},
+            headers=police,
+        )
+        assert r.status_code == 422, (bad, r.text)
+    admin = await api.login("admin")
+    audit = (await api.client.get("/api/audit", headers=admin)).json()
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    areas = {
+        (d.get("near"), d.get("area"), d.get("area_cameras"))
+        for e in entries
+        if e["action"] == "search.plate" and (d := e["detail"]).get("area")
+    }
+    # The school's polygon holds three cameras (gate, yard, canteen); with the junction's
+    # circle as well, none.
+    assert areas == {(None, school, 3), ("31.8608,117.2891,500", school, 0)}
