@@ -44,6 +44,7 @@ ADMIN = ("admin", "admin-demo-pass")
 DUTY = ("police-duty", "duty-demo-pass")
 INVESTIGATOR = ("police-wall", "police-demo-pass")
 FACE_PHOTO = REPO / "var" / "samples" / "obama.jpg"
+CASE = "SHIFT-DEMO-CASE"  # every search names the case it is for (audited)
 # A camera back from a planned stop must play again within this (the figure).
 RESUME_GOAL_S = 5.0
 
@@ -219,7 +220,7 @@ class Shift:
                 r = await api.call(
                     "GET",
                     "/api/sightings",
-                    params={"plate": plate, "start": end - 86400, "end": end},
+                    params={"plate": plate, "start": end - 86400, "end": end, "case": CASE},
                 )
                 self.data.searches.append(
                     {
@@ -236,7 +237,7 @@ class Shift:
                 r = await api.call(
                     "POST",
                     "/api/sightings/face",
-                    data={"start": str(end - 86400), "end": str(end)},
+                    data={"start": str(end - 86400), "end": str(end), "case": CASE},
                     files={"photo": ("face.jpg", FACE_PHOTO.read_bytes(), "image/jpeg")},
                 )
                 hits = len(r.json().get("hits", [])) if r.status_code == 200 else 0

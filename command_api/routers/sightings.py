@@ -37,6 +37,11 @@ from command_api.search_area import cameras_in_area
 from sharpeye.contracts.sightings import Sighting
 
 router = APIRouter(prefix="/api/sightings", tags=["search"])
+CASE_DOC = (
+    "The case reference this search is for, as the investigator's case file names it (audited)."
+)
+# Printable, no control characters: it goes into the audit log as the investigator typed it.
+CASE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 NEAR_DOC = "Only cameras within a circle: lat,lon,radius in metres (e.g. 31.82,117.23,500)."
 AREA_DOC = "Only cameras inside a polygon drawn on the map: lat,lon;lat,lon;... (3-64 points)."
 MAX_SPAN_S = 31 * 86400.0
@@ -88,6 +93,9 @@ def search(
     scope: ScopeDep,
     start: Annotated[float, Query(description="Unix time, inclusive.")],
     end: Annotated[float, Query(description="Unix time, inclusive; at most 31 days later.")],
+    case: Annotated[
+        str, Query(min_length=1, max_length=64, pattern=CASE_PATTERN, description=CASE_DOC)
+    ],
     plate: Annotated[
         str | None, Query(min_length=2, max_length=16, description="e.g. 皖S·12345")
     ] = None,
@@ -131,7 +139,7 @@ def search(
         found = [s for s in found if s.camera_id in inside]
     visible = [s for s in found if scope.allows(s.camera_id) and camera in (None, s.camera_id)]
     withheld = sum(1 for s in found if not scope.allows(s.camera_id)) if camera is None else 0
-    detail: dict[str, Any] = {"start": start, "end": end, "camera": camera}
+    detail: dict[str, Any] = {"start": start, "end": end, "camera": camera, "case": case}
     if fuzzy:
         detail["fuzzy"] = True
     if inside is not None:
@@ -182,6 +190,9 @@ async def search_face(
     photo: Annotated[UploadFile, File(description="JPEG/PNG with the face, 10 MB at most.")],
     start: Annotated[float, Form(description="Unix time, inclusive.")],
     end: Annotated[float, Form(description="Unix time, inclusive; at most 7 days later.")],
+    case: Annotated[
+        str, Form(min_length=1, max_length=64, pattern=CASE_PATTERN, description=CASE_DOC)
+    ],
     camera: Annotated[str | None, Form(description="Only this camera.")] = None,
     threshold: Annotated[
         float, Form(gt=0.0, le=1.0, description="Largest distance kept (0.5: same person).")
@@ -224,6 +235,7 @@ async def search_face(
         "start": start,
         "end": end,
         "camera": camera,
+        "case": case,
         "threshold": threshold,
         "photo_sha256": digest,
         "photo_bytes": len(data),

@@ -83,6 +83,8 @@ RULE = {
 }
 MOVE = {"pan": 0.1, "tilt": 0.0, "zoom": 0.0, "duration_s": 0.1}
 SPAN = {"start": 1_799_812_000, "end": 1_799_816_400}
+SPAN_FORM = {k: str(v) for k, v in SPAN.items()}
+CASE = "M-2026-0117"  # every search names the case it is for
 
 TABLE: tuple[Row, ...] = (
     # Public: the OpenAPI document and its pages, probes, the wall's static files.
@@ -207,7 +209,7 @@ TABLE: tuple[Row, ...] = (
         "GET",
         "/api/sightings",
         SEARCHERS,
-        query={"plate": "皖S·12345", **SPAN},
+        query={"plate": "皖S·12345", "case": CASE, **SPAN},
         check="sightings",
         audit=("search.plate", "ok"),
     ),
@@ -215,17 +217,17 @@ TABLE: tuple[Row, ...] = (
         "GET",
         "/api/sightings",
         ADMIN,
-        query={"plate": "皖S·12345", "camera": "school-gate", **SPAN},
+        query={"plate": "皖S·12345", "camera": "school-gate", "case": CASE, **SPAN},
         audit=("search.plate", "ok"),
     ),
     # Not a photo: a searcher gets as far as reading it (422).
-    R("POST", "/api/sightings/face", SEARCHERS, ok=422, form={k: str(v) for k, v in SPAN.items()}),
+    R("POST", "/api/sightings/face", SEARCHERS, ok=422, form={"case": CASE, **SPAN_FORM}),
     R(
         "POST",
         "/api/sightings/face",
         ADMIN,
         ok=422,
-        form={"camera": "school-gate", **{k: str(v) for k, v in SPAN.items()}},
+        form={"camera": "school-gate", "case": CASE, **SPAN_FORM},
     ),
     # Administration.
     R("GET", "/api/users", ADMIN),

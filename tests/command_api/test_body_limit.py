@@ -66,7 +66,7 @@ async def test_a_body_under_the_cap_passes(api: Harness) -> None:
 
 async def test_the_face_search_keeps_its_larger_cap(api: Harness) -> None:
     headers = await api.login("police-wall")  # an investigator
-    form = {"start": "0", "end": "3600"}
+    form = {"start": "0", "end": "3600", "case": "HF-1"}
 
     async def search(size: int) -> httpx.Response:
         files = {"photo": ("face.jpg", b"\xff" * size, "image/jpeg")}

@@ -104,7 +104,7 @@ def store(api: Harness, embeddings: dict[str, list[float]]) -> None:
 async def search(
     api: Harness, headers: dict[str, str], photo: bytes, **form: object
 ) -> tuple[int, dict[str, object]]:
-    data = {"start": str(NOON - 60), "end": str(NOON + 3600)}
+    data = {"start": str(NOON - 60), "end": str(NOON + 3600), "case": "HF-2026-0042"}
     data.update({k: str(v) for k, v in form.items()})
     r = await api.client.post(
         "/api/sightings/face",
@@ -201,7 +201,7 @@ async def test_a_photo_over_10_mb_is_a_413(api: Harness) -> None:
     r = await api.client.post(
         "/api/sightings/face",
         files={"photo": ("big.jpg", b"\xff" * (11 * 1024 * 1024), "image/jpeg")},
-        data={"start": str(NOON), "end": str(NOON + 60)},
+        data={"start": str(NOON), "end": str(NOON + 60), "case": "HF-1"},
         headers=police,
     )
     assert r.status_code == 413

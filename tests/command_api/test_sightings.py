@@ -14,6 +14,8 @@ from command_api.auth.seed import DEMO_USERS, DemoUser
 from sharpeye.contracts.sightings import Sighting
 from tests.command_api.harness import NOON, Harness, harness
 
+CASE = "HF-2026-0042"  # the case each search is for (audited)
+
 
 @pytest.fixture
 async def api(tmp_path: Path, redis_url: str) -> AsyncIterator[Harness]:
@@ -52,7 +54,7 @@ async def test_trajectory_in_time_order_within_scope_and_audited(api: Harness) -
     police = await api.login("police-wall")  # investigator; police sees every group
     r = await api.client.get(
         "/api/sightings",
-        params={"plate": "皖S·12345", "start": NOON - 10, "end": NOON + 3600},
+        params={"plate": "皖S·12345", "start": NOON - 10, "end": NOON + 3600, "case": CASE},
         headers=police,
     )
     assert r.status_code == 200, r.text
@@ -61,7 +63,7 @@ async def test_trajectory_in_time_order_within_scope_and_audited(api: Harness) -
     forestry = await api.login("forestry")
     r = await api.client.get(
         "/api/sightings",
-        params={"plate": "皖S12345", "start": NOON, "end": NOON + 60},
+        params={"plate": "皖S12345", "start": NOON, "end": NOON + 60, "case": CASE},
         headers=forestry,
     )
     assert r.status_code == 403
@@ -100,7 +102,7 @@ async def test_a_misread_plate_is_found_when_asked_to_forgive_ocr(api_on_both: H
     police = await api.login("police-wall")
 
     async def search(plate: str, **extra: object) -> list[str]:
-        params = {"plate": plate, "start": NOON - 10, "end": NOON + 3600, **extra}
+        params = {"plate": plate, "start": NOON - 10, "end": NOON + 3600, "case": CASE, **extra}
         r = await api.client.get("/api/sightings", params=params, headers=police)
         assert r.status_code == 200, r.text
         return [s["camera_id"] for s in r.json()]
@@ -111,7 +113,7 @@ async def test_a_misread_plate_is_found_when_asked_to_forgive_ocr(api_on_both: H
     assert await search("S1234", fuzzy="true") == ["junction-east", "junction-west"]  # partial
     r = await api.client.get(
         "/api/sightings",
-        params={"plate": "S1234", "start": NOON, "end": NOON + 60},
+        params={"plate": "S1234", "start": NOON, "end": NOON + 60, "case": CASE},
         headers=police,
     )
     assert r.status_code == 422  # a partial reading only with fuzzy
@@ -120,7 +122,9 @@ async def test_a_misread_plate_is_found_when_asked_to_forgive_ocr(api_on_both: H
 async def test_bad_plate_is_a_clear_422(api: Harness) -> None:
     police = await api.login("police-wall")
     r = await api.client.get(
-        "/api/sightings", params={"plate": "hello", "start": NOON, "end": NOON}, headers=police
+        "/api/sightings",
+        params={"plate": "hello", "start": NOON, "end": NOON, "case": CASE},
+        headers=police,
     )
     assert r.status_code == 422 and "plate" in r.text
 
@@ -139,7 +143,12 @@ async def test_person_search_by_watchlist_match_within_scope(
         ]
         other = seen("plaza-south", NOON, 6).model_copy(update={"face_match": "p-99"})
         store_sightings(engine, [*person, other])
-        params: dict[str, str | float] = {"person": "p-17", "start": NOON - 10, "end": NOON + 3600}
+        params: dict[str, str | float] = {
+            "person": "p-17",
+            "start": NOON - 10,
+            "end": NOON + 3600,
+            "case": CASE,
+        }
         police = await api.login("police-wall")
         r = await api.client.get("/api/sightings", params=params, headers=police)
         assert r.status_code == 200, r.text
@@ -179,7 +188,13 @@ async def test_an_area_on_the_map_narrows_the_search_to_its_cameras(api: Harness
     police = await api.login("police-wall")
 
     async def search(**where: str) -> list[str]:
-        params = {"plate": "皖S12345", "start": NOON - 10, "end": NOON + 3600, **where}
+        params = {
+            "plate": "皖S12345",
+            "start": NOON - 10,
+            "end": NOON + 3600,
+            "case": CASE,
+            **where,
+        }
         r = await api.client.get("/api/sightings", params=params, headers=police)
         assert r.status_code == 200, r.text
         return [s["camera_id"] for s in r.json()]
@@ -192,7 +207,7 @@ async def test_an_area_on_the_map_narrows_the_search_to_its_cameras(api: Harness
     for bad in ({"near": "31.8,117.2"}, {"near": "31.8,117.2,-5"}, {"area": "31.8,117.2;31.9,117"}):
         r = await api.client.get(
             "/api/sightings",
-            params={"plate": "皖S12345", "start": NOON, "end": NOON + 60, **bad},
+            params={"plate": "皖S12345", "start": NOON, "end": NOON + 60, "case": CASE, **bad},
             headers=police,
         )
         assert r.status_code == 422, (bad, r.text)
@@ -207,3 +222,16 @@ async def test_an_area_on_the_map_narrows_the_search_to_its_cameras(api: Harness
     # The school's polygon holds three cameras (gate, yard, canteen); with the junction's
     # circle as well, none.
     assert areas == {(None, school, 3), ("31.8608,117.2891,500", school, 0)}
+
+
+async def test_a_search_names_its_case(api: Harness) -> None:
+    police = await api.login("police-wall")
+    base = {"plate": "皖S12345", "start": NOON, "end": NOON + 60}
+    for case in (None, "", "bad\ncase"):
+        params = base if case is None else {**base, "case": case}
+        r = await api.client.get("/api/sightings", params=params, headers=police)
+        assert r.status_code == 422 and "case" in r.text, (case, r.text)
+    r = await api.client.get(
+        "/api/sightings", params={**base, "case": "HF-2026-0042"}, headers=police
+    )
+    assert r.status_code == 200

@@ -156,6 +156,7 @@ def test_plate_trajectory_listed_and_drawn(search_api: str) -> None:
         tab.click()
         page.select_option("#sr-kind", "plate")
         page.uncheck("#sr-fuzzy")  # exact: the misread sighting (another car's?) left out
+        page.fill("#sr-case", "HF-2026-0042")  # a search names its case (audited)
         page.fill("#sr-text", "皖S·12345")  # the form investigators type; canonicalised
         page.click("#sr-form button[type=submit]")
         page.wait_for_selector("#sr-results .hit >> nth=2")
@@ -197,6 +198,7 @@ def test_photo_search_finds_the_face_with_its_distance(search_api: str) -> None:
         page.select_option("#sr-kind", "photo")
         assert page.is_hidden("#sr-text")
         page.set_input_files("#sr-photo", str(photo))
+        page.fill("#sr-case", "HF-2026-0042")
         page.click("#sr-form button[type=submit]")
         page.wait_for_selector("#sr-results .hit")
         assert page.eval_on_selector_all("#sr-results .hit", "e => e.length") == 1

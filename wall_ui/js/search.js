@@ -78,6 +78,7 @@ export class SearchPanel {
         form.append("photo", this.els.photo.files[0]);
         form.append("start", String(start));
         form.append("end", String(end));
+        form.append("case", this.els.case.value.trim());
         const body = await (await api("/api/sightings/face", { method: "POST", body: form })).json();
         hits = body.hits;
         if (!body.complete) {
@@ -86,7 +87,9 @@ export class SearchPanel {
         }
         if (body.capped) note += " · only the nearest matches are listed";
       } else {
-        const params = new URLSearchParams({ [kind]: this.els.text.value.trim(), start, end });
+        const params = new URLSearchParams({
+          [kind]: this.els.text.value.trim(), start, end, case: this.els.case.value.trim(),
+        });
         if (kind === "plate" && this.els.fuzzy.checked) params.set("fuzzy", "true");
         const found = await apiJson(`/api/sightings?${params}`);
         hits = found.map((sighting) => ({ sighting }));
