@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -34,6 +34,7 @@ from command_api.deps import (
 from command_api.face_probe import FaceModelsError, ProbeError, probe_embedding
 from command_api.routers.problems import unprocessable
 from command_api.search_area import cameras_in_area
+from command_api.search_export import csv_export
 from sharpeye.contracts.sightings import Sighting
 
 router = APIRouter(prefix="/api/sightings", tags=["search"])
@@ -84,9 +85,10 @@ def _audit_search(
     response_model=list[Sighting],
     response_model_exclude={"face_embedding"},
     dependencies=[SEARCHERS],
-    responses=unprocessable(
-        "Neither or both of plate and person, not a plate, or more than 31 days."
-    ),
+    responses={
+        **unprocessable("Neither or both of plate and person, not a plate, or more than 31 days."),
+        200: {"content": {"text/csv": {}}, "description": "The sightings (JSON, or CSV)."},
+    },
 )
 def search(
     runtime: RuntimeDep,
@@ -114,7 +116,11 @@ def search(
     ] = False,
     near: Annotated[str | None, Query(description=NEAR_DOC, max_length=80)] = None,
     area: Annotated[str | None, Query(description=AREA_DOC, max_length=2000)] = None,
-) -> list[Sighting]:
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(description="csv: the same sightings as a spreadsheet file, for the case file."),
+    ] = "json",
+) -> list[Sighting] | Response:
     if (plate is None) == (person is None):
         raise HTTPException(422, "give either plate or person")
     if plate is not None:
@@ -144,7 +150,11 @@ def search(
         detail["fuzzy"] = True
     if inside is not None:
         detail |= {"near": near, "area": area, "area_cameras": len(inside)}
+    if format == "csv":
+        detail["format"] = "csv"
     _audit_search(runtime, scope, action, target, detail, len(visible), withheld)
+    if format == "csv":
+        return csv_export(visible, runtime.registry.registry, case)
     return visible
 
 

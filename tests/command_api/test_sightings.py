@@ -235,3 +235,40 @@ async def test_a_search_names_its_case(api: Harness) -> None:
         "/api/sightings", params={**base, "case": "HF-2026-0042"}, headers=police
     )
     assert r.status_code == 200
+
+
+async def test_results_export_as_csv_for_the_case_file(api: Harness) -> None:
+    import csv
+    import io
+
+    engine = api.runtime.sessions.kw["bind"]
+    assert isinstance(engine, Engine)
+    store_sightings(engine, [seen("junction-west", NOON + 60, 2), seen("junction-east", NOON, 1)])
+    police = await api.login("police-wall")
+    params = {
+        "plate": "皖S12345",
+        "start": NOON - 10,
+        "end": NOON + 3600,
+        "case": "HF-2026/0042",
+        "format": "csv",
+    }
+    r = await api.client.get("/api/sightings", params=params, headers=police)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert 'filename="sightings-HF-2026_0042.csv"' in r.headers["content-disposition"]
+    text = r.content.decode("utf-8")
+    assert text.startswith("\ufeff")  # spreadsheets read the plate's 皖 as UTF-8
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [(x["camera_id"], x["plate"]) for x in rows] == [
+        ("junction-east", "皖S12345"),
+        ("junction-west", "皖S12345"),
+    ]
+    assert rows[0]["camera_name"] and rows[0]["first_seen_utc"].endswith(":00")
+    assert "face_embedding" not in text
+
+
+def test_a_cell_that_a_spreadsheet_would_run_is_quoted() -> None:
+    from command_api.search_export import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("-1+2") == "'-1+2"
+    assert _cell("-122.42") == "-122.42"  # a western longitude stays a number
+    assert _cell("皖S12345") == "皖S12345" and _cell(None) == ""
