@@ -28,6 +28,7 @@ const search = new SearchPanel({
   form: $("sr-form"), kind: $("sr-kind"), text: $("sr-text"), photo: $("sr-photo"),
   start: $("sr-start"), end: $("sr-end"), status: $("sr-status"), results: $("sr-results"),
   more: $("sr-more"), fuzzy: $("sr-fuzzy"), fuzzyLabel: $("sr-fuzzy-label"), case: $("sr-case"),
+  export: $("sr-export"),
 }, catalog, searchMap, (id) => showOnWall(id));
 const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog,
   (cameraId, alarmed) => (alarmed ? map.markAlarm(cameraId) : map.clearAlarm(cameraId)));

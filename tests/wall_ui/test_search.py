@@ -185,6 +185,12 @@ def test_plate_trajectory_listed_and_drawn(search_api: str) -> None:
         )
         assert cameras == ["cam1", *TRAJECTORY]
         assert "皖SI2345" in page.inner_text("#sr-results .hit >> nth=0 >> .detail")
+        # The listed sightings as a CSV file for the case.
+        with page.expect_download() as download:
+            page.click("#sr-export")
+        assert download.value.suggested_filename == "sightings-HF-2026-0042.csv"
+        exported = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+        assert len(exported) == 1 + 4 and "皖SI2345" in exported[1]
         # A result goes onto the wall's selected tile.
         page.click("#sr-results .hit >> nth=2")
         assert page.evaluate("window.sharpeye.tiles()")[0] == "cam4"

@@ -35,6 +35,8 @@ export class SearchPanel {
     this.onPick = onPick;
     this.hits = []; // [{sighting, distance?}] in time order
     this.thumbUrls = []; // blob URLs of the thumbnails shown, revoked at the next render
+    this.exportParams = null; // the last plate/person search, for its CSV export
+    els.export.addEventListener("click", () => this.exportCsv());
     this.nextStart = null;
     this.resetRange();
     els.kind.addEventListener("change", () => this.showKind());
@@ -92,6 +94,7 @@ export class SearchPanel {
         });
         if (kind === "plate" && this.els.fuzzy.checked) params.set("fuzzy", "true");
         const found = await apiJson(`/api/sightings?${params}`);
+        this.exportParams = params;
         hits = found.map((sighting) => ({ sighting }));
       }
       // A continued search appends; the boundary's sightings may come twice.
@@ -100,12 +103,33 @@ export class SearchPanel {
         ...hits.filter((h) => !seen.has(h.sighting.sighting_id))];
       this.els.status.textContent = `${this.hits.length} sightings${note}`;
       this.els.more.hidden = this.nextStart === null;
+      this.els.export.hidden = kind === "photo" || this.hits.length === 0;
     } catch (error) {
       this.hits = from === null ? [] : this.hits;
       this.els.status.textContent = error.message;
       this.els.status.classList.add("error");
     }
     this.render();
+  }
+
+  // The same search as a CSV file (the API audits the export), saved by the browser.
+  async exportCsv() {
+    if (!this.exportParams) return;
+    const params = new URLSearchParams(this.exportParams);
+    params.set("format", "csv");
+    try {
+      const response = await api(`/api/sightings?${params}`);
+      const disposition = response.headers.get("Content-Disposition") || "";
+      const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "sightings.csv";
+      const url = URL.createObjectURL(await response.blob());
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = name;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (error) {
+      this.els.status.textContent = error.message;
+    }
   }
 
   thumbnail(ref) {
