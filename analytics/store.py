@@ -7,20 +7,28 @@ that writes or reads it runs at startup; nothing here creates schema.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from sqlalchemy import ColumnElement, Engine, delete, select
 from sqlalchemy.orm import Session
 
 from analytics.plates.fuzzy import plate_keys, plates_match
 from sharpeye.contracts.sightings import Sighting
-from sharpeye.store.models.sightings import SightingPlateKey, SightingRow
+from sharpeye.store.models.sightings import SightingAttribute, SightingPlateKey, SightingRow
 
 
 def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:
     if not sightings:
         return
     with Session(engine) as s, s.begin():
-        # A sighting stored again (a retry) replaces its plate keys with its current ones.
+        # A sighting stored again (a retry) replaces its attributes and plate keys.
+        ids = [x.sighting_id for x in sightings]
+        s.execute(delete(SightingAttribute).where(SightingAttribute.sighting_id.in_(ids)))
+        s.add_all(
+            SightingAttribute(name=k, value=v, sighting_id=x.sighting_id, first_seen=x.first_seen)
+            for x in sightings
+            for k, v in x.attributes.items()
+        )
         plated = [x for x in sightings if x.plate]
         if plated:
             ids = [x.sighting_id for x in plated]
@@ -70,17 +78,50 @@ def find_by_plate(
     return [x for x in found if x.plate is not None and plates_match(plate, x.plate)]
 
 
+def find_by_attributes(
+    engine: Engine,
+    attributes: dict[str, str],
+    start: float,
+    end: float,
+    *,
+    class_name: str | None = None,
+    cameras: Collection[str] | None = None,
+    limit: int = 5000,
+) -> list[Sighting]:
+    """Sightings with all these attributes (and class, cameras) overlapping [start, end], in
+    time order, at most `limit` (an investigator narrows by time or area, not by paging)."""
+    match: ColumnElement[bool] = SightingRow.last_seen >= start  # the time filter is _find's
+    for name, value in sorted(attributes.items()):
+        ids = select(SightingAttribute.sighting_id).where(
+            SightingAttribute.name == name,
+            SightingAttribute.value == value,
+            SightingAttribute.first_seen <= end,
+        )
+        match = match & SightingRow.sighting_id.in_(ids)
+    if class_name is not None:
+        match = match & (SightingRow.class_name == class_name)
+    if cameras is not None:
+        match = match & SightingRow.camera_id.in_(sorted(cameras))
+    return _find(engine, match, start, end, limit=limit)
+
+
 def find_by_person(engine: Engine, person_id: str, start: float, end: float) -> list[Sighting]:
     """Sightings matched to a watchlist person overlapping [start, end], in time order."""
     return _find(engine, SightingRow.face_match == person_id, start, end)
 
 
-def _find(engine: Engine, match: ColumnElement[bool], start: float, end: float) -> list[Sighting]:
+def _find(
+    engine: Engine,
+    match: ColumnElement[bool],
+    start: float,
+    end: float,
+    limit: int | None = None,
+) -> list[Sighting]:
     with Session(engine) as s:
-        rows = (
+        query = (
             s.query(SightingRow)
             .filter(match, SightingRow.last_seen >= start, SightingRow.first_seen <= end)
             .order_by(SightingRow.first_seen)
-            .all()
         )
+        rows = (query.limit(limit) if limit is not None else query).all()
         return [Sighting.model_validate_json(r.payload) for r in rows]

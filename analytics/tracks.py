@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from analytics.attributes import attributes_of
 from sharpeye.contracts.events import Box
 from sharpeye.contracts.sightings import PathPoint, Sighting
 
@@ -95,4 +96,5 @@ class TrackState:
             face_match=self.face_match,
             path=self.path,
             node_id=node_id,
+            attributes=attributes_of(self.class_name, self.best_crop),
         )

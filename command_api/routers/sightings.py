@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from analytics.face_search import MAX_HITS, MAX_SCAN, find_by_face
 from analytics.plates.text import loose_plate, normalise_plate
-from analytics.store import find_by_person, find_by_plate
+from analytics.store import find_by_attributes, find_by_person, find_by_plate
 from command_api.auth.roles import Role
 from command_api.deps import (
     CameraScope,
@@ -38,6 +38,9 @@ from command_api.search_export import csv_export
 from sharpeye.contracts.sightings import Sighting
 
 router = APIRouter(prefix="/api/sightings", tags=["search"])
+Color = Literal[
+    "black", "white", "gray", "red", "orange", "yellow", "green", "cyan", "blue", "purple", "brown"
+]  # analytics.attributes.COLORS
 CASE_DOC = (
     "The case reference this search is for, as the investigator's case file names it (audited)."
 )
@@ -120,10 +123,27 @@ def search(
         Literal["json", "csv"],
         Query(description="csv: the same sightings as a spreadsheet file, for the case file."),
     ] = "json",
+    class_name: Annotated[
+        str | None,
+        Query(alias="class", max_length=32, description="Object class: car, bus, person..."),
+    ] = None,
+    color: Annotated[Color | None, Query(description="A vehicle's main colour.")] = None,
+    upper_color: Annotated[Color | None, Query(description="A person's top.")] = None,
+    lower_color: Annotated[Color | None, Query(description="A person's trousers or skirt.")] = None,
 ) -> list[Sighting] | Response:
-    if (plate is None) == (person is None):
-        raise HTTPException(422, "give either plate or person")
-    if plate is not None:
+    looks: dict[str, str] = {
+        k: v
+        for k, v in (("color", color), ("upper_color", upper_color), ("lower_color", lower_color))
+        if v is not None
+    }
+    if plate is not None and person is not None:
+        raise HTTPException(422, "give a plate or a person, not both")
+    if plate is None and person is None and not looks:
+        raise HTTPException(422, "give a plate, a person, or what it looked like (color...)")
+    if plate is None and person is None:
+        action = "search.attributes"
+        target = " ".join([class_name or "any", *(f"{k}={v}" for k, v in sorted(looks.items()))])
+    elif plate is not None:
         canonical = normalise_plate(plate) or (loose_plate(plate) if fuzzy else None)
         if canonical is None:
             raise HTTPException(
@@ -139,8 +159,12 @@ def search(
         raise deny(runtime, scope.principal, action, camera, "camera outside the scope")
     if plate is not None:
         found = find_by_plate(_engine(runtime), target, start, end, fuzzy=fuzzy)
-    else:
+    elif person is not None:
         found = find_by_person(_engine(runtime), target, start, end)
+    else:
+        found = find_by_attributes(
+            _engine(runtime), looks, start, end, class_name=class_name, cameras=inside
+        )
     if inside is not None:
         found = [s for s in found if s.camera_id in inside]
     visible = [s for s in found if scope.allows(s.camera_id) and camera in (None, s.camera_id)]

@@ -58,6 +58,13 @@ class Sighting(BaseModel):
     face_match: str | None = Field(default=None, description="Watchlist person id, if matched.")
     path: list[PathPoint] = Field(default_factory=list, max_length=64)
     node_id: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=8,
+        description="Searchable looks from the best crop: a vehicle's `color`, a person's "
+        "`upper_color` and `lower_color` (black, white, gray, red, orange, yellow, green, "
+        "cyan, blue, purple, brown).",
+    )
 
     def to_stream_fields(self) -> dict[str, str]:
         return {SIGHTING_FIELD: self.model_dump_json(exclude_none=True)}

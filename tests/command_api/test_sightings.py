@@ -272,3 +272,46 @@ def test_a_cell_that_a_spreadsheet_would_run_is_quoted() -> None:
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("-1+2") == "'-1+2"
     assert _cell("-122.42") == "-122.42"  # a western longitude stays a number
     assert _cell("皖S12345") == "皖S12345" and _cell(None) == ""
+
+
+async def test_what_it_looked_like_finds_it_without_a_plate(api_on_both: Harness) -> None:
+    api = api_on_both
+    engine = api.runtime.sessions.kw["bind"]
+    assert isinstance(engine, Engine)
+
+    def looked(camera: str, at: float, track: int, cls: str, **looks: str) -> Sighting:
+        return seen(camera, at, track).model_copy(
+            update={"class_name": cls, "plate": None, "attributes": looks}
+        )
+
+    store_sightings(
+        engine,
+        [
+            looked("school-gate", NOON, 1, "car", color="white"),
+            looked("junction-east", NOON + 60, 2, "car", color="white"),
+            looked("junction-east", NOON + 90, 3, "bus", color="white"),
+            looked("junction-west", NOON + 120, 4, "car", color="red"),
+            looked("school-gate", NOON + 150, 5, "person", upper_color="red", lower_color="black"),
+        ],
+    )
+    police = await api.login("police-wall")
+
+    async def search(**where: str) -> list[tuple[str, str]]:
+        params = {"start": NOON - 10, "end": NOON + 3600, "case": CASE, **where}
+        r = await api.client.get("/api/sightings", params=params, headers=police)
+        assert r.status_code == 200, r.text
+        return [(s["camera_id"], s["class_name"]) for s in r.json()]
+
+    white_cars = [("school-gate", "car"), ("junction-east", "car")]
+    assert await search(**{"class": "car", "color": "white"}) == white_cars
+    assert len(await search(color="white")) == 3  # the bus too
+    near_school = "31.8262,117.2148,300"
+    assert await search(**{"class": "car", "color": "white", "near": near_school}) == white_cars[:1]
+    assert await search(upper_color="red", lower_color="black") == [("school-gate", "person")]
+    assert await search(upper_color="red", lower_color="blue") == []
+    r = await api.client.get(
+        "/api/sightings",
+        params={"start": NOON, "end": NOON + 60, "case": CASE, "color": "mauve"},
+        headers=police,
+    )
+    assert r.status_code == 422

@@ -6,7 +6,7 @@ from sharpeye.store.models.audit import AuditHead, AuditRecord
 from sharpeye.store.models.delivery import DestinationRow, OutboxItem
 from sharpeye.store.models.identity import ApiKeyRow, DepartmentRow, GrantRow, UserRow
 from sharpeye.store.models.sessions import LoginSessionRow
-from sharpeye.store.models.sightings import SightingPlateKey, SightingRow
+from sharpeye.store.models.sightings import SightingAttribute, SightingPlateKey, SightingRow
 
 __all__ = [
     "AlarmNote",
@@ -22,6 +22,7 @@ __all__ = [
     "LoginSessionRow",
     "OutboxItem",
     "SeenEvent",
+    "SightingAttribute",
     "SightingPlateKey",
     "SightingRow",
     "UserRow",

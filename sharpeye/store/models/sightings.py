@@ -40,6 +40,19 @@ class SightingRow(Base):
     )
 
 
+class SightingAttribute(Base):
+    """One searchable attribute of a sighting ('color' = 'white'), for attribute search."""
+
+    __tablename__ = "sighting_attributes"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sighting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_sighting_attributes_time", "name", "value", "first_seen"),)
+
+
 class SightingPlateKey(Base):
     __tablename__ = "sighting_plate_keys"
 
