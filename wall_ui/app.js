@@ -29,6 +29,7 @@ const search = new SearchPanel({
   start: $("sr-start"), end: $("sr-end"), status: $("sr-status"), results: $("sr-results"),
   more: $("sr-more"), fuzzy: $("sr-fuzzy"), fuzzyLabel: $("sr-fuzzy-label"), case: $("sr-case"),
   export: $("sr-export"),
+  looks: $("sr-looks"), cls: $("sr-class"), color: $("sr-color"), lower: $("sr-lower"),
 }, catalog, searchMap, (id) => showOnWall(id));
 const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog,
   (cameraId, alarmed) => (alarmed ? map.markAlarm(cameraId) : map.clearAlarm(cameraId)));

@@ -68,6 +68,10 @@ def search_api(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         engine = create_engine_for(settings)
         now = time.time()
         store_sightings(engine, [plated(cam, now + dt, n) for n, (cam, dt) in enumerate(SEEN)])
+        white = plated("cam3", now - 1200, 11).model_copy(
+            update={"plate": None, "attributes": {"color": "white"}}
+        )
+        store_sightings(engine, [white])  # a white car whose plate was never read
         misread = plated("cam1", now - 3600, 9).model_copy(update={"plate": "皖SI2345"})
         store_sightings(engine, [misread])  # the same car an hour before, 1 read as I
         # The earliest sighting has a snapshot in the evidence store, as analytics writes it.
@@ -217,3 +221,21 @@ def test_a_wall_operator_has_no_search_tab(search_api: str) -> None:
     with open_wall(search_api, OPERATOR, OPERATOR_PASSWORD) as page:
         page.wait_for_function("window.sharpeye.catalog.cameras.length === 6")
         assert page.locator("#tabs [data-tab=search]").is_hidden()
+
+
+def test_a_white_car_is_found_by_what_it_looked_like(search_api: str) -> None:
+    with open_wall(search_api) as page:
+        page.click("#tabs [data-tab=search]")
+        page.select_option("#sr-kind", "looks")
+        assert page.is_hidden("#sr-text") and page.is_hidden("#sr-lower")
+        page.select_option("#sr-class", "car")
+        page.select_option("#sr-color", "white")
+        page.fill("#sr-case", "HF-2026-0042")
+        page.click("#sr-form button[type=submit]")
+        page.wait_for_selector("#sr-results .hit")
+        cameras = page.eval_on_selector_all(
+            "#sr-results .hit", "els => els.map(e => e.dataset.camera)"
+        )
+        assert cameras == ["cam3"]
+        page.select_option("#sr-class", "person")
+        assert page.is_visible("#sr-lower")  # trousers: for people only

@@ -40,6 +40,7 @@ export class SearchPanel {
     this.nextStart = null;
     this.resetRange();
     els.kind.addEventListener("change", () => this.showKind());
+    els.cls.addEventListener("change", () => this.showKind()); // trousers: people only
     els.form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.run();
@@ -55,8 +56,11 @@ export class SearchPanel {
 
   showKind() {
     const photo = this.els.kind.value === "photo";
-    this.els.text.hidden = photo;
-    this.els.text.required = !photo;
+    const looks = this.els.kind.value === "looks";
+    this.els.text.hidden = photo || looks;
+    this.els.text.required = !photo && !looks;
+    this.els.looks.hidden = !looks;
+    this.els.lower.hidden = this.els.cls.value !== "person";
     this.els.photo.hidden = !photo;
     this.els.photo.required = photo;
     this.els.text.placeholder = this.els.kind.value === "plate" ? "皖S·12345" : "person id";
@@ -89,9 +93,15 @@ export class SearchPanel {
         }
         if (body.capped) note += " · only the nearest matches are listed";
       } else {
-        const params = new URLSearchParams({
-          [kind]: this.els.text.value.trim(), start, end, case: this.els.case.value.trim(),
-        });
+        const params = new URLSearchParams({ start, end, case: this.els.case.value.trim() });
+        if (kind === "looks") {
+          const cls = this.els.cls.value;
+          params.set("class", cls);
+          params.set(cls === "person" ? "upper_color" : "color", this.els.color.value);
+          if (cls === "person" && this.els.lower.value) params.set("lower_color", this.els.lower.value);
+        } else {
+          params.set(kind, this.els.text.value.trim());
+        }
         if (kind === "plate" && this.els.fuzzy.checked) params.set("fuzzy", "true");
         const found = await apiJson(`/api/sightings?${params}`);
         this.exportParams = params;
