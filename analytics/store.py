@@ -60,6 +60,23 @@ def store_sightings(engine: Engine, sightings: list[Sighting]) -> None:
             )
 
 
+def prune_sightings(engine: Engine, before: float, limit: int = 5000) -> int:
+    """Delete up to `limit` sightings last seen before `before` (unix time), with their
+    attributes and plate keys; returns how many. Called again until it returns less than
+    `limit`, so a long backlog goes in bounded transactions."""
+    with Session(engine) as s, s.begin():
+        ids = list(
+            s.execute(
+                select(SightingRow.sighting_id).where(SightingRow.last_seen < before).limit(limit)
+            ).scalars()
+        )
+        if ids:
+            for table in (SightingAttribute, SightingPlateKey):
+                s.execute(delete(table).where(table.sighting_id.in_(ids)))
+            s.execute(delete(SightingRow).where(SightingRow.sighting_id.in_(ids)))
+        return len(ids)
+
+
 def find_by_plate(
     engine: Engine, plate: str, start: float, end: float, *, fuzzy: bool = False
 ) -> list[Sighting]:

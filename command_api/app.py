@@ -194,7 +194,10 @@ def create_app(
     """
     app_settings = settings or get_settings()
     app_clock = clock or SystemClock()
-    options = service_options or ServiceOptions(consumer_name=app_settings.node_id)
+    options = service_options or ServiceOptions(
+        consumer_name=app_settings.node_id,
+        sightings_keep_s=app_settings.sightings_retention_days * 86400,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         "empty or unset: the host name (unique per container or pod, so scaled replicas "
         "never share one).",
     )
+    sightings_retention_days: float = Field(
+        default=90.0,
+        gt=0,
+        validation_alias="SHARPEYE_SIGHTINGS_RETENTION_DAYS",
+        description="Sightings (plates, faces, looks) are searchable this long, then deleted.",
+    )
     lease_ttl_s: float = Field(
         default=8.0,
         ge=2.0,

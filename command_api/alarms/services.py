@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import redis.asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
+from analytics.store import prune_sightings
 from command_api.alarms import metrics
 from command_api.alarms.clock import Clock
 from command_api.alarms.consumer import EventConsumer
@@ -36,6 +37,9 @@ class ServiceOptions:
     delivery_poll_s: float = 1.0
     claim_idle_ms: int = 30_000
     block_ms: int = 1000
+    # Sightings older than this are deleted, a batch at a time, every `retention_every_s`.
+    sightings_keep_s: float = 90 * 86400.0
+    retention_every_s: float = 60.0
 
 
 class AlarmServices:
@@ -105,6 +109,37 @@ class AlarmServices:
         await self.publish(changes)
         return changes
 
+    async def prune_once(self) -> int:
+        """Delete the sightings past their retention (bounded batches); returns how many."""
+        engine = self._sessions.kw["bind"]
+        before = self._clock.now() - self.options.sightings_keep_s
+
+        def work() -> int:
+            total = 0
+            while (n := prune_sightings(engine, before)) > 0:
+                total += n
+                if n < 5000:
+                    break
+            return total
+
+        removed = await asyncio.to_thread(work)
+        if removed:
+            log.info(
+                "retention: %d sightings older than %.0f days deleted",
+                removed,
+                self.options.sightings_keep_s / 86400,
+            )
+        return removed
+
+    async def _retention_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.prune_once()
+            except Exception:
+                log.exception("sightings retention pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.options.retention_every_s)
+
     async def _escalation_loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -119,6 +154,7 @@ class AlarmServices:
             asyncio.create_task(self.consumer.run(self._stop), name="event-consumer"),
             asyncio.create_task(self._escalation_loop(), name="escalation"),
             asyncio.create_task(self.delivery.run(self._stop), name="delivery"),
+            asyncio.create_task(self._retention_loop(), name="sightings-retention"),
         ]
 
     async def stop(self) -> None:

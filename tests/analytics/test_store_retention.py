@@ -1,0 +1,71 @@
+"""Sightings past their retention are deleted with their attributes and plate keys, in bounded
+batches, on SQLite and PostgreSQL; the API's services run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from analytics.store import find_by_plate, prune_sightings, store_sightings
+from sharpeye.contracts.events import Box
+from sharpeye.contracts.sightings import Sighting
+from sharpeye.settings import Settings
+from sharpeye.store.db import create_engine_for, upgrade_database
+from sharpeye.store.models.sightings import SightingAttribute, SightingPlateKey, SightingRow
+from tests.command_api.harness import NOON, harness
+
+DAY = 86400.0
+
+
+def _seen(at: float, track: int) -> Sighting:
+    return Sighting(
+        camera_id="junction-east",
+        track_id=track,
+        class_name="car",
+        first_seen=at,
+        last_seen=at + 5,
+        score=0.9,
+        box=Box(x1=0.1, y1=0.1, x2=0.2, y2=0.2),
+        plate="皖S12345",
+        attributes={"color": "white"},
+    )
+
+
+def _counts(engine: Engine) -> tuple[int, int, int]:
+    with engine.connect() as c:
+        return tuple(  # type: ignore[return-value]
+            c.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (SightingRow, SightingAttribute, SightingPlateKey)
+        )
+
+
+def test_old_sightings_go_with_their_index_rows(tmp_path: Path, database_url: str) -> None:
+    settings = Settings.model_validate(
+        {"SHARPEYE_DATA_DIR": tmp_path, "DATABASE_URL": database_url}
+    )
+    upgrade_database(settings)
+    engine = create_engine_for(settings)
+    try:
+        store_sightings(engine, [_seen(NOON - 100 * DAY + i, i) for i in range(7)])
+        store_sightings(engine, [_seen(NOON - DAY, 99)])
+        before = _counts(engine)
+        assert before[0] == 8 and before[1] == 8 and before[2] > 8
+        assert prune_sightings(engine, NOON - 90 * DAY, limit=5) == 5  # bounded
+        assert prune_sightings(engine, NOON - 90 * DAY, limit=5) == 2
+        assert prune_sightings(engine, NOON - 90 * DAY, limit=5) == 0
+        rows, attributes, keys = _counts(engine)
+        assert (rows, attributes) == (1, 1) and keys == before[2] // 8
+        found = find_by_plate(engine, "皖S12345", NOON - 200 * DAY, NOON, fuzzy=True)
+        assert [s.track_id for s in found] == [99]
+    finally:
+        engine.dispose()
+
+
+async def test_the_api_prunes_what_is_past_retention(tmp_path: Path, redis_url: str) -> None:
+    async with harness(tmp_path, redis_url) as api:
+        engine = api.runtime.sessions.kw["bind"]
+        assert isinstance(engine, Engine)
+        store_sightings(engine, [_seen(NOON - 100 * DAY, 1), _seen(NOON - DAY, 2)])
+        assert await api.services.prune_once() == 1  # the 90-day default, the API's clock
+        assert _counts(engine)[0] == 1
