@@ -5,6 +5,7 @@ Events and sightings carry the reference only (the events contract forbids the b
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -30,3 +31,23 @@ class EvidenceStore:
             return None
         path.write_bytes(buf.tobytes())
         return ref
+
+
+def prune_evidence(root: Path, before: float) -> int:
+    """Delete the day folders (`<kind>/<camera>/<YYYYMMDD>`) of the evidence store whose whole
+    day (UTC) ended before `before` (unix time); returns how many files went. Whole days: a
+    store of millions of snapshots is pruned by listing folders, not files."""
+    if not root.is_dir():
+        return 0
+    cutoff = time.strftime("%Y%m%d", time.gmtime(before - 86400))  # days that ended before
+    removed = 0
+    for day in sorted(root.glob("*/*/[0-9]" + "[0-9]" * 7)):
+        if not day.is_dir() or day.name > cutoff:
+            continue
+        for item in day.iterdir():
+            if item.is_file():
+                item.unlink(missing_ok=True)
+                removed += 1
+        with contextlib.suppress(OSError):  # something else in it: leave the folder
+            day.rmdir()
+    return removed

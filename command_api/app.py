@@ -197,6 +197,7 @@ def create_app(
     options = service_options or ServiceOptions(
         consumer_name=app_settings.node_id,
         sightings_keep_s=app_settings.sightings_retention_days * 86400,
+        evidence_root=app_settings.data_dir / "evidence",
     )
 
     @contextlib.asynccontextmanager

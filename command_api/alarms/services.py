@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis.asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
+from analytics.evidence import prune_evidence
 from analytics.store import prune_sightings
 from command_api.alarms import metrics
 from command_api.alarms.clock import Clock
@@ -40,6 +43,8 @@ class ServiceOptions:
     # Sightings older than this are deleted, a batch at a time, every `retention_every_s`.
     sightings_keep_s: float = 90 * 86400.0
     retention_every_s: float = 60.0
+    # This node's evidence store (snapshots), pruned by whole days with the sightings.
+    evidence_root: Path | None = None
 
 
 class AlarmServices:
@@ -120,6 +125,14 @@ class AlarmServices:
                 total += n
                 if n < 5000:
                     break
+            if self.options.evidence_root is not None:  # the snapshots they point at
+                files = prune_evidence(self.options.evidence_root, before)
+                if files:
+                    log.info(
+                        "retention: %d evidence files from before %s deleted",
+                        files,
+                        time.strftime("%Y-%m-%d", time.gmtime(before)),
+                    )
             return total
 
         removed = await asyncio.to_thread(work)

@@ -69,3 +69,30 @@ async def test_the_api_prunes_what_is_past_retention(tmp_path: Path, redis_url: 
         store_sightings(engine, [_seen(NOON - 100 * DAY, 1), _seen(NOON - DAY, 2)])
         assert await api.services.prune_once() == 1  # the 90-day default, the API's clock
         assert _counts(engine)[0] == 1
+
+
+def test_evidence_goes_by_whole_days_that_ended_before_the_cutoff(tmp_path: Path) -> None:
+    import time
+
+    from analytics.evidence import prune_evidence
+
+    def day(t: float) -> str:
+        return time.strftime("%Y%m%d", time.gmtime(t))
+
+    root = tmp_path / "evidence"
+    for kind, at in (
+        ("snapshots", NOON - 100 * DAY),
+        ("events", NOON - 91 * DAY),
+        ("snapshots", NOON - 90 * DAY),
+        ("snapshots", NOON - DAY),
+    ):
+        folder = root / kind / "junction-east" / day(at)
+        folder.mkdir(parents=True)
+        (folder / "a.jpg").write_bytes(b"jpeg")
+    assert prune_evidence(root, NOON - 90 * DAY) == 2  # the 100- and 91-day-old days
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg"))
+    assert left == [
+        f"snapshots/junction-east/{day(NOON - 90 * DAY)}/a.jpg",  # not over yet at the cutoff
+        f"snapshots/junction-east/{day(NOON - DAY)}/a.jpg",
+    ]
+    assert prune_evidence(tmp_path / "nowhere", NOON) == 0
