@@ -58,6 +58,7 @@ INDEXES = {
     "ix_sightings_face_match": ["face_match"],
     "ix_sightings_plate": ["plate"],
     "ix_sightings_face_time": ["has_face", "first_seen"],
+    "ix_sightings_last_seen": ["last_seen"],
 }
 
 

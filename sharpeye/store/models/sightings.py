@@ -37,6 +37,8 @@ class SightingRow(Base):
     __table_args__ = (
         Index("ix_sightings_camera_time", "camera_id", "first_seen"),
         Index("ix_sightings_face_time", "has_face", "first_seen"),
+        # Retention deletes by age without scanning the table (e8f2b4c6a0d1).
+        Index("ix_sightings_last_seen", "last_seen"),
     )
 
 

@@ -1,4 +1,5 @@
-"""searchable attributes of sightings (vehicle colour, clothing colours), indexed with time
+"""searchable attributes of sightings (vehicle colour, clothing colours), indexed with time;
+sightings indexed by when they were last seen, for retention
 
 Revision ID: e8f2b4c6a0d1
 Revises: d5c8a1f3e7b9
@@ -31,9 +32,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_sighting_attributes_time", "sighting_attributes", ["name", "value", "first_seen"]
     )
+    op.create_index("ix_sightings_last_seen", "sightings", ["last_seen"])
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index("ix_sightings_last_seen", table_name="sightings")
     op.drop_index("ix_sighting_attributes_time", table_name="sighting_attributes")
     op.drop_table("sighting_attributes")
