@@ -67,7 +67,10 @@ def prune_sightings(engine: Engine, before: float, limit: int = 5000) -> int:
     with Session(engine) as s, s.begin():
         ids = list(
             s.execute(
-                select(SightingRow.sighting_id).where(SightingRow.last_seen < before).limit(limit)
+                select(SightingRow.sighting_id)
+                .where(SightingRow.last_seen < before)
+                .order_by(SightingRow.last_seen)  # oldest first, along ix_sightings_last_seen
+                .limit(limit)
             ).scalars()
         )
         if ids:
