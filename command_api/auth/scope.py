@@ -43,11 +43,15 @@ def _visible(
     if not _scope_cache_registry or _scope_cache_registry[0] is not registry:
         _scope_cache.clear()
         _scope_cache_registry[:] = [registry]
-    key = (department, extra, int(now // _SCOPE_TTL_S))
+    bucket = int(now // _SCOPE_TTL_S)
+    key = (department, extra, bucket)
     ids = _scope_cache.get(key)
     if ids is None:
-        if len(_scope_cache) > 1024:
-            _scope_cache.clear()
+        # Only the current period's answers are ever read again: drop the older ones, so
+        # the cache holds one set per department and grant set (each can be 54,000 ids),
+        # not a thousand stale ones.
+        for old in [k for k in _scope_cache if k[2] != bucket]:
+            del _scope_cache[old]
         ids = frozenset(visible_cameras(registry, department, set(extra), now))
         _scope_cache[key] = ids
     return ids
