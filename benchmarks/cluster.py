@@ -35,7 +35,7 @@ from typing import Any
 import redis
 import yaml
 
-from benchmarks.common import RESULTS, Figure, SimFleet, machine, today, write_results
+from benchmarks.common import RESULTS, Figure, SimFleet, machine, rss_mb, today, write_results
 from ingest.leases import owner_of
 from sharpeye.bus.embedded import EmbeddedRedis
 from sharpeye.bus.health import effective_state, read_health_sync
@@ -43,16 +43,6 @@ from sharpeye.bus.ownership import read_ownership_sync
 from sharpeye.contracts.health import CameraState
 
 LEASE_TTL_S = 8.0  # SHARPEYE_LEASE_TTL_S's default, which the workers run with
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class Worker:

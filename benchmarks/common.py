@@ -59,6 +59,17 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, MB (0 if gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from benchmarks.common import rss_mb
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.handshake import open_session
 from camera.rtsp.stream import Stream
@@ -170,17 +171,6 @@ def added_latency_ms(direct: FrameLog, relayed: FrameLog) -> list[float]:
 
 
 SIZES = ("subscribers", "queued_frames", "gop_cache_frames", "rtx_history_packets")
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of one process, MB (0 if gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 async def soak(
