@@ -166,19 +166,15 @@ async def test_disabled_and_unresolvable_cameras_are_reported_not_fatal(
     assert h["ok"].state == CameraState.OFFLINE
 
 
-async def test_two_workers_share_the_fleet_and_take_over_from_a_killed_one(
-    tmp_path: Path, redis_url: str, port_and_fleet: Fleet
-) -> None:
-    fleet = port_and_fleet
-    path = tmp_path / "registry.yaml"
-    write_registry(path, [camera(f"s{i}", fleet.url(f"/sim/vtest-360p/w{i}")) for i in range(4)])
+async def spawn_worker(registry: Path, redis_url: str, node_id: str) -> asyncio.subprocess.Process:
+    """A `sharpeye ingest` worker in its own process (to be killed or frozen by the test)."""
     env = {
         **os.environ,
-        "SHARPEYE_REGISTRY": str(path),
+        "SHARPEYE_REGISTRY": str(registry),
         "REDIS_URL": redis_url,
-        "SHARPEYE_NODE_ID": "node-a",
+        "SHARPEYE_NODE_ID": node_id,
     }
-    node_a = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "sharpeye.cli",
@@ -187,6 +183,15 @@ async def test_two_workers_share_the_fleet_and_take_over_from_a_killed_one(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+
+
+async def test_two_workers_share_the_fleet_and_take_over_from_a_killed_one(
+    tmp_path: Path, redis_url: str, port_and_fleet: Fleet
+) -> None:
+    fleet = port_and_fleet
+    path = tmp_path / "registry.yaml"
+    write_registry(path, [camera(f"s{i}", fleet.url(f"/sim/vtest-360p/w{i}")) for i in range(4)])
+    node_a = await spawn_worker(path, redis_url, "node-a")
     r = redis.asyncio.Redis.from_url(redis_url)
     ids = [f"s{i}" for i in range(4)]
     settings = Settings(  # type: ignore[call-arg]
@@ -235,21 +240,7 @@ async def test_a_frozen_worker_never_overwrites_the_new_owner(
     winners = {i: owner_of(i, ["node-a", "node-b"]) for i in ids}
     a_wins = [i for i in ids if winners[i] == "node-a"]
     assert a_wins and len(a_wins) < len(ids)
-    env = {
-        **os.environ,
-        "SHARPEYE_REGISTRY": str(path),
-        "REDIS_URL": redis_url,
-        "SHARPEYE_NODE_ID": "node-a",
-    }
-    node_a = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sharpeye.cli",
-        "ingest",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    node_a = await spawn_worker(path, redis_url, "node-a")
     settings = Settings(  # type: ignore[call-arg]
         SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-b"
     )
