@@ -29,6 +29,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from camera.ffmpeg import SLICE_S, FfmpegText, ffmpeg_options, ffmpeg_url, parameter_sets
+from camera.rtsp.counters import Counters
 from camera.rtsp.depacketize import AccessUnit
 from camera.rtsp.errors import RtspPlainBasicError
 from camera.rtsp.handshake import refuse_plain_basic
@@ -57,12 +58,13 @@ class FfmpegOpened:
     parameter_sets: list[bytes]  # SPS/PPS(/VPS) from the SDP (FFmpeg's extradata), Annex B
 
 
-class FfmpegSource:
+class FfmpegSource(Counters):
     """One FFmpeg session: `open()`, then `units()` until it ends, then `close()`."""
 
     def __init__(
         self, spec: StreamSpec, label: str, open_timeout_s: float, read_timeout_s: float
     ) -> None:
+        super().__init__()  # counters as our RTSP client's `Stream` keeps them
         self.spec = spec
         self.text = FfmpegText(spec, label)
         self.open_timeout_s = open_timeout_s
@@ -71,16 +73,6 @@ class FfmpegSource:
         self._video: VideoStream | None = None
         self._time_base: Fraction | None = None
         self._last_key_s: float | None = None
-        # Counters, read by a health thread like `Stream`'s (plain ints and floats).
-        self.bytes_total = 0
-        self.frames_total = 0
-        self.keyframes_total = 0
-        self.stream_errors = 0
-        self.first_frame_at: float | None = None
-        self.last_frame_at: float | None = None
-        self.last_data_at = time.monotonic()
-        self.session_started = self.last_data_at
-        self.keyframe_interval_s: float | None = None
         self.last_ts = 0  # 90 kHz, wrapping like an RTP timestamp
 
     def open(self) -> FfmpegOpened:

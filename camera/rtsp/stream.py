@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from camera.rtsp.counters import Counters
 from camera.rtsp.depacketize import Assembler, h264_kind, h265_kind
 from camera.rtsp.handshake import PlayingSession, parse_response_head
 
@@ -17,23 +18,14 @@ _DOLLAR = 0x24
 MAX_BUFFER = 4 * 1024 * 1024
 
 
-class Stream:
+class Stream(Counters):
     def __init__(self, session: PlayingSession, assembler: Assembler | None) -> None:
+        super().__init__()
         self.session = session
         self.assembler = assembler
         self._buf = bytearray()
         self._kind = h265_kind if session.track.codec == "hevc" else h264_kind
         self._channel = session.rtp_channel
-        # Counters read (not written) by the health thread; ints are updated atomically.
-        self.bytes_total = 0
-        self.frames_total = 0
-        self.keyframes_total = 0
-        self.stream_errors = 0
-        self.first_frame_at: float | None = None
-        self.last_frame_at: float | None = None
-        self.last_data_at = time.monotonic()
-        self.session_started = self.last_data_at
-        self.keyframe_interval_s: float | None = None
         self._last_key_ts: int | None = None
         self._au_key = False
         self.last_keepalive = time.monotonic()
