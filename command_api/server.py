@@ -9,6 +9,7 @@ import uvicorn
 from command_api.app import ApiStartupError, create_app, load_initial_registry
 from sharpeye.bus.connect import RedisUnavailableError, connect_sync
 from sharpeye.logs import configure_logging
+from sharpeye.memtrace import start_if_asked
 from sharpeye.settings import Settings
 
 
@@ -21,6 +22,7 @@ def preflight(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     """Run the API on settings.api_host:api_port until interrupted."""
     configure_logging()
+    start_if_asked("api")
     try:
         preflight(settings)
     except (ApiStartupError, RedisUnavailableError) as e:
