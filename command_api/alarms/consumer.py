@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from command_api.alarms.clock import Clock
 from command_api.alarms.lifecycle import Change, ingest_events, load_rules
 from command_api.alarms.rules import RuleSpec
+from command_api.alarms.stream_trim import KEEP_MS, trim_consumed
 from command_api.alarms.writes import write_scope
 from command_api.registry_holder import RegistryHolder
 from sharpeye.backoff import Backoff
@@ -38,6 +39,8 @@ from sharpeye.store.models import AlarmRuleRow
 log = logging.getLogger(__name__)
 
 GROUP = "command-api"
+# How often the consumer trims what every group has acknowledged (alarms.stream_trim).
+TRIM_EVERY_S = 30.0
 Entries = list[tuple[str, dict[str, str]]]
 
 
@@ -56,6 +59,8 @@ class EventConsumer:
         block_ms: int = 1000,
         claim_idle_ms: int = 30_000,
         on_stored: Callable[[int, int], None] | None = None,
+        trim_every_s: float = TRIM_EVERY_S,
+        keep_ms: int = KEEP_MS,
     ) -> None:
         self._r = r
         self._sessions = sessions
@@ -71,6 +76,9 @@ class EventConsumer:
         self._on_stored = on_stored
         self._own_pending = True
         self._next_claim = 0.0
+        self._trim_every_s = trim_every_s
+        self._keep_ms = keep_ms
+        self._next_trim = time.monotonic() + trim_every_s
         self._rules_cache: tuple[tuple[object, ...], list[RuleSpec]] | None = None
 
     async def ensure_group(self) -> None:
@@ -124,6 +132,11 @@ class EventConsumer:
             claimed = await self._claim()
             if claimed:
                 return await self._handle(claimed)
+        if time.monotonic() >= self._next_trim:
+            self._next_trim = time.monotonic() + self._trim_every_s
+            removed = await trim_consumed(self._r, self.stream, self._keep_ms)
+            if removed:
+                log.debug("trimmed %d acknowledged events from %s", removed, self.stream)
         entries = await self._read(">", block=True)
         return await self._handle(entries) if entries else 0
 

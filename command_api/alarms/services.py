@@ -19,8 +19,9 @@ from analytics.evidence import prune_evidence
 from analytics.store import prune_sightings
 from command_api.alarms import metrics
 from command_api.alarms.clock import Clock
-from command_api.alarms.consumer import EventConsumer
+from command_api.alarms.consumer import TRIM_EVERY_S, EventConsumer
 from command_api.alarms.lifecycle import Change, escalate_due, prune_seen_events
+from command_api.alarms.stream_trim import KEEP_MS
 from command_api.alarms.writes import write_scope
 from command_api.delivery.leader import DeliveryLeader
 from command_api.delivery.senders import Senders
@@ -40,6 +41,9 @@ class ServiceOptions:
     delivery_poll_s: float = 1.0
     claim_idle_ms: int = 30_000
     block_ms: int = 1000
+    # Acknowledged events are trimmed from the stream this often, past this history.
+    events_trim_every_s: float = TRIM_EVERY_S
+    events_keep_ms: int = KEEP_MS
     # Sightings older than this are deleted, a batch at a time, every `retention_every_s`.
     sightings_keep_s: float = 90 * 86400.0
     retention_every_s: float = 60.0
@@ -82,6 +86,8 @@ class AlarmServices:
             claim_idle_ms=self.options.claim_idle_ms,
             block_ms=self.options.block_ms,
             on_stored=metrics.events_stored,
+            trim_every_s=self.options.events_trim_every_s,
+            keep_ms=self.options.events_keep_ms,
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

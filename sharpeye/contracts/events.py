@@ -24,7 +24,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 EVENTS_STREAM = "sharpeye:events"
 # Approximate trim length: at 200 events/s about 80 minutes of history, enough to ride out
-# an API restart; the consumer group's pending list is what guarantees delivery.
+# an API that is down; the consumer group's pending list is what guarantees delivery. While
+# the API runs it trims what it has acknowledged (command_api.alarms.stream_trim), so this
+# cap is reached only when no one consumes.
 EVENTS_STREAM_MAXLEN = 1_000_000
 # The single field of a stream entry; its value is `Event.model_dump_json()`.
 EVENT_FIELD = "event"

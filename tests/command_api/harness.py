@@ -94,6 +94,7 @@ async def harness(
     retry: RetryPolicy | None = None,
     users: list[DemoUser] | None = None,
     claim_idle_ms: int = 30_000,
+    events_keep_ms: int = 10 * 60 * 1000,
 ) -> AsyncIterator[Harness]:
     registry = tmp_path / "camera_registry.yaml"
     shutil.copy(DEMO_REGISTRY, registry)
@@ -113,6 +114,8 @@ async def harness(
         delivery_poll_s=0.05,
         block_ms=50,
         claim_idle_ms=claim_idle_ms,
+        events_trim_every_s=0.05,
+        events_keep_ms=events_keep_ms,
     )
     app = create_app(
         settings,
