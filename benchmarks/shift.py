@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import redis.asyncio
 
 from benchmarks.common import RESULTS
 from benchmarks.shift_config import ShiftConfig, long_walls, short_config
@@ -126,6 +127,32 @@ class Shift:
                 except Exception as exc:  # a page that cannot answer is a finding, not a crash
                     wall.errors.append(f"tiles: {exc}")
             await self._sleep(self.config.sample_s)
+
+    async def internals(self) -> None:
+        """Once a minute: what the API's SQLite holds, Redis's used memory against its RSS,
+        and the streams' lengths, so RSS growth can be told from a cache filling."""
+        # Diagnostics only: nothing here may end the run (a missing reading is a gap).
+        url = (self.platform.data / "run" / "redis.url").read_text().strip()
+        r = redis.asyncio.Redis.from_url(url)
+        try:
+            async with httpx.AsyncClient(base_url=self.platform.api_url, timeout=30) as http:
+                while not self.stop.is_set():
+                    row: dict[str, float] = {"t": time.time()}
+                    with contextlib.suppress(httpx.HTTPError, ValueError, IndexError):
+                        text = (await http.get("/metrics")).text
+                        for line in text.splitlines():
+                            if line.startswith("sharpeye_sqlite_memory_bytes "):
+                                row["api_sqlite_mb"] = float(line.split()[1]) / 1e6
+                    with contextlib.suppress(redis.RedisError, OSError, KeyError):
+                        info = await r.info("memory")
+                        row["redis_used_mb"] = info["used_memory"] / 1e6
+                        row["redis_rss_mb"] = info["used_memory_rss"] / 1e6
+                        for stream in ("sharpeye:events", "sharpeye:sightings"):
+                            row[stream.split(":")[1]] = float(await r.xlen(stream))
+                    self.data.internals.append(row)
+                    await self._sleep(60.0)
+        finally:
+            await r.aclose()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -347,6 +374,7 @@ class Shift:
                 asyncio.create_task(t)
                 for t in (
                     self.sampler(),
+                    self.internals(),
                     self.guarded("alarms", lambda: self.alarm_poller(admin)),
                     self.receiver_poller(),
                     self.guarded("duty", lambda: self.duty(duty, admin)),

@@ -61,6 +61,9 @@ class ShiftData:
     relay_idle_mb: float = 0.0  # after a first wall came and went
     relay_after_mb: float = 0.0
     page_errors: dict[str, list[str]] = field(default_factory=dict)
+    # Inside the processes, once a minute: the API's SQLite memory, Redis's own accounting
+    # and its streams' lengths (what RSS alone cannot tell apart from a leak).
+    internals: list[dict[str, float]] = field(default_factory=list)
     token_ttl_s: float = 900.0
 
 
@@ -309,6 +312,7 @@ def write(data: ShiftData, name: str, details: dict[str, Any], figs: list[Figure
         "details": details,
         "procs": [asdict(p) for p in data.procs],
         "alarms": [asdict(a) for a in data.alarms.values()],
+        "internals": data.internals,
     }
     (RESULTS / f"{name}.rows.json").write_text(json.dumps(rows, ensure_ascii=False) + "\n")
     return path

@@ -151,3 +151,12 @@ async def test_alarm_routed_to_nobody_is_warned_and_counted(
         == unrouted(before, "no_destination_at_level") + 1
     )
     assert sum(1 for r in caplog.records if "routed to nobody" in r.getMessage()) == 2
+
+
+async def test_sqlite_memory_is_exported(api: Harness) -> None:
+    # The store's page caches live outside Python's heap; the gauge is how a shift tells
+    # their filling from a leak.
+    admin = await api.login("admin")
+    assert (await api.client.get("/api/alarms", headers=admin)).status_code == 200
+    m = await _scrape(api)
+    assert m[("sharpeye_sqlite_memory_bytes", ())] > 0
