@@ -1,9 +1,9 @@
 """The one command line of Sharpeye.
 
-Commands: up, check-registry, footage, simulate, status, models here; the services add
-theirs through the `sharpeye.commands` entry points (sharpeye/plugins.py): ingest, onvif
-(ingest), relay, api and audit (command_api), analyze (analytics). The foundation imports no
-service (tests/test_layers.py).
+Commands: up, check-registry, footage, simulate, status, models, evidence here; the
+services add theirs through the `sharpeye.commands` entry points (sharpeye/plugins.py):
+ingest, onvif (ingest), relay, api and audit (command_api), analyze (analytics). The
+foundation imports no service (tests/test_layers.py).
 
 Each command imports its implementation lazily so `sharpeye --help` and `check-registry` stay
 fast and do not need the media stack.
@@ -24,6 +24,8 @@ footage_app = typer.Typer(no_args_is_help=True, help="Real footage for the simul
 app.add_typer(footage_app, name="footage")
 models_app = typer.Typer(no_args_is_help=True, help="Model files: provision, list, import.")
 app.add_typer(models_app, name="models")
+evidence_app = typer.Typer(no_args_is_help=True, help="Evidence export packages.")
+app.add_typer(evidence_app, name="evidence")
 
 
 @app.command("check-registry")
@@ -150,6 +152,23 @@ def models_import(
     from sharpeye.models.cli import import_file
 
     raise typer.Exit(import_file(get_settings().data_dir, file, name))
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    package: Annotated[Path, typer.Argument(help="An export package (.zip).")],
+    key: Annotated[
+        Path | None,
+        typer.Option(help="The instance's public key (PEM, from /api/evidence/key)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="The instance's data dir (its evidence_key).")
+    ] = None,
+) -> None:
+    """Check an export package offline: exit 0 intact, 1 with one line per thing altered."""
+    from sharpeye.evidence.cli import verify_command
+
+    raise typer.Exit(verify_command(package, key, data_dir))
 
 
 if not register_commands(app):

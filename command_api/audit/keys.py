@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from sharpeye.keyfile import create_once
+
 log = logging.getLogger(__name__)
 
 ENV_KEY = "SHARPEYE_AUDIT_KEY"
@@ -34,18 +36,7 @@ def load_key(data_dir: Path) -> bytes:
     configured = os.environ.get(ENV_KEY)
     if configured:
         return configured.encode()
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            # O_EXCL: two processes starting at once must not each write a different key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip().encode()
+    return create_once(data_dir / KEY_FILE, lambda: secrets.token_urlsafe(48).encode()).strip()
 
 
 def use_key(engine: Engine, key: bytes) -> None:
