@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from camera.gb28181.sip_message import SipParseError
+from camera.gb28181.sip_headers import SipParseError
 
 MAX_DIGEST_HEADER = 4096
 _MAX_PARAMS = 24

@@ -16,7 +16,7 @@ from camera.gb28181.digest import (
     parse_params,
     verify,
 )
-from camera.gb28181.sip_message import SipParseError
+from camera.gb28181.sip_headers import SipParseError
 
 URI = "sip:34020000002000000001@3402000000"
 DEVICE = "34020000001320000001"

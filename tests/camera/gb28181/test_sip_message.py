@@ -9,17 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from camera.gb28181.sip_headers import SipParseError, parse_name_addr, parse_uri, parse_via
 from camera.gb28181.sip_message import (
     MAX_BODY_BYTES,
     MAX_HEADER_BYTES,
-    SipParseError,
     SipRequest,
     SipResponse,
     StreamFramer,
     parse_message,
-    parse_name_addr,
-    parse_uri,
-    parse_via,
     response_to,
 )
 
