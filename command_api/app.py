@@ -45,6 +45,7 @@ from command_api.routers import (
     deliveries,
     departments,
     evidence,
+    evidence_export,
     grants,
     groups,
     health,
@@ -284,6 +285,8 @@ def create_app(
     app.include_router(grants.router)
     app.include_router(deliveries.router)
     app.include_router(cluster.router)
+    # Before evidence: its `/api/evidence/{ref:path}` would otherwise take these paths.
+    app.include_router(evidence_export.router)
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(sightings.router)

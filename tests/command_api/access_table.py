@@ -74,6 +74,7 @@ PTZ = CAM + "/ptz"
 ALARM = "/api/alarms/{alarm_id}"
 EVIDENCE = "/api/evidence/{ref:path}"
 EVIDENCE_URL = "/api/evidence/events/{camera_id}/20261207/m-evidence.jpg"
+EXPORTS = "/api/evidence/exports"
 RULE = {
     "id": "m-scratch",
     "name": "Scratch rule",
@@ -85,6 +86,13 @@ MOVE = {"pan": 0.1, "tilt": 0.0, "zoom": 0.0, "duration_s": 0.1}
 SPAN = {"start": 1_799_812_000, "end": 1_799_816_400}
 SPAN_FORM = {k: str(v) for k, v in SPAN.items()}
 CASE = "M-2026-0117"  # every search names the case it is for
+
+
+def export_of(camera: str) -> dict[str, str]:
+    """An export of the evidence file the matrix's world writes for `camera`."""
+    ref = f"events/{camera}/20261207/m-evidence.jpg"
+    return {"ref": ref, "case": CASE, "reason": "matrix: for the case file"}
+
 
 TABLE: tuple[Row, ...] = (
     # Public: the OpenAPI document and its pages, probes, the wall's static files.
@@ -145,6 +153,37 @@ TABLE: tuple[Row, ...] = (
     # An evidence file follows its camera (the matrix's world writes one for each).
     R("GET", EVIDENCE, LOGGED_IN, target="own", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
     R("GET", EVIDENCE, ADMIN, target="foreign", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
+    # Exports (signed packages): searchers, of evidence on cameras they see; the instance's
+    # public key to anyone logged in. A download follows the package's camera: the export
+    # ids are random, so here an unknown one (404, audited); test_evidence_export.py
+    # downloads real ones, own and another department's.
+    R(
+        "POST",
+        EXPORTS,
+        SEARCHERS,
+        ok=201,
+        target="own",
+        body=export_of("fishing-port-quay"),
+        audit=("evidence.export", "ok"),
+    ),
+    R(
+        "POST",
+        EXPORTS,
+        ADMIN,
+        ok=201,
+        target="foreign",
+        body=export_of("school-gate"),
+        audit=("evidence.export", "ok"),
+    ),
+    R(
+        "GET",
+        EXPORTS + "/{export_id}",
+        SEARCHERS,
+        ok=404,
+        url=EXPORTS + "/ex-20261207-000000000000",
+        audit=("evidence.download", "error"),
+    ),
+    R("GET", "/api/evidence/key", LOGGED_IN, audit=("evidence.key", "ok")),
     R("GET", "/api/groups", LOGGED_IN, check="groups"),
     R("POST", CAM + "/viewer-token", LOGGED_IN, target="own", audit=("camera.view", "ok")),
     R("POST", CAM + "/viewer-token", ADMIN, target="foreign", audit=("camera.view", "ok")),
