@@ -32,6 +32,9 @@ class ClipBuffer:
         self._gops: deque[_Gop] = deque()
         self._nbytes = 0
         self._lock = threading.Lock()
+        # The stream the units belong to, as its reader announced it (restart).
+        self.codec: str | None = None
+        self.parameter_sets: list[bytes] = []
 
     def add(self, au: AccessUnit, at: float) -> None:
         """One unit as it arrived (`at`: unix time). Units before the first keyframe are
@@ -64,6 +67,15 @@ class ClipBuffer:
                 if gop.start <= start:
                     first = i
             return [au for gop in gops[first:] for at, au in gop.units if at <= end]
+
+    def restart(self, codec: str, parameter_sets: list[bytes]) -> None:
+        """A new connection: what was held is of another stream (its timestamps, perhaps its
+        codec and parameter sets), so a clip must not splice the two."""
+        with self._lock:
+            self._gops.clear()
+            self._nbytes = 0
+            self.codec = codec
+            self.parameter_sets = list(parameter_sets)
 
     @property
     def nbytes(self) -> int:

@@ -20,9 +20,12 @@ import redis
 
 from analytics.publish import Publisher
 from analytics.results import FrameResult
+from ingest.clips import ClipRecorder
 from ingest.engine import IngestEngine
+from sharpeye.contracts.events import Event
 from sharpeye.contracts.sightings import Sighting
 from sharpeye.registry import Camera
+from sharpeye.registry.alarm_rules import RuleSpec
 from sharpeye.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,8 +58,10 @@ class HoldingPublisher(Publisher):
         retry_every_s: float = 1.0,
         fence_of: Callable[[str], int | None] | None = None,
         cameras: Callable[[], Mapping[str, Camera]] | None = None,
+        attach: Callable[[Event], Event] | None = None,
     ) -> None:
         super().__init__(client, engine, fence_of, cameras)
+        self.attach = attach  # each new event's clip reference (ingest.clips)
         self.held: deque[FrameResult] = deque(maxlen=max_held)
         self.held_extra: deque[Sighting] = deque(maxlen=max_held)
         self.dropped = 0
@@ -66,6 +71,8 @@ class HoldingPublisher(Publisher):
 
     def publish(self, results: Sequence[FrameResult], extra: Sequence[Sighting] = ()) -> None:
         for r in results:
+            if r.events and self.attach is not None:
+                r.events = [self.attach(e) for e in r.events]
             if r.events or r.sightings:
                 self.dropped += len(self.held) == self.held.maxlen
                 self.held.append(r)
@@ -126,6 +133,16 @@ class AnalyticsHost:
         # Every registry camera (set by the worker as the registry changes): cloned-plate
         # checks compare with sightings on cameras other workers read.
         self.all_cameras: Mapping[str, Camera] = {}
+        # The registry's alarm rules (set by the worker): each asks for its clip window.
+        self.rules: Sequence[RuleSpec] = ()
+        self.clips: ClipRecorder | None = None
+        if engine.clip_seconds > 0:
+            self.clips = ClipRecorder(
+                engine.clip,
+                settings.data_dir / "evidence",
+                rules=lambda: self.rules,
+                cameras=lambda: self.all_cameras,
+            )
         self.runner: AnalyticsRunner | None = None
         self._current: tuple[Camera, ...] = ()
         self._failed: tuple[Camera, ...] | None = None
@@ -202,10 +219,17 @@ class AnalyticsHost:
             create_engine_for(s),
             fence_of=self.fence_of,
             cameras=lambda: self.all_cameras,
+            attach=self.clips.attach if self.clips is not None and config.evidence else None,
         )
         runner = AnalyticsRunner(self.engine, pipeline, publisher, [c.id for c in cameras])
         runner.start()
         return runner
+
+    def shutdown(self) -> None:
+        """Close for good: the runner and the clip writer (clips still waiting are lost)."""
+        self.close()
+        if self.clips is not None:
+            self.clips.stop()
 
     def close(self) -> None:
         if self.runner is not None:

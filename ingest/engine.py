@@ -19,11 +19,14 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import av
 
+from camera.clip_buffer import ClipBuffer
 from camera.ffmpeg import can_fall_back, unreadable_hint
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
@@ -131,6 +134,9 @@ class _Reader(threading.Thread):
         eng = self.engine
         mode = sess.spec.sampling
         assembler: Assembler | None = None
+        clips = sess.clips
+        if clips is not None:
+            clips.restart(ps.track.codec, ps.track.parameter_sets)
         if mode != "off":
             decoder = Decoder(
                 sess.spec.camera_id,
@@ -142,9 +148,14 @@ class _Reader(threading.Thread):
                 parameter_sets=ps.track.parameter_sets,
             )
             sess.decoder = decoder
-            assembler = Assembler(
-                ps.track.codec, decoder.submit, keyframes_only=mode == "keyframes"
-            )
+            if clips is None:
+                assembler = Assembler(
+                    ps.track.codec, decoder.submit, keyframes_only=mode == "keyframes"
+                )
+            else:
+                # A clip needs every picture, so the camera is assembled whole and the
+                # decoder still sees only what its mode asks for.
+                assembler = Assembler(ps.track.codec, _tee(clips, decoder, mode), False)
         stream = Stream(ps, assembler)
         ps.sock.setblocking(False)
         sess.stream = stream
@@ -221,8 +232,13 @@ class IngestEngine:
         connect_workers: int = 16,
         decode_workers: int | None = None,
         diagnose_every_s: float = 60.0,
+        clip_seconds: float = 0.0,
+        clip_max_bytes: int = 8_000_000,
     ) -> None:
         self.node_id = node_id
+        # Alarm clips: each analysed camera keeps its last clip_seconds (0: no clips).
+        self.clip_seconds = clip_seconds
+        self.clip_max_bytes = clip_max_bytes
         self.poll_s = poll_s
         self.stall_s = stall_s
         self.connect_timeout_s = connect_timeout_s
@@ -277,6 +293,8 @@ class IngestEngine:
                 raise ValueError(f"camera {spec.camera_id} is already ingested")
             reader = min(self._readers, key=lambda r: len(r.sessions))
             sess = Session(spec, Backoff(max_s=self.backoff_max_s))
+            if spec.sampling != "off" and self.clip_seconds > 0:
+                sess.clips = ClipBuffer(self.clip_seconds, self.clip_max_bytes)
             self._sessions[spec.camera_id] = sess
             self._owner[spec.camera_id] = reader
 
@@ -331,6 +349,15 @@ class IngestEngine:
         """Whether this session is still the camera's in a running engine (a PyAV reader
         ends when it is not)."""
         return not self._stop.is_set() and self._sessions.get(sess.spec.camera_id) is sess
+
+    def clip(self, camera_id: str, start: float, end: float) -> Clip | None:
+        """The camera's units from the keyframe at or before `start` to `end` (unix times)
+        with the codec and parameter sets to mux them, or None without a clip buffer."""
+        sess = self._sessions.get(camera_id)
+        clips = None if sess is None else sess.clips
+        if clips is None or clips.codec is None:
+            return None
+        return Clip(clips.codec, list(clips.parameter_sets), clips.clip(start, end))
 
     def wait_frame(
         self, camera_id: str, after_seq: int = 0, timeout: float = 5.0
@@ -441,6 +468,24 @@ class IngestEngine:
             sess.connecting = False
             return
         reader.inbox.append((sess, generation, ps))
+
+
+@dataclass(frozen=True)
+class Clip:
+    codec: str
+    parameter_sets: list[bytes]
+    units: list[AccessUnit]
+
+
+def _tee(clips: ClipBuffer, decoder: Decoder, mode: str) -> Callable[[AccessUnit], None]:
+    keyframes_only = mode == "keyframes"
+
+    def deliver(au: AccessUnit) -> None:
+        clips.add(au, time.time())
+        if au.keyframe or not keyframes_only:
+            decoder.submit(au)
+
+    return deliver
 
 
 def _explain(camera_id: str, spec: StreamSpec, exc: RtspError) -> str:

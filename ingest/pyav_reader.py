@@ -137,6 +137,8 @@ class PyavReader(threading.Thread):
         codec = opened.codec
         sets = opened.parameter_sets
         self._track = VideoTrack(codec, 0, 90000, redact_url(spec.url), sets)
+        if sess.clips is not None:
+            sess.clips.restart(codec, sets)
         if spec.sampling != "off":
             sess.decoder = Decoder(
                 spec.camera_id,
@@ -158,6 +160,8 @@ class PyavReader(threading.Thread):
 
     def _deliver(self, au: AccessUnit) -> None:
         sess = self.sess
+        if sess.clips is not None:
+            sess.clips.add(au, time.time())
         decoder = sess.decoder
         if decoder is not None and (au.keyframe or sess.spec.sampling == "fps"):
             decoder.submit(au)

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from camera.clip_buffer import ClipBuffer
 from camera.ffmpeg_source import FfmpegSource
 from camera.reader import StreamCounters
 from camera.rtsp.stream import Stream
@@ -51,6 +52,9 @@ class Session:
     pyav: ReaderThread | None = None  # the camera's PyAV thread, once it has one
     reader: Literal["native", "pyav"] = "native"
     decoder: Decoder | None = None
+    # The last seconds of the camera for alarm clips (analysed cameras only: a camera that
+    # is only demuxed raises no events and pays nothing for clips).
+    clips: ClipBuffer | None = None
     connecting: bool = False
     ever_connected: bool = False
     next_attempt: float = 0.0

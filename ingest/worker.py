@@ -88,7 +88,12 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     r = await connect(settings)
-    engine = IngestEngine(node_id=settings.node_id)
+    engine = IngestEngine(
+        node_id=settings.node_id,
+        # Clips only where analytics runs (events come from there).
+        clip_seconds=settings.clip_buffer_s if settings.analytics else 0.0,
+        clip_max_bytes=int(settings.clip_buffer_mb * 1_000_000),
+    )
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
     leases = Leases(r, settings.node_id, ttl_s=settings.lease_ttl_s)
@@ -148,6 +153,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             if host is not None:
                 by_id = registry.cameras_by_id
                 host.all_cameras = by_id
+                host.rules = registry.alarm_rules
                 ours = [by_id[cid] for cid in fleet.camera_ids if cid in by_id]
                 await asyncio.to_thread(host.update, ours)
             reports = _fenced(fleet.health(), leases)
@@ -176,7 +182,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             if h.state != CameraState.DISABLED
         ]
         if host is not None:
-            await asyncio.to_thread(host.close)
+            await asyncio.to_thread(host.shutdown)
         fleet.close()
         engine.stop()
         try:

@@ -64,6 +64,23 @@ class Settings(BaseSettings):
         validation_alias="SHARPEYE_SIGHTINGS_RETENTION_DAYS",
         description="Sightings (plates, faces, looks) are searchable this long, then deleted.",
     )
+    clip_buffer_s: float = Field(
+        default=24.0,
+        ge=0.0,
+        le=180.0,
+        validation_alias="SHARPEYE_CLIP_BUFFER_S",
+        description="Seconds of video each analysed camera keeps in memory for alarm clips "
+        "(whole GOPs; at least the widest rule's clip_before_s + clip_after_s plus one GOP). "
+        "0 writes no clips.",
+    )
+    clip_buffer_mb: float = Field(
+        default=8.0,
+        gt=0.0,
+        le=256.0,
+        validation_alias="SHARPEYE_CLIP_BUFFER_MB",
+        description="Memory bound of each camera's clip buffer: a high-bitrate camera keeps "
+        "fewer seconds rather than more memory.",
+    )
     lease_ttl_s: float = Field(
         default=8.0,
         ge=2.0,

@@ -112,6 +112,14 @@ class RuleSpec(BaseModel):
         description="Escalate when not acknowledged within this many seconds; None never.",
     )
     enabled: bool = True
+    # The alarm's clip: the ingest worker that raised the event keeps the camera's last
+    # seconds in memory (whole GOPs) and cuts this window around the event.
+    clip_before_s: float = Field(
+        default=10.0, ge=0.0, le=60.0, description="Seconds of video before the event."
+    )
+    clip_after_s: float = Field(
+        default=10.0, ge=0.0, le=60.0, description="Seconds of video after the event."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -6,7 +6,9 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
+import av
 import pytest
 import redis.asyncio
 
@@ -43,7 +45,9 @@ async def test_worker_raises_intrusion_events_from_the_frames_it_decodes(
         ],
     )
     settings = Settings(  # type: ignore[call-arg]
-        SHARPEYE_REGISTRY=path, REDIS_URL=redis_url, SHARPEYE_NODE_ID="node-x"
+        SHARPEYE_REGISTRY=path,
+        REDIS_URL=redis_url,
+        SHARPEYE_NODE_ID="node-x",
     )
     stop = asyncio.Event()
     task = asyncio.create_task(run(settings, load_registry(path), stop))
@@ -60,6 +64,20 @@ async def test_worker_raises_intrusion_events_from_the_frames_it_decodes(
         assert events[0]["camera_id"] == "square" and events[0]["zone_id"] == "all"
         health = json.loads(await r.hget("sharpeye:health", "square") or "{}")
         assert health["frames_decoded"] > 0  # the worker's own decode fed the detector
+        # Its clip (issue 13): referenced at once, written once the window after it arrived,
+        # every picture of the camera (the detector decoded 2 of 25 a second).
+        evidence: Any = events[0]["evidence"]
+        refs = [e["ref"] for e in evidence if e["kind"] == "clip"]
+        assert len(refs) == 1
+        clip = settings.data_dir / "evidence" / refs[0]
+        while not clip.exists():
+            assert time.monotonic() < deadline + 30, f"{refs[0]} never written"
+            await asyncio.sleep(0.5)
+        with av.open(str(clip)) as c:
+            frames = sum(1 for _ in c.decode(video=0))
+        # At least the 10 s after (the first event comes soon after the camera connected,
+        # so little is held before it).
+        assert frames >= 9 * 25
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
