@@ -292,12 +292,28 @@ class StreamFramer:
                 return out
             if end > MAX_HEADER_BYTES:
                 raise SipParseError(f"header section exceeds {MAX_HEADER_BYTES} bytes")
-            length = _stream_length(bytes(self._buf[:end]))
+            head = bytes(self._buf[:end])
+            try:
+                length = _stream_length(head)
+            except SipParseError as exc:
+                exc.reply_headers = _salvage(head)
+                raise
             total = end + 4 + length
             if len(self._buf) < total:
                 return out
             out.append(bytes(self._buf[:total]))
             del self._buf[:total]
+
+
+def _salvage(head: bytes) -> tuple[tuple[str, str], ...] | None:
+    """What a 400 needs from a request whose stream cannot be framed, if readable."""
+    try:
+        lines = head.decode("utf-8").split("\r\n")
+        if lines[0].startswith("SIP/"):
+            return None
+        return _essentials(_header_lines(lines[1:]))
+    except (UnicodeDecodeError, SipParseError):
+        return None
 
 
 def _stream_length(head: bytes) -> int:

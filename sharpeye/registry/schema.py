@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from sharpeye.registry.alarm_rules import RuleSpec
 from sharpeye.registry.fingerprint import normalize_fingerprint
+from sharpeye.registry.gb28181 import Gb28181Config
 from sharpeye.registry.geometry import polygon_problem
 from sharpeye.registry.urls import check_rtsp_url
 
@@ -426,6 +427,11 @@ class Registry(RegistryModel):
         default_factory=list,
         description="The district's alarm routing: which events become alarms for whom "
         "(the command API adds the rules administrators create through /api/rules).",
+    )
+    gb28181: Gb28181Config | None = Field(
+        default=None,
+        description="This instance as a GB/T 28181 platform: its SIP ID, domain, listen "
+        "address and the devices allowed to register (sharpeye.registry.gb28181).",
     )
 
     @model_validator(mode="after")
