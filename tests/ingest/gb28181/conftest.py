@@ -127,6 +127,11 @@ class PyDevice:
         return await self.endpoint.request("MESSAGE", self.uri, self.platform, headers, body)
 
 
+async def first_request(device: PyDevice) -> SipRequest | None:
+    """The first request the platform sent the device (for `until`)."""
+    return device.requests[0] if device.requests else None
+
+
 async def send_raw(
     port: int, data: bytes, host: str = "127.0.0.1", wait: float = 2.0
 ) -> bytes | None:

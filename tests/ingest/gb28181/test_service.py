@@ -12,10 +12,17 @@ import redis.asyncio
 
 from camera.gb28181 import manscdp
 from camera.gb28181.manscdp import CatalogItem
-from camera.gb28181.sip_message import SipRequest, SipResponse, parse_message
+from camera.gb28181.sip_message import SipResponse, parse_message
 from ingest.gb28181.service import Gb28181Service
 from sharpeye.bus.gb28181 import read_channels, read_devices
-from tests.ingest.gb28181.conftest import OTHER_DEVICE, PyDevice, config, send_raw, until
+from tests.ingest.gb28181.conftest import (
+    OTHER_DEVICE,
+    PyDevice,
+    config,
+    first_request,
+    send_raw,
+    until,
+)
 from tests.ingest.gb28181.sipp import DEVICE_ID, PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -104,9 +111,7 @@ async def test_catalog_query_follows_registration_and_parts_assemble(
 ) -> None:
     async with PyDevice(service.port) as device:
         assert (await device.register()).status == 200
-        query = await until(
-            lambda: _first(device.requests), "the catalog query after registering", 5
-        )
+        query = await until(lambda: first_request(device), "the catalog query after registering", 5)
         parsed = manscdp.parse(query.body)
         assert isinstance(parsed, manscdp.OtherMessage)
         assert (parsed.root, parsed.cmd_type, parsed.device_id) == ("Query", "Catalog", DEVICE_ID)
@@ -129,10 +134,6 @@ async def test_catalog_query_follows_registration_and_parts_assemble(
         again = manscdp.catalog_response(parsed.sn + 1, DEVICE_ID, 1, items[:1])
         assert (await device.message(again)).status == 200
         assert list(await read_channels(bus, DEVICE_ID)) == [items[0].device_id]
-
-
-async def _first(requests: list[SipRequest]) -> SipRequest | None:
-    return requests[0] if requests else None
 
 
 async def test_message_rules(service: Gb28181Service) -> None:
