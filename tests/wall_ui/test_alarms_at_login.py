@@ -174,3 +174,69 @@ def test_the_alarm_bar_shows_the_frame_that_raised_the_alarm(
         page.wait_for_function(f"document.querySelector('{snap}')?.naturalWidth === 160")
         page.click(snap)
         assert "large" in (page.get_attribute(snap, "class") or "")
+
+
+def _fragmented_mp4(source: Path, target: Path, seconds: float) -> None:
+    """The first seconds of real footage remuxed as the clip writer writes them (fMP4)."""
+    import av
+
+    from camera.fmp4 import MOVFLAGS
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    options = {"movflags": MOVFLAGS}
+    with av.open(str(source)) as src, av.open(str(target), "w", "mp4", options=options) as out:
+        video = src.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        for packet in src.demux(video):
+            if packet.dts is None:
+                continue
+            pts, base = packet.pts, packet.time_base
+            if pts is not None and base is not None and float(pts * base) > seconds:
+                break
+            packet.stream = stream
+            out.mux(packet)
+
+
+def test_the_alarm_bar_plays_the_alarms_clip_once_it_is_written(
+    demo_api: DemoApi, tmp_path: Path, footage: dict[str, Path]
+) -> None:
+    import redis
+
+    from sharpeye.contracts.events import EVENTS_STREAM, Event
+
+    ref = "clips/forest-lookout-1/20261207/fire-clip.mp4"
+    clip = tmp_path / "data" / "evidence" / ref
+    event = Event.model_validate(
+        {
+            "event_type": "fire",
+            "camera_id": "forest-lookout-1",
+            "occurred_at": time.time(),
+            "score": 0.9,
+            "evidence": [{"kind": "clip", "ref": ref}],
+        }
+    )
+    r = redis.Redis.from_url(demo_api.redis_url)
+    try:
+        r.xadd(EVENTS_STREAM, event.to_stream_fields())  # type: ignore[arg-type]
+    finally:
+        r.close()
+    _open_alarms(demo_api, 1)
+    with open_wall(demo_api.url, *FORESTRY) as page:
+        wait_for(page, LIVE)
+        button = "#wall .tile.alarmed .alarm-bar button.clip"
+        page.wait_for_selector(button)
+        page.click(button)
+        # Ingest writes the clip once the window after the event has arrived: until then the
+        # wall says so and asks again.
+        player = "#wall .tile.alarmed .clip-player"
+        page.wait_for_function(
+            f"document.querySelector('{player} .clip-note')?.textContent.includes('being written')"
+        )
+        _fragmented_mp4(footage["vtest-360p"], clip, 3.0)
+        page.wait_for_function(
+            f"(() => {{ const v = document.querySelector('{player} video');"
+            " return v && v.readyState >= 2 && v.videoWidth === 640 && v.currentTime > 0.5; })()",
+            timeout=30_000,
+        )
+        page.click(f"{player} .clip-close")
+        assert page.locator(player).count() == 0  # back to live video

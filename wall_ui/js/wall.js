@@ -6,7 +6,7 @@
 // new: still highlighted) through layout changes, tours and reassignments. The alarm bar
 // shows the frame that raised the alarm, when its event saved one (click: larger), fetched
 // once per alarm with the session's token (the API audits each view).
-import { api } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { PtzControls } from "./ptz.js";
 import { WhepPlayer } from "./whep.js";
 
@@ -39,6 +39,15 @@ function snapshotRef(alarm) {
   return found ? found.ref : null;
 }
 
+// An alarm's clip reference: the MP4 among its event's evidence (ingest writes it once the
+// rule's window after the event has arrived, so it may not be there yet).
+function clipRef(alarm) {
+  const found = (alarm.evidence || []).find((e) => typeof e.ref === "string" && e.ref.endsWith(".mp4"));
+  return found ? found.ref : null;
+}
+
+const evidencePath = (ref) => `/api/evidence/${ref.split("/").map(encodeURIComponent).join("/")}`;
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -68,6 +77,7 @@ class Tile {
     this.alarmBar = el("div", "overlay alarm-bar");
     this.alarmBar.hidden = true;
     this.snapshot = { ref: null, img: null, url: null }; // the alarm bar's picture
+    this.clip = null; // the alarm clip playing over the tile: { box, url }
     this.name.prepend(this.health);
     this.ptz = new PtzControls(this);
     this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar, this.ptz.node);
@@ -89,7 +99,10 @@ class Tile {
   show(cameraId, stream = "sub") {
     if (this.camera === cameraId && this.stream === stream && this.player) return;
     this.stopPlayer();
-    if (this.camera !== cameraId) this.ptz.show(cameraId);
+    if (this.camera !== cameraId) {
+      this.ptz.show(cameraId);
+      this.closeClip();
+    }
     this.camera = cameraId;
     this.stream = stream;
     this.node.classList.toggle("empty", !cameraId);
@@ -128,7 +141,17 @@ class Tile {
     });
     const title = el("span", "", `⚠ ${shown.title || shown.event_type || "alarm"}${more}`);
     const picture = this.setSnapshot(snapshotRef(shown));
-    this.alarmBar.replaceChildren(...(picture ? [picture] : []), title, button);
+    const clip = clipRef(shown);
+    const clipButton = clip ? el("button", "clip", "▶ Clip") : null;
+    if (clipButton) {
+      clipButton.title = "The video around the alarm (the rule's seconds before and after)";
+      clipButton.addEventListener("click", (e) => {
+        e.stopPropagation();
+        this.playClip(clip);
+      });
+    }
+    this.alarmBar.replaceChildren(
+      ...(picture ? [picture] : []), title, ...(clipButton ? [clipButton] : []), button);
     this.alarmBar.dataset.alarm = String(shown.id);
   }
 
@@ -157,6 +180,61 @@ class Tile {
       })
       .catch(() => img.remove()); // gone with retention, or not ours to see
     return img;
+  }
+
+  // The alarm's clip over the live picture, with controls; fetched with the session's token
+  // (audited as any evidence view). A clip not written yet (404) is asked for again.
+  async playClip(ref) {
+    this.closeClip();
+    const box = el("div", "overlay clip-player");
+    const video = el("video");
+    video.controls = true;
+    video.muted = true;
+    video.autoplay = true;
+    video.playsInline = true;
+    const note = el("div", "clip-note", "loading the clip…");
+    const close = el("button", "clip-close", "✕");
+    close.title = "Back to live video";
+    close.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.closeClip();
+    });
+    box.addEventListener("click", (e) => e.stopPropagation());
+    box.append(video, note, close);
+    box.dataset.state = "loading";
+    this.node.append(box);
+    const clip = { box, url: null, ref };
+    this.clip = clip;
+    for (let tries = 0; tries < 40 && this.clip === clip; tries += 1) {
+      try {
+        const blob = await (await api(evidencePath(ref))).blob();
+        if (this.clip !== clip) return;
+        clip.url = URL.createObjectURL(blob);
+        video.src = clip.url;
+        note.textContent = "";
+        box.dataset.state = "playing";
+        return;
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 404) {
+          note.textContent = `no clip: ${err.message}`;
+          box.dataset.state = "error";
+          return;
+        }
+        note.textContent = "the clip is still being written…";
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      }
+    }
+    if (this.clip === clip) {
+      note.textContent = "no clip was written for this alarm";
+      box.dataset.state = "error";
+    }
+  }
+
+  closeClip() {
+    if (!this.clip) return;
+    if (this.clip.url) URL.revokeObjectURL(this.clip.url);
+    this.clip.box.remove();
+    this.clip = null;
   }
 
   refreshLabel() {
