@@ -142,6 +142,7 @@ class SipEndpoint:
         self._running = 0  # handlers in flight
         self.bound_port = 0
         self.refused = 0  # messages refused as malformed, for status and tests
+        self._refusal_logged: dict[str, float] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -218,7 +219,19 @@ class SipEndpoint:
 
     def _refuse(self, exc: SipParseError, peer: Peer) -> None:
         self.refused += 1
-        log.warning("gb28181: refused a message from %s: %s", peer, exc)
+        # One line per source address a minute: a device stuck resending garbage, or a
+        # flood, must not drown the log (the count says how many).
+        now = time.monotonic()
+        if now - self._refusal_logged.get(peer.host, -60.0) >= 60.0:
+            if len(self._refusal_logged) > 10_000:
+                self._refusal_logged.clear()
+            self._refusal_logged[peer.host] = now
+            log.warning(
+                "gb28181: refused a message from %s: %s (%d refused in all)",
+                peer,
+                exc,
+                self.refused,
+            )
         if exc.reply_headers is not None:
             response = build_response(
                 exc.reply_headers, 400, to_tag=new_tag(), headers=[_warning(str(exc))]

@@ -26,9 +26,16 @@ DEFAULT_EXPIRES = 3600
 @dataclass(frozen=True)
 class Refusal:
     status: int
-    reason: str
+    reason: str  # for our log
     # Extra response headers (a challenge).
     headers: tuple[tuple[str, str], ...] = ()
+    # For the peer's Warning when `reason` tells more than an unauthenticated peer should
+    # learn (our configuration, another device's address).
+    public: str = ""
+
+    @property
+    def warning(self) -> str:
+        return self.public or self.reason
 
 
 def _is_ip(host: str) -> bool:
@@ -118,7 +125,8 @@ def check_answer(
             secrets_file,
         )
     except CredentialError as exc:
-        return Refusal(403, f"cannot look up the device's password: {exc}")
+        why = f"cannot look up the device's password: {exc}"
+        return Refusal(403, why, public="the platform cannot check this device's password")
     if not verify(answer, "REGISTER", credentials.password):
         return Refusal(403, "wrong password (Digest answer does not verify)")
     return None

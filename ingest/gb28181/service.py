@@ -213,7 +213,8 @@ class Gb28181Service:
             return self._refuse(request, peer, device_id, Refusal(403, f"device {why}"))
         if peer.host != session.peer.host:
             why = f"comes from {peer.host}, the device registered from {session.peer.host}"
-            return self._refuse(request, peer, device_id, Refusal(403, why))
+            public = "not from the address the device registered from"
+            return self._refuse(request, peer, device_id, Refusal(403, why, public=public))
         content_type = (request.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != manscdp.CONTENT_TYPE.lower():
             why = f"Content-Type {content_type[:40]!r} is not {manscdp.CONTENT_TYPE}"
@@ -434,11 +435,9 @@ class Gb28181Service:
             refusal.reason,
             f"{request.method} from {peer} refused {refusal.status}: {refusal.reason}",
         )
-        headers = (
-            [*refusal.headers, _warning(refusal.reason)]
-            if refusal.status != 401
-            else list(refusal.headers)
-        )
+        # A 401 is a normal step (a fresh challenge), not worth a Warning.
+        warning = [_warning(refusal.warning)] if refusal.status != 401 else []
+        headers = [*refusal.headers, *warning]
         return response_to(request, refusal.status, to_tag=new_tag(), headers=headers)
 
     def _log_refusal(self, peer: Peer, device_id: str, reason: str) -> None:

@@ -17,6 +17,7 @@ from ingest.gb28181.service import Gb28181Service
 from sharpeye.bus.gb28181 import read_channels, read_devices
 from tests.ingest.gb28181.conftest import (
     OTHER_DEVICE,
+    PASSWORD_ENV,
     PyDevice,
     config,
     first_request,
@@ -145,7 +146,9 @@ async def test_message_rules(service: Gb28181Service) -> None:
         async with PyDevice(service.port, DEVICE_ID, host="127.0.0.2") as impostor:
             spoofed = await impostor.message(manscdp.keepalive(1, DEVICE_ID))
             assert spoofed.status == 403
-            assert "registered from 127.0.0.1" in (spoofed.get("Warning") or "")
+            warning = spoofed.get("Warning") or ""
+            assert "not from the address the device registered from" in warning
+            assert "127.0.0.1" not in warning  # another device's address is not told
         wrong_id = await device.message(manscdp.keepalive(2, OTHER_DEVICE))
         assert wrong_id.status == 400
 
@@ -188,3 +191,16 @@ async def test_registrations_survive_a_restart(
             assert stored.effective_state(time.time()) == "online"
         finally:
             await restarted.stop()
+
+
+async def test_a_password_that_cannot_be_looked_up_is_403_without_telling_why(
+    service: Gb28181Service, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv(PASSWORD_ENV)  # passwords are resolved at each REGISTER
+    async with PyDevice(service.port) as device:
+        refused = await device.register()
+    assert refused.status == 403
+    warning = refused.get("Warning") or ""
+    assert "cannot check this device's password" in warning
+    assert PASSWORD_ENV not in warning  # our configuration stays ours
+    assert PASSWORD_ENV in caplog.text  # and the log says what to fix
