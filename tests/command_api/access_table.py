@@ -154,9 +154,9 @@ TABLE: tuple[Row, ...] = (
     R("GET", EVIDENCE, LOGGED_IN, target="own", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
     R("GET", EVIDENCE, ADMIN, target="foreign", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
     # Exports (signed packages): searchers, of evidence on cameras they see; the instance's
-    # public key to anyone logged in. A download follows the package's camera: the export
-    # ids are random, so here an unknown one (404, audited); test_evidence_export.py
-    # downloads real ones, own and another department's.
+    # public key to anyone logged in. A download follows the package's camera (the newest
+    # package of the target's camera, exported by the rows before); an unknown id is a 404,
+    # audited.
     R(
         "POST",
         EXPORTS,
@@ -174,6 +174,20 @@ TABLE: tuple[Row, ...] = (
         target="foreign",
         body=export_of("school-gate"),
         audit=("evidence.export", "ok"),
+    ),
+    R(
+        "GET",
+        EXPORTS + "/{export_id}",
+        SEARCHERS,
+        target="own",
+        audit=("evidence.download", "ok"),
+    ),
+    R(
+        "GET",
+        EXPORTS + "/{export_id}",
+        ADMIN,
+        target="foreign",
+        audit=("evidence.download", "ok"),
     ),
     R(
         "GET",

@@ -32,6 +32,7 @@ from command_api.audit.bounds import LIMITS, cut
 from command_api.auth.roles import Role
 from command_api.auth.seed import DemoUser
 from sharpeye.contracts.sightings import Sighting
+from sharpeye.evidence.package import read_manifest
 from sharpeye.logs import SecretFilter
 from sharpeye.settings import Settings
 from sharpeye.simulate.onvif_peer import registry_devices, start_onvif_devices
@@ -285,6 +286,18 @@ def _newest_grant(world: World) -> str:
     return f"api-{newest}"
 
 
+def _newest_export(world: World, target: str | None) -> str:
+    """The id of the newest package exported of the target's camera (the POST rows run
+    first), so a download row reaches a real package, own or another department's."""
+    camera = OWN if target == "own" else FOREIGN
+    root = world.api.runtime.settings.data_dir / "evidence" / "exports"
+    packages = sorted(root.rglob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for package in packages:
+        if read_manifest(package).camera.id == camera:
+            return package.stem
+    raise AssertionError(f"no export of {camera}: the export POST rows run first")
+
+
 async def _path(world: World, row: Row) -> str:
     path = row.url or row.route
     target = row.target
@@ -296,6 +309,7 @@ async def _path(world: World, row: Row) -> str:
         "user_id": lambda: world.ids["user"],
         "key_id": lambda: world.ids["key"],
         "grant_id": lambda: _newest_grant(world),
+        "export_id": lambda: _newest_export(world, target),
     }
     for name, value in values.items():
         if "{" + name + "}" in path:
