@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import cv2
@@ -33,10 +34,11 @@ class EvidenceStore:
         return ref
 
 
-def prune_evidence(root: Path, before: float) -> int:
+def prune_evidence(root: Path, before: float, locked: Collection[str] = ()) -> int:
     """Delete the day folders (`<kind>/<camera>/<YYYYMMDD>`) of the evidence store whose whole
     day (UTC) ended before `before` (unix time); returns how many files went. Whole days: a
-    store of millions of snapshots is pruned by listing folders, not files."""
+    store of millions of snapshots is pruned by listing folders, not files. Files whose
+    reference is `locked` (kept for a case) stay, and so does their folder."""
     if not root.is_dir():
         return 0
     cutoff = time.strftime("%Y%m%d", time.gmtime(before - 86400))  # days that ended before
@@ -45,7 +47,7 @@ def prune_evidence(root: Path, before: float) -> int:
         if not day.is_dir() or day.name > cutoff:
             continue
         for item in day.iterdir():
-            if item.is_file():
+            if item.is_file() and item.relative_to(root).as_posix() not in locked:
                 item.unlink(missing_ok=True)
                 removed += 1
         with contextlib.suppress(OSError):  # something else in it: leave the folder

@@ -46,6 +46,7 @@ from command_api.routers import (
     departments,
     evidence,
     evidence_export,
+    evidence_locks,
     grants,
     groups,
     health,
@@ -287,6 +288,7 @@ def create_app(
     app.include_router(cluster.router)
     # Before evidence: its `/api/evidence/{ref:path}` would otherwise take these paths.
     app.include_router(evidence_export.router)
+    app.include_router(evidence_locks.router)
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(sightings.router)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis.asyncio
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.evidence import prune_evidence
@@ -29,6 +30,7 @@ from command_api.delivery.worker import DeliveryWorker, RetryPolicy
 from command_api.registry_holder import RegistryHolder
 from sharpeye.bus.sealed import seal
 from sharpeye.contracts.alarms import ALARMS_CHANNEL, AlarmMessage
+from sharpeye.store.models import EvidenceLockRow
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,9 @@ class AlarmServices:
                 if n < 5000:
                     break
             if self.options.evidence_root is not None:  # the snapshots they point at
-                files = prune_evidence(self.options.evidence_root, before)
+                with self._sessions() as s:  # kept for a case: not pruned
+                    locked = set(s.execute(select(EvidenceLockRow.ref)).scalars())
+                files = prune_evidence(self.options.evidence_root, before, locked)
                 if files:
                     log.info(
                         "retention: %d evidence files from before %s deleted",

@@ -96,3 +96,19 @@ def test_evidence_goes_by_whole_days_that_ended_before_the_cutoff(tmp_path: Path
         f"snapshots/junction-east/{day(NOON - DAY)}/a.jpg",
     ]
     assert prune_evidence(tmp_path / "nowhere", NOON) == 0
+
+
+def test_locked_evidence_outlives_its_day(tmp_path: Path) -> None:
+    import time
+
+    from analytics.evidence import prune_evidence
+
+    root = tmp_path / "evidence"
+    old = time.strftime("%Y%m%d", time.gmtime(NOON - 100 * DAY))
+    folder = root / "clips" / "junction-east" / old
+    folder.mkdir(parents=True)
+    for name in ("kept.mp4", "gone.mp4"):
+        (folder / name).write_bytes(b"mp4")
+    kept = f"clips/junction-east/{old}/kept.mp4"
+    assert prune_evidence(root, NOON, locked={kept}) == 1
+    assert [p.relative_to(root).as_posix() for p in root.rglob("*.mp4")] == [kept]

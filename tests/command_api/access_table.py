@@ -75,6 +75,7 @@ ALARM = "/api/alarms/{alarm_id}"
 EVIDENCE = "/api/evidence/{ref:path}"
 EVIDENCE_URL = "/api/evidence/events/{camera_id}/20261207/m-evidence.jpg"
 EXPORTS = "/api/evidence/exports"
+LOCKS = "/api/evidence/locks"
 RULE = {
     "id": "m-scratch",
     "name": "Scratch rule",
@@ -198,6 +199,35 @@ TABLE: tuple[Row, ...] = (
         audit=("evidence.download", "error"),
     ),
     R("GET", "/api/evidence/key", LOGGED_IN, audit=("evidence.key", "ok")),
+    # Locks keep evidence past retention: searchers lock what they see, administrators
+    # release (the own file's lock, made by the row before).
+    R(
+        "POST",
+        LOCKS,
+        SEARCHERS,
+        ok=201,
+        target="own",
+        body=export_of("fishing-port-quay"),
+        audit=("evidence.lock", "ok"),
+    ),
+    R(
+        "POST",
+        LOCKS,
+        ADMIN,
+        ok=201,
+        target="foreign",
+        body=export_of("school-gate"),
+        audit=("evidence.lock", "ok"),
+    ),
+    R("GET", LOCKS, SEARCHERS, audit=("evidence.locks.list", "ok")),
+    R(
+        "DELETE",
+        LOCKS + "/{ref:path}",
+        ADMIN,
+        ok=204,
+        url=LOCKS + "/events/fishing-port-quay/20261207/m-evidence.jpg",
+        audit=("evidence.unlock", "ok"),
+    ),
     R("GET", "/api/groups", LOGGED_IN, check="groups"),
     R("POST", CAM + "/viewer-token", LOGGED_IN, target="own", audit=("camera.view", "ok")),
     R("POST", CAM + "/viewer-token", ADMIN, target="foreign", audit=("camera.view", "ok")),

@@ -116,6 +116,7 @@ async def harness(
         claim_idle_ms=claim_idle_ms,
         events_trim_every_s=0.05,
         events_keep_ms=events_keep_ms,
+        evidence_root=tmp_path / "data" / "evidence",
     )
     app = create_app(
         settings,

@@ -4,6 +4,7 @@ them all on `Base.metadata` (Alembic's env imports it so autogenerate sees every
 from sharpeye.store.models.alarms import AlarmNote, AlarmRoute, AlarmRow, AlarmRuleRow, SeenEvent
 from sharpeye.store.models.audit import AuditHead, AuditRecord
 from sharpeye.store.models.delivery import DestinationRow, OutboxItem
+from sharpeye.store.models.evidence import EvidenceLockRow
 from sharpeye.store.models.identity import ApiKeyRow, DepartmentRow, GrantRow, UserRow
 from sharpeye.store.models.sessions import LoginSessionRow
 from sharpeye.store.models.sightings import SightingAttribute, SightingPlateKey, SightingRow
@@ -18,6 +19,7 @@ __all__ = [
     "AuditRecord",
     "DepartmentRow",
     "DestinationRow",
+    "EvidenceLockRow",
     "GrantRow",
     "LoginSessionRow",
     "OutboxItem",
