@@ -15,7 +15,7 @@ import supervision as sv
 from numpy.typing import NDArray
 
 from analytics.config import VEHICLES, AnalyticsConfig
-from analytics.evidence import EvidenceStore
+from analytics.evidence import EvidenceStore, marked
 from analytics.faces import FaceAnalyzer, FaceWatchlist
 from analytics.fire import FireDetector, SmokeDetector
 from analytics.motion import MotionGate
@@ -208,8 +208,22 @@ class CameraAnalytics:
             ref = self.evidence.save("events", self.camera_id, event_id, frame)
             if ref is not None:
                 b = None if box is None else dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
+                # The snapshot shows what was detected (drawn); the frame as the camera sent
+                # it stays beside it, unmarked, for the record.
+                drawn = None
+                if box is not None:
+                    drawn = self.evidence.save(
+                        "events", self.camera_id, f"{event_id}-marked", marked(frame, box)
+                    )
+                if drawn is not None:
+                    evidence.append(
+                        EvidenceRef.model_validate(
+                            {"kind": "snapshot", "ref": drawn, "at": at, "box": b}
+                        )
+                    )
+                as_taken = "frame" if drawn is not None else "snapshot"
                 evidence.append(
-                    EvidenceRef.model_validate({"kind": "snapshot", "ref": ref, "at": at, "box": b})
+                    EvidenceRef.model_validate({"kind": as_taken, "ref": ref, "at": at, "box": b})
                 )
         return Event.model_validate(
             {

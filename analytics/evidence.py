@@ -34,6 +34,17 @@ class EvidenceStore:
         return ref
 
 
+def marked(image: NDArray[np.uint8], box: tuple[float, float, float, float]) -> NDArray[np.uint8]:
+    """A copy of the frame with the detection that raised the event drawn on it (box in
+    0-1 coordinates): what a duty officer looks at. The frame itself is kept unmarked."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    x1, y1, x2, y2 = (round(v * s) for v, s in zip(box, (w, h, w, h), strict=True))
+    thick = max(2, round(min(w, h) / 180))
+    cv2.rectangle(out, (x1, y1), (x2, y2), (0, 0, 255), thick)  # red, in BGR
+    return out
+
+
 def prune_evidence(root: Path, before: float, locked: Collection[str] = ()) -> int:
     """Delete the day folders (`<kind>/<camera>/<YYYYMMDD>`) of the evidence store whose whole
     day (UTC) ended before `before` (unix time); returns how many files went. Whole days: a

@@ -102,3 +102,43 @@ def test_classes_min_area_and_zones_only_cut_false_alarms(models_data_dir: Path)
         (r,) = pipe.process([FrameIn("yard", frame, T0 + i)])
         seen.append([(d.class_name, d.track_id) for d in r.detections.detections])
     assert seen[-1] == [("person", 1)]
+
+
+def test_an_events_snapshot_shows_the_detection_and_the_frame_is_kept_unmarked(
+    models_data_dir: Path, tmp_path: Path
+) -> None:
+    import cv2
+
+    empty = np.full((360, 640, 3), 100, np.uint8)
+    box = [300.0, 150.0, 340.0, 260.0]
+    cam = camera(
+        "gate",
+        profile="intrusion",
+        zones=[
+            {"id": "z", "name": "Z", "polygon": [[0.4, 0.3], [0.6, 0.3], [0.6, 0.9], [0.4, 0.9]]}
+        ],
+    )
+    script = ScriptedDetector(lambda i: [("person", box, 0.9)] if i >= 1 else [])
+    pipe = Pipeline([cam], AnalyticsConfig(), models_data_dir, detector=script)
+    pipe.cameras["gate"].evidence.root = tmp_path  # the store, not the models' data dir
+    events = []
+    for i in range(30):
+        frame = empty.copy()
+        if i >= 4:  # someone walks in (motion wakes the detector) and stays
+            frame[150:260, 300:340] = 220
+        (r,) = pipe.process([FrameIn("gate", frame, T0 + i * 0.5)])
+        events += r.events
+    (event,) = [e for e in events if e.event_type == "intrusion"]
+    snapshot, original = event.evidence[:2]
+    assert snapshot.kind == "snapshot" and snapshot.ref.endswith("-marked.jpg")
+    assert original.kind == "frame" and snapshot.box == original.box is not None
+    drawn = cv2.imread(str(tmp_path / snapshot.ref))
+    plain = cv2.imread(str(tmp_path / original.ref))
+    assert drawn is not None and plain is not None
+
+    def redness(image: np.ndarray) -> float:  # red over blue on the box's left side
+        edge = image[160:250, 299:302].astype(int)
+        return float((edge[..., 2] - edge[..., 0]).mean())
+
+    assert redness(drawn) > 80  # drawn in red
+    assert abs(redness(plain)) < 20  # the frame as it was: grey
