@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import json
 import logging
 import os
 import re
@@ -153,9 +154,24 @@ class ClipRecorder:
         tmp = path.with_name(f".{path.name}.part")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with Fmp4Writer(tmp, clip.codec, clip.parameter_sets) as out:
+            out = Fmp4Writer(tmp, clip.codec, clip.parameter_sets)
+            try:
                 for unit in clip.units:
                     out.write(unit)
+            finally:
+                info = out.close()
+            # What the clip covers, beside it (never served: not a media suffix): its last
+            # unit arrived by the window's end, so it begins its own duration before that.
+            end = min(job.end, time.time())
+            times = {
+                "camera_id": job.camera_id,
+                "start": end - info.duration_s,
+                "end": end,
+                "window": [job.start, job.end],
+                "frames": info.frames,
+                "codec": clip.codec,
+            }
+            path.with_suffix(".json").write_text(json.dumps(times) + "\n")
             os.replace(tmp, path)
         except (OSError, ValueError, av.FFmpegError) as exc:
             # A full or failing disk: the event stands, its clip is lost and said so.

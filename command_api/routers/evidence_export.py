@@ -19,6 +19,7 @@ audit chain (keyed, outside the package) vouches for the package as well as its 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from datetime import UTC, datetime
@@ -122,10 +123,18 @@ def _package(
 
 
 def _times(path: Path) -> tuple[datetime | None, datetime]:
-    """What the media covers, as far as the file tells: a snapshot was taken when it was
-    written; a clip ends when it was written (its start is in no file yet)."""
+    """What the media covers: a clip says so beside it (`<name>.json`, written by ingest's
+    clip writer); a snapshot was taken when it was written; otherwise a clip ends when it
+    was written and its start is not known."""
     written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    return (written if path.suffix == ".jpg" else None), written
+    if path.suffix == ".jpg":
+        return written, written
+    try:
+        said = json.loads(path.with_suffix(".json").read_text())
+        start, end = float(said["start"]), float(said["end"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, written
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
 
 
 @router.post(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +228,19 @@ async def test_what_is_not_evidence_is_not_exported(api: Harness, ref: str) -> N
     r = await export(api, "x-admin", ref=ref)
     assert r.status_code == 404, r.text
     assert [(a, o) for a, _, o, _ in records(api, "evidence.export")] == [("x-admin", "error")]
+
+
+async def test_a_clips_manifest_states_what_the_clip_covers(api: Harness, tmp_path: Path) -> None:
+    # Ingest's clip writer leaves `<name>.json` beside each clip: its start and end.
+    ref = "clips/forest-lookout-1/20270113/fire-1.mp4"
+    clip = tmp_path / "data" / "evidence" / ref
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64)
+    start, end = 1_799_800_000.0, 1_799_800_021.5
+    clip.with_suffix(".json").write_text(json.dumps({"start": start, "end": end}))
+    r = await export(api, "x-forestry-inv", ref=ref)
+    assert r.status_code == 201, r.text
+    manifest = r.json()["manifest"]
+    assert datetime.fromisoformat(manifest["start"]).timestamp() == start
+    assert datetime.fromisoformat(manifest["end"]).timestamp() == end
+    assert [f["path"] for f in manifest["files"]] == ["media/fire-1.mp4"]  # not the sidecar

@@ -6,6 +6,7 @@ not the event."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,12 @@ def test_an_event_gets_a_playable_clip_of_its_rules_window(
         assert 5.0 - 0.2 <= span <= 5.0 + GOP_S + 0.2, span
         assert frames >= int(span * 25) - 1  # every picture, not keyframes only
         assert rec.written == 1 and rec.failed == 0
+        # What it covers, beside it for the export's manifest: from the keyframe at or before
+        # the window's start to the window's end.
+        said = json.loads((tmp_path / clips[0].ref).with_suffix(".json").read_text())
+        assert said["end"] == pytest.approx(at + 2.0, abs=0.3)
+        assert at - 3.0 - GOP_S - 0.3 <= said["start"] <= at - 3.0 + 0.3
+        assert said["frames"] == frames
         assert not list(tmp_path.rglob("*.part"))  # written aside, renamed into place
     finally:
         rec.stop()
