@@ -49,13 +49,15 @@ def prune_evidence(root: Path, before: float, locked: Collection[str] = ()) -> i
     """Delete the day folders (`<kind>/<camera>/<YYYYMMDD>`) of the evidence store whose whole
     day (UTC) ended before `before` (unix time); returns how many files went. Whole days: a
     store of millions of snapshots is pruned by listing folders, not files. Files whose
-    reference is `locked` (kept for a case) stay, and so does their folder."""
+    reference is `locked` (kept for a case) stay, and so does their folder. Recordings are
+    not this pass's: each camera keeps them its own `retain_days` within the recording node's
+    disk budget (`ingest.recording_index`)."""
     if not root.is_dir():
         return 0
     cutoff = time.strftime("%Y%m%d", time.gmtime(before - 86400))  # days that ended before
     removed = 0
     for day in sorted(root.glob("*/*/[0-9]" + "[0-9]" * 7)):
-        if not day.is_dir() or day.name > cutoff:
+        if not day.is_dir() or day.name > cutoff or day.parts[-3] == "recordings":
             continue
         for item in day.iterdir():
             if item.is_file() and item.relative_to(root).as_posix() not in locked:

@@ -21,6 +21,14 @@ Transport = Literal["auto", "tcp", "udp"]
 
 
 @dataclass(frozen=True)
+class RecordPlan:
+    """Record the stream (ingest): segments of about `segment_s`, kept `retain_days`."""
+
+    segment_s: float = 60.0
+    retain_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     camera_id: str
     url: str
@@ -33,6 +41,7 @@ class StreamSpec:
     transport: Transport = "auto"
     # RTSP Basic (the password in clear text) on plain rtsp://, only where the registry says.
     allow_plain_basic: bool = False
+    recording: RecordPlan | None = None  # ingest records the stream (sharpeye.registry.recording)
 
     def __post_init__(self) -> None:
         if self.sampling == "fps" and not self.fps:

@@ -19,7 +19,6 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,9 @@ from camera.spec import StreamSpec
 from ingest.decode import Decoder
 from ingest.frames import SampledFrame
 from ingest.pyav_reader import PyavReader
+from ingest.recorder import Recorder
 from ingest.session import Session
+from ingest.tee import Tee
 from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraHealth, CameraState
 
@@ -134,9 +135,7 @@ class _Reader(threading.Thread):
         eng = self.engine
         mode = sess.spec.sampling
         assembler: Assembler | None = None
-        clips = sess.clips
-        if clips is not None:
-            clips.restart(ps.track.codec, ps.track.parameter_sets)
+        decoder: Decoder | None = None
         if mode != "off":
             decoder = Decoder(
                 sess.spec.camera_id,
@@ -148,14 +147,15 @@ class _Reader(threading.Thread):
                 parameter_sets=ps.track.parameter_sets,
             )
             sess.decoder = decoder
-            if clips is None:
-                assembler = Assembler(
-                    ps.track.codec, decoder.submit, keyframes_only=mode == "keyframes"
-                )
-            else:
-                # A clip needs every picture, so the camera is assembled whole and the
-                # decoder still sees only what its mode asks for.
-                assembler = Assembler(ps.track.codec, _tee(clips, decoder, mode), False)
+        sinks = sess.sinks
+        if sinks:
+            # Clips and recordings need every picture, so the camera is assembled whole and
+            # the decoder still sees only what its mode asks for.
+            sess.tee = Tee(sinks, decoder, keyframes_only=mode == "keyframes")
+            sess.tee.restart(ps.track.codec, ps.track.parameter_sets)
+            assembler = Assembler(ps.track.codec, sess.tee, False)
+        elif decoder is not None:
+            assembler = Assembler(ps.track.codec, decoder.submit, mode == "keyframes")
         stream = Stream(ps, assembler)
         ps.sock.setblocking(False)
         sess.stream = stream
@@ -234,8 +234,10 @@ class IngestEngine:
         diagnose_every_s: float = 60.0,
         clip_seconds: float = 0.0,
         clip_max_bytes: int = 8_000_000,
+        recorder: Recorder | None = None,
     ) -> None:
         self.node_id = node_id
+        self.recorder = recorder  # records the cameras whose spec asks (None: none here)
         # Alarm clips: each analysed camera keeps its last clip_seconds (0: no clips).
         self.clip_seconds = clip_seconds
         self.clip_max_bytes = clip_max_bytes
@@ -295,6 +297,8 @@ class IngestEngine:
             sess = Session(spec, Backoff(max_s=self.backoff_max_s))
             if spec.sampling != "off" and self.clip_seconds > 0:
                 sess.clips = ClipBuffer(self.clip_seconds, self.clip_max_bytes)
+            if spec.recording is not None and self.recorder is not None:
+                sess.recorder = self.recorder.sink(spec.camera_id, spec.recording)
             self._sessions[spec.camera_id] = sess
             self._owner[spec.camera_id] = reader
 
@@ -302,6 +306,8 @@ class IngestEngine:
         with self._lock:
             sess = self._sessions.pop(camera_id, None)
             reader = self._owner.pop(camera_id, None)
+        if sess is not None and sess.recorder is not None:
+            sess.recorder.close()
         if sess is not None and reader is not None:
             sess.generation += 1
             reader.closing.append((sess, None))
@@ -374,11 +380,18 @@ class IngestEngine:
             return
         track = stream.session.track
 
+        def diagnose(au: AccessUnit) -> None:
+            self.decode_pool.submit(self.decode_for_diagnosis, sess, track, au)
+
+        if sess.tee is not None:  # sinks take the units: never swap their assembler out
+            sess.tee.next_keyframe(diagnose)
+            return
+
         def emit(au: AccessUnit) -> None:
             if stream.assembler is not one_shot:
                 return
             stream.assembler = None  # back to demux only
-            self.decode_pool.submit(self.decode_for_diagnosis, sess, track, au)
+            diagnose(au)
 
         one_shot = Assembler(track.codec, emit, keyframes_only=True)
         stream.assembler = one_shot
@@ -475,17 +488,6 @@ class Clip:
     codec: str
     parameter_sets: list[bytes]
     units: list[AccessUnit]
-
-
-def _tee(clips: ClipBuffer, decoder: Decoder, mode: str) -> Callable[[AccessUnit], None]:
-    keyframes_only = mode == "keyframes"
-
-    def deliver(au: AccessUnit) -> None:
-        clips.add(au, time.time())
-        if au.keyframe or not keyframes_only:
-            decoder.submit(au)
-
-    return deliver
 
 
 def _explain(camera_id: str, spec: StreamSpec, exc: RtspError) -> str:

@@ -21,7 +21,7 @@ from camera.resolve import (
     rtsp_login,
     rtsp_or_onvif,
 )
-from camera.spec import StreamSpec
+from camera.spec import RecordPlan, StreamSpec
 from ingest.engine import IngestEngine
 from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraHealth, CameraState
@@ -53,6 +53,9 @@ class Fleet:
         self.secrets_file = secrets_file
         self._cameras: dict[str, Camera] = {}
         self._pending: dict[str, _Pending] = {}
+        # Each camera's recording, as its own block or its groups' say: a group's edit
+        # changes it without changing the camera.
+        self._plans: dict[str, RecordPlan | None] = {}
 
     @property
     def camera_ids(self) -> set[str]:
@@ -67,10 +70,13 @@ class Fleet:
             self._drop(cid)
         touched: set[str] = set()
         for cid, cam in wanted.items():
-            if self._cameras.get(cid) == cam:
+            rec = registry.recording(cam)
+            plan = RecordPlan(rec.segment_s, rec.retain_days) if rec is not None else None
+            if self._cameras.get(cid) == cam and self._plans.get(cid) == plan:
                 continue
             self._drop(cid)
             self._cameras[cid] = cam
+            self._plans[cid] = plan
             self._start(cam)
             touched.add(cid)
         return touched, removed
@@ -95,6 +101,7 @@ class Fleet:
 
     def _drop(self, cid: str) -> None:
         self._cameras.pop(cid, None)
+        self._plans.pop(cid, None)
         p = self._pending.pop(cid, None)
         if p is not None and p.task is not None:
             p.task.cancel()
@@ -120,7 +127,8 @@ class Fleet:
 
     def _spec(self, cam: Camera, url: str, rtsp: Login) -> StreamSpec:
         s = cam.analytics.sampling
-        return StreamSpec(**reach(cam, url, rtsp), sampling=s.mode, fps=s.fps)
+        plan = self._plans.get(cam.id)
+        return StreamSpec(**reach(cam, url, rtsp), sampling=s.mode, fps=s.fps, recording=plan)
 
     async def _resolve_onvif(self, pending: _Pending) -> None:
         from camera.onvif.errors import OnvifError

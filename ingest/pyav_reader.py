@@ -31,6 +31,7 @@ from camera.rtsp.errors import redact_url
 from camera.rtsp.sdp import VideoTrack
 from ingest.decode import Decoder
 from ingest.session import Session
+from ingest.tee import Tee
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class PyavReader(threading.Thread):
         self._stopped = threading.Event()
         self.text = FfmpegText(sess.spec, "pyav reader")  # scrubs an unexpected traceback
         self._track: VideoTrack | None = None
-        self._diagnose_next_key = False
+        self._tee = Tee(())
 
     def stop(self) -> None:
         """Ask the thread to end; a blocked read notices within SLICE_S (the open within
@@ -137,8 +138,6 @@ class PyavReader(threading.Thread):
         codec = opened.codec
         sets = opened.parameter_sets
         self._track = VideoTrack(codec, 0, 90000, redact_url(spec.url), sets)
-        if sess.clips is not None:
-            sess.clips.restart(codec, sets)
         if spec.sampling != "off":
             sess.decoder = Decoder(
                 spec.camera_id,
@@ -149,6 +148,10 @@ class PyavReader(threading.Thread):
                 fps=spec.fps if spec.sampling == "fps" else None,
                 parameter_sets=sets,
             )
+        # Every unit to the sinks (clips, recording), the decoder what its mode asks for.
+        self._tee = Tee(sess.sinks, sess.decoder, keyframes_only=spec.sampling == "keyframes")
+        self._tee.restart(codec, sets)
+        sess.tee = self._tee
         sess.pyav_stream = source
         sess.codec = codec
         sess.connecting = False
@@ -159,15 +162,11 @@ class PyavReader(threading.Thread):
         log.info("camera %s: playing through FFmpeg (%s)", spec.camera_id, codec)
 
     def _deliver(self, au: AccessUnit) -> None:
-        sess = self.sess
-        if sess.clips is not None:
-            sess.clips.add(au, time.time())
-        decoder = sess.decoder
-        if decoder is not None and (au.keyframe or sess.spec.sampling == "fps"):
-            decoder.submit(au)
-        if au.keyframe and self._diagnose_next_key and self._track is not None:
-            self._diagnose_next_key = False
-            self.host.decode_pool.submit(self.host.decode_for_diagnosis, sess, self._track, au)
+        self._tee(au)
+
+    def _diagnose(self, au: AccessUnit) -> None:
+        if self._track is not None:
+            self.host.decode_pool.submit(self.host.decode_for_diagnosis, self.sess, self._track, au)
 
     def _housekeeping(self, stream: FfmpegSource, now: float) -> None:
         sess = self.sess
@@ -184,4 +183,4 @@ class PyavReader(threading.Thread):
         if sess.decoder is not None:
             host.observe_sampled(sess)
         else:  # analytics takes no frames: decode the next keyframe just for this
-            self._diagnose_next_key = True
+            self._tee.next_keyframe(self._diagnose)

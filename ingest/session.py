@@ -15,6 +15,8 @@ from camera.spec import StreamSpec
 from ingest.decode import Decoder
 from ingest.frames import FrameSlot
 from ingest.quality import Diagnosis
+from ingest.recorder import RecordingSink
+from ingest.tee import Tee, UnitSink
 from sharpeye.backoff import Backoff
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.logs import Outage
@@ -55,6 +57,10 @@ class Session:
     # The last seconds of the camera for alarm clips (analysed cameras only: a camera that
     # is only demuxed raises no events and pays nothing for clips).
     clips: ClipBuffer | None = None
+    # The camera's recording tap (cameras whose registry entry asks for recording).
+    recorder: RecordingSink | None = None
+    # Where the playing connection's units go (None: demux only, nothing wants units).
+    tee: Tee | None = None
     connecting: bool = False
     ever_connected: bool = False
     next_attempt: float = 0.0
@@ -83,6 +89,11 @@ class Session:
     def __post_init__(self) -> None:
         if self.spec.reader == "pyav":
             self.reader = "pyav"
+
+    @property
+    def sinks(self) -> list[UnitSink]:
+        """What takes every access unit of the camera, whichever reader plays it."""
+        return [s for s in (self.clips, self.recorder) if s is not None]
 
     def live(self) -> StreamCounters | None:
         """The playing connection's counters, whichever reader has it."""
@@ -119,6 +130,7 @@ class Session:
             self.decoder.close()
         self.stream = self.pyav_stream = None
         self.decoder = None
+        self.tee = None
         self.diagnosing = False
         self.fps = self.kbps = 0.0
 
@@ -187,6 +199,16 @@ class Session:
         state = self.state(now)
         if state == CameraState.CONNECTING and self.last_error and not self.connecting:
             state = CameraState.OFFLINE  # never reached: say so, with the reason
+        reason = self.reason(state, now)
+        issues = list(self.diagnosis.issues)
+        # A recording that fails or falls behind: live video is fine, but the operator must
+        # know the camera is not being recorded.
+        recording = self.recorder.issue() if self.recorder is not None else None
+        if recording is not None:
+            issues.append(recording[0])
+            reason = recording[1] if reason is None else f"{reason}; {recording[1]}"
+            if state is CameraState.ONLINE:
+                state = CameraState.DEGRADED
         d = self.decoder
         return CameraHealth(
             camera_id=self.spec.camera_id,
@@ -204,9 +226,9 @@ class Session:
             width=d.width if d else None,
             height=d.height if d else None,
             last_error=self.last_error,
-            reason=self.reason(state, now),
+            reason=reason,
             reader=self.reader,
-            quality_issues=list(self.diagnosis.issues),
+            quality_issues=issues,
             brightness=q.brightness if (q := self.diagnosis.last) else None,
             sharpness=q.sharpness if q else None,
             updated_at=time.time(),

@@ -20,11 +20,14 @@ import sys
 import time
 
 import redis
+from sqlalchemy import Engine
 
 from ingest.analytics_host import AnalyticsHost
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
 from ingest.leases import Leases
+from ingest.recorder import Recorder
+from ingest.recording_index import RecordingIndex
 from sharpeye.bus.connect import connect
 from sharpeye.bus.health import publish_health, remove_health
 from sharpeye.contracts.health import CameraHealth, CameraState
@@ -88,11 +91,14 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     r = await connect(settings)
+    recorder = _recorder(settings)
+    recorder.start()
     engine = IngestEngine(
         node_id=settings.node_id,
         # Clips only where analytics runs (events come from there).
         clip_seconds=settings.clip_buffer_s if settings.analytics else 0.0,
         clip_max_bytes=int(settings.clip_buffer_mb * 1_000_000),
+        recorder=recorder,
     )
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)
@@ -185,6 +191,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             await asyncio.to_thread(host.shutdown)
         fleet.close()
         engine.stop()
+        await asyncio.to_thread(recorder.stop)  # the open segments closed and indexed
         try:
             await publish_health(r, final)
             await leases.release_all()
@@ -196,6 +203,25 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 e,
             )
         await r.aclose()
+
+
+def _recorder(settings: Settings) -> Recorder:
+    """The node's recording writer (idle until a camera asks to be recorded); the store is
+    opened at its first use, so a worker that records nothing never opens it."""
+
+    def connect() -> Engine:
+        from sharpeye.store.db import create_engine_for, upgrade_database
+
+        upgrade_database(settings)
+        return create_engine_for(settings)
+
+    budget = settings.recording_budget_gb
+    index = RecordingIndex(
+        connect, settings.node_id, int(budget * 1e9) if budget is not None else None
+    )
+    return Recorder(
+        settings.data_dir / "evidence", index, int(settings.recording_queue_mb * 1_000_000)
+    )
 
 
 def _fenced(reports: dict[str, CameraHealth], leases: Leases) -> dict[str, CameraHealth]:

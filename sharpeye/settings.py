@@ -81,6 +81,21 @@ class Settings(BaseSettings):
         description="Memory bound of each camera's clip buffer: a high-bitrate camera keeps "
         "fewer seconds rather than more memory.",
     )
+    recording_budget_gb: float | None = Field(
+        default=None,
+        gt=0.0,
+        validation_alias="SHARPEYE_RECORDING_BUDGET_GB",
+        description="Disk this node's recordings may take (GB); past it the oldest unlocked "
+        "segments go, whatever their cameras' retain_days. Unset: age alone.",
+    )
+    recording_queue_mb: float = Field(
+        default=16.0,
+        gt=0.0,
+        le=512.0,
+        validation_alias="SHARPEYE_RECORDING_QUEUE_MB",
+        description="Memory a recorded camera's units may wait in for the disk; past it, "
+        "units are dropped to the next keyframe and the camera's health says so.",
+    )
     lease_ttl_s: float = Field(
         default=8.0,
         ge=2.0,

@@ -22,7 +22,8 @@ from command_api.deps import RegistryDep, RuntimeDep, ScopeDep, SettingsDep
 
 router = APIRouter(tags=["evidence"])
 
-KINDS = ("events", "snapshots", "clips")
+# recordings: segments ingest records (recordings/<camera>/<day>/<start>.mp4).
+KINDS = ("events", "snapshots", "clips", "recordings")
 MEDIA = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

@@ -29,6 +29,7 @@ from sharpeye.registry.alarm_rules import RuleSpec
 from sharpeye.registry.fingerprint import normalize_fingerprint
 from sharpeye.registry.gb28181 import Gb28181Config
 from sharpeye.registry.geometry import polygon_problem
+from sharpeye.registry.recording import Recording, recording_of
 from sharpeye.registry.urls import check_rtsp_url
 
 # Context flag set by the loader: it runs the cross-section checks itself to collect them all.
@@ -105,6 +106,9 @@ class CameraGroup(RegistryModel):
     name: str = Field(min_length=1, description="Display name.")
     department: str = Field(description="Owning department: it sees the group's cameras.")
     description: str = Field(default="", description="Free text.")
+    recording: Recording | None = Field(
+        default=None, description="Record the group's cameras (a camera's own block wins)."
+    )
 
 
 class Location(RegistryModel):
@@ -355,6 +359,11 @@ class Camera(RegistryModel):
     analytics: AnalyticsProfile = Field(
         default_factory=AnalyticsProfile, description="What analysis runs on this camera."
     )
+    recording: Recording | None = Field(
+        default=None,
+        description="Record the camera: {enabled, retain_days, segment_s}; none: as its "
+        "groups say (sharpeye.registry.recording).",
+    )
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
     enabled: bool = Field(
         default=True, description="False keeps the camera listed but not ingested."
@@ -453,6 +462,14 @@ class Registry(RegistryModel):
     @cached_property
     def departments_by_id(self) -> dict[str, Department]:
         return {d.id: d for d in self.departments}
+
+    @cached_property
+    def groups_by_id(self) -> dict[str, CameraGroup]:
+        return {g.id: g for g in self.groups}
+
+    def recording(self, camera: Camera) -> Recording | None:
+        """How the camera is recorded (its own block, else its first group's), or None."""
+        return recording_of(camera, self.groups_by_id)
 
     def camera(self, camera_id: str) -> Camera:
         """The camera with this id; KeyError if there is none."""

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 BASE = "/api/evidence"
 JPEG = b"\xff\xd8\xff\xe0 a snapshot \xff\xd9"
+SEGMENT = "20261207T101500.040Z.mp4"
 
 
 @pytest.fixture
@@ -25,6 +26,10 @@ async def api(tmp_path: Path, redis_url: str) -> AsyncIterator[Harness]:
         (store / "events" / "forest-lookout-1" / "20261207" / "fire-1.jpg").write_bytes(JPEG)
         (store / "clips" / "forest-lookout-1" / "20261207").mkdir(parents=True)
         (store / "clips" / "forest-lookout-1" / "20261207" / "fire-1.mp4").write_bytes(b"mp4")
+        segments = store / "recordings" / "forest-lookout-1" / "20261207"
+        segments.mkdir(parents=True)
+        (segments / SEGMENT).write_bytes(b"segment")
+        (segments / f".{SEGMENT}.part").write_bytes(b"being written")
         yield h
 
 
@@ -49,6 +54,18 @@ async def test_another_departments_evidence_is_refused(api: Harness) -> None:
         headers=await api.login("tourism"),
     )
     assert r.status_code == 403
+
+
+async def test_a_recorded_segment_follows_its_camera(api: Harness) -> None:
+    url = f"/api/evidence/recordings/forest-lookout-1/20261207/{SEGMENT}"
+    r = await api.client.get(url, headers=await api.login("forestry"))
+    assert r.status_code == 200 and r.content == b"segment"
+    assert r.headers["content-type"] == "video/mp4"
+    refused = await api.client.get(url, headers=await api.login("tourism"))
+    assert refused.status_code == 403
+    # The segment still being written (aside, renamed when closed) is never served.
+    part = f"/api/evidence/recordings/forest-lookout-1/20261207/.{SEGMENT}.part"
+    assert (await api.client.get(part, headers=await api.login("admin"))).status_code == 404
 
 
 @pytest.mark.parametrize(

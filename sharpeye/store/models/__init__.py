@@ -6,6 +6,7 @@ from sharpeye.store.models.audit import AuditHead, AuditRecord
 from sharpeye.store.models.delivery import DestinationRow, OutboxItem
 from sharpeye.store.models.evidence import EvidenceLockRow
 from sharpeye.store.models.identity import ApiKeyRow, DepartmentRow, GrantRow, UserRow
+from sharpeye.store.models.recordings import RecordingRow
 from sharpeye.store.models.sessions import LoginSessionRow
 from sharpeye.store.models.sightings import SightingAttribute, SightingPlateKey, SightingRow
 
@@ -23,6 +24,7 @@ __all__ = [
     "GrantRow",
     "LoginSessionRow",
     "OutboxItem",
+    "RecordingRow",
     "SeenEvent",
     "SightingAttribute",
     "SightingPlateKey",
