@@ -137,6 +137,11 @@ class SipEndpoint:
         self._answers: dict[tuple[str, str, str, str], tuple[SipResponse | None, float]] = {}
         # Client transactions: (branch, method) -> future of the final response.
         self._pending: dict[tuple[str, str], asyncio.Future[SipResponse]] = {}
+        # INVITE client transactions that heard a provisional answer (retransmits stop).
+        self._proceeding: set[str] = set()
+        # ACKs of answered INVITEs by (Call-ID, CSeq number): a 200 the device sends again
+        # (our ACK was lost) is ACKed again, for Timer B's length.
+        self._acks: dict[tuple[str, int], tuple[bytes, Peer, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._cseq = itertools.count(1)
         self._running = 0  # handlers in flight
@@ -276,7 +281,13 @@ class SipEndpoint:
     def _on_response(self, response: SipResponse, peer: Peer) -> None:
         branch = response.vias[0].branch or ""
         future = self._pending.get((branch, response.cseq.method))
-        if future is None:
+        if response.cseq.method == "INVITE" and future is not None and response.status < 200:
+            self._proceeding.add(branch)
+        if future is None and response.cseq.method == "INVITE" and response.status < 300:
+            ack = self._acks.get((response.call_id, response.cseq.number))
+            if ack is not None:
+                self._send(ack[0], ack[1])
+        elif future is None:
             log.debug("gb28181: response %d from %s matches no request", response.status, peer)
         elif response.status >= 200 and not future.done():
             future.set_result(response)
@@ -288,6 +299,9 @@ class SipEndpoint:
             for key, (answer, at) in list(self._answers.items()):
                 if answer is not None and at < cutoff:
                     del self._answers[key]
+            for ack_key, (_, _, sent) in list(self._acks.items()):
+                if sent < cutoff:
+                    del self._acks[ack_key]
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         addr = writer.get_extra_info("peername")
@@ -363,16 +377,7 @@ class SipEndpoint:
         To, Call-ID and the rest; Via, CSeq and Max-Forwards are added here.
         SipTimeoutError after Timer F, SipSendError if the peer cannot be reached."""
         branch = new_branch()
-        sent_by = f"{self.local_host(peer)}:{self.bound_port}"
-        via = f"SIP/2.0/{peer.transport} {sent_by};rport;branch={branch}"
-        cseq = next(self._cseq)
-        request = SipRequest(
-            (("Via", via), *headers, ("CSeq", f"{cseq} {method}"), ("Max-Forwards", "70")),
-            body,
-            method,
-            uri,
-        )
-        data = request.to_bytes()
+        data = self._build(method, uri, peer, headers, body, next(self._cseq), branch)
         future: asyncio.Future[SipResponse] = asyncio.get_running_loop().create_future()
         self._pending[(branch, method)] = future
         try:
@@ -391,3 +396,85 @@ class SipEndpoint:
                     interval = min(interval * 2, T2)
         finally:
             self._pending.pop((branch, method), None)
+
+    def _build(
+        self,
+        method: str,
+        uri: SipUri,
+        peer: Peer,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        cseq: int,
+        branch: str,
+    ) -> bytes:
+        sent_by = f"{self.local_host(peer)}:{self.bound_port}"
+        via = f"SIP/2.0/{peer.transport} {sent_by};rport;branch={branch}"
+        request = SipRequest(
+            (("Via", via), *headers, ("CSeq", f"{cseq} {method}"), ("Max-Forwards", "70")),
+            body,
+            method,
+            uri,
+        )
+        return request.to_bytes()
+
+    def next_cseq(self) -> int:
+        return next(self._cseq)
+
+    async def invite(
+        self,
+        uri: SipUri,
+        peer: Peer,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        cseq: int,
+        timeout_s: float,
+    ) -> SipResponse:
+        """An INVITE client transaction (RFC 3261 §17.1.1): retransmitted over UDP (Timer
+        A) until the device answers anything, then its final answer awaited until
+        `timeout_s` (a device ringing forever is given up with a CANCEL). A failure answer
+        is ACKed here, within its transaction; a 2xx is the dialog's to ACK (`ack`).
+        SipTimeoutError without a final answer, SipSendError if the peer is unreachable."""
+        branch = new_branch()
+        data = self._build("INVITE", uri, peer, headers, body, cseq, branch)
+        future: asyncio.Future[SipResponse] = asyncio.get_running_loop().create_future()
+        self._pending[(branch, "INVITE")] = future
+        try:
+            self._send(data, peer)
+            deadline = time.monotonic() + timeout_s
+            interval = T1
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if branch in self._proceeding:  # CANCEL only after a provisional answer
+                        cancel = [h for h in headers if h[0] in ("From", "To", "Call-ID")]
+                        self._send(
+                            self._build("CANCEL", uri, peer, cancel, b"", cseq, branch), peer
+                        )
+                    raise SipTimeoutError(f"INVITE to {peer}: no answer in {timeout_s:.0f} s")
+                retransmit = peer.transport == "UDP" and branch not in self._proceeding
+                wait = min(interval, remaining) if retransmit else min(remaining, T1)
+                with contextlib.suppress(TimeoutError):
+                    response = await asyncio.wait_for(asyncio.shield(future), wait)
+                    if response.status >= 300:  # §17.1.1.3: the ACK of a failure
+                        to = response.require("To")
+                        ack = [(n, to if n == "To" else v) for n, v in headers if n in _ACK_COPY]
+                        self._send(self._build("ACK", uri, peer, ack, b"", cseq, branch), peer)
+                    return response
+                if retransmit and branch not in self._proceeding:  # Timer A
+                    self._send(data, peer)
+                    interval *= 2
+        finally:
+            self._pending.pop((branch, "INVITE"), None)
+            self._proceeding.discard(branch)
+
+    def ack(
+        self, uri: SipUri, peer: Peer, headers: Sequence[tuple[str, str]], call_id: str, cseq: int
+    ) -> None:
+        """ACK a 2xx (its own transaction, no answer), remembered so that a 200 sent again
+        is ACKed again."""
+        data = self._build("ACK", uri, peer, headers, b"", cseq, new_branch())
+        self._acks[(call_id, cseq)] = (data, peer, time.monotonic())
+        self._send(data, peer)
+
+
+_ACK_COPY = frozenset(["From", "To", "Call-ID", "Route"])

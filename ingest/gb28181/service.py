@@ -38,6 +38,7 @@ from camera.gb28181.transport import (
     new_tag,
 )
 from ingest.gb28181.catalog import CatalogAssembly, channel_of
+from ingest.gb28181.play import Player
 from ingest.gb28181.register import (
     Refusal,
     check_addressing,
@@ -108,6 +109,7 @@ class Gb28181Service:
         self._logged: dict[tuple[str, str], float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.player = Player(self)  # live video: INVITE/BYE on readers' behalf
 
     @property
     def port(self) -> int:
@@ -119,6 +121,7 @@ class Gb28181Service:
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
+        await self.player.stop_all()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for task in list(self._tasks):
@@ -141,6 +144,8 @@ class Gb28181Service:
                 return await self._register(request, peer)
             if request.method == "MESSAGE":
                 return await self._message(request, peer)
+            if request.method == "BYE":
+                return self.player.on_bye(request)
             if request.method == "OPTIONS":
                 return response_to(request, 200, to_tag=new_tag(), headers=[_ALLOW])
         except SipParseError as exc:
@@ -455,7 +460,7 @@ class Gb28181Service:
         log.warning("gb28181: device %s: %s", device_id[:24], text)
 
 
-_ALLOW = ("Allow", "REGISTER, MESSAGE, OPTIONS")
+_ALLOW = ("Allow", "REGISTER, MESSAGE, BYE, OPTIONS")
 
 
 def _warning(reason: str) -> tuple[str, str]:

@@ -132,7 +132,7 @@ def footage_packets(clip: Path, frames: int, ssrc: int) -> tuple[list[bytes], in
 
 
 def with_faults(packets: list[bytes], seed: int = 7) -> Iterator[bytes]:
-    """The packets with what networks and devices do to them: every 50th lost, neighbours
+    """The packets with what networks and devices do to them: every 150th lost, neighbours
     swapped every 37, a duplicate every 61, a datagram of garbage every 97."""
     rng = random.Random(seed)
     i = 0
@@ -146,7 +146,7 @@ def with_faults(packets: list[bytes], seed: int = 7) -> Iterator[bytes]:
             yield rng.randbytes(rng.randint(1, 1500))
         if i % 61 == 9:
             yield packets[i]
-        if i % 50 != 25:
+        if i % 150 != 25:
             yield packets[i]
         i += 1
 

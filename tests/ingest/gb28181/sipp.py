@@ -75,9 +75,10 @@ def sipp_command(
     device_id: str = DEVICE_ID,
     variables: dict[str, str] | None = None,
     timeout_s: int = 40,
+    ooc: str | None = None,
 ) -> list[str]:
-    """SIPp's command line for `scenario` (and, for device.xml, catalog.xml out of call),
-    its files written under `logs`."""
+    """SIPp's command line for `scenario` (and, for device.xml, catalog.xml out of call;
+    else `ooc` if given), its files written under `logs`."""
     logs.mkdir(parents=True, exist_ok=True)
     command = [
         sipp_binary(),
@@ -119,6 +120,8 @@ def sipp_command(
         text = (SCENARIOS / "catalog.xml").read_text(encoding="utf-8")
         catalog.write_bytes(text.encode("gb18030"))
         command += ["-oocsf", str(catalog)]
+    elif ooc is not None:
+        command += ["-oocsf", str(SCENARIOS / ooc)]
     return command
 
 
