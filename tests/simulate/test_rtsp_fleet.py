@@ -96,7 +96,9 @@ def check_live(r: Reading, keyframes: int = 3) -> None:
     steps = [b - a for a, b in zip(r.pts, r.pts[1:], strict=False)]
     assert all(s > 0 for s in steps), f"{r.url}: PTS not increasing"
     assert statistics.mean(steps) == pytest.approx(0.04, rel=0.05)  # 25 fps
-    assert max(steps) < 0.2, f"{r.url}: a {max(steps):.2f} s hole"
+    # No frame lost (every GOP has its 50) and no long stall. The server stamps frames as it
+    # sends them, so a saturated machine that pauses it shows a hole of a few frames.
+    assert max(steps) < 0.5, f"{r.url}: a {max(steps):.2f} s hole"
 
 
 def test_registry_mounts_pick_this_servers_paths(tmp_path: Path) -> None:

@@ -26,9 +26,11 @@ def _open_alarms(api: DemoApi, count: int) -> list[dict[str, Any]]:
     admin = _admin(api)
     deadline = time.monotonic() + 30  # hang guard
     while True:
-        alarms: list[dict[str, Any]] = httpx.get(
-            f"{api.url}/api/alarms?open=true", headers=admin
-        ).json()
+        r = httpx.get(f"{api.url}/api/alarms?open=true", headers=admin)
+        if r.status_code == 401:  # the fixture's tokens last 8 s: log in again
+            admin = _admin(api)
+            continue
+        alarms: list[dict[str, Any]] = r.json()
         if len(alarms) >= count or time.monotonic() > deadline:
             return alarms
         time.sleep(0.2)

@@ -79,9 +79,11 @@ def test_the_wall_outlives_its_tokens_without_a_dialog(demo_api: DemoApi) -> Non
 
 @pytest.mark.parametrize("how", ["revoke", "deactivate"])
 def test_a_revoked_or_deactivated_wall_stops(demo_api: DemoApi, how: str) -> None:
-    admin = _admin(demo_api)
     with open_wall(demo_api.url, *FORESTRY) as page:
         wait_for(page, LIVE)
+        # Logged in now, not before the wall: a loaded machine may take the fixture's short
+        # token lifetime to bring the wall up.
+        admin = _admin(demo_api)
         renewals: list[int] = []
         page.on(
             "response",
