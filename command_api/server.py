@@ -7,6 +7,7 @@ import sys
 import uvicorn
 
 from command_api.app import ApiStartupError, create_app, load_initial_registry
+from sharpeye import memtrim
 from sharpeye.bus.connect import RedisUnavailableError, connect_sync
 from sharpeye.logs import configure_logging
 from sharpeye.memtrace import start_if_asked
@@ -23,6 +24,7 @@ def serve(settings: Settings) -> None:
     """Run the API on settings.api_host:api_port until interrupted."""
     configure_logging()
     start_if_asked("api")
+    memtrim.start()  # freed memory back to the system: RSS tracks what is used
     try:
         preflight(settings)
     except (ApiStartupError, RedisUnavailableError) as e:

@@ -28,6 +28,7 @@ from ingest.fleet import Fleet
 from ingest.leases import Leases
 from ingest.recorder import Recorder
 from ingest.recording_index import RecordingIndex
+from sharpeye import memtrim
 from sharpeye.bus.connect import connect
 from sharpeye.bus.health import publish_health, remove_health
 from sharpeye.contracts.health import CameraHealth, CameraState
@@ -82,6 +83,7 @@ def run_worker(settings: Settings) -> None:
             print(problem, file=sys.stderr)
         print(f"ingest: refusing to start, {settings.registry} is invalid", file=sys.stderr)
         raise SystemExit(2) from exc
+    memtrim.start()  # decode and reader threads' freed memory back to the system
     asyncio.run(run(settings, registry))
 
 
