@@ -19,6 +19,7 @@ from camera.spec import ReaderKind, Transport
 from sharpeye.registry import Camera
 from sharpeye.registry.credentials import resolve_credentials
 from sharpeye.registry.schema import CredentialRef
+from sharpeye.registry.urls import is_gb28181_url
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def reach(camera: Camera, url: str, rtsp: Login) -> Reach:
         username=rtsp.username,
         password=rtsp.password,
         tls=tls_options(camera.tls),
-        reader=camera.ingest.reader,
+        # A GB/T 28181 channel is not RTSP: its own reader, whatever ingest.reader says.
+        reader="gb28181" if is_gb28181_url(url) else camera.ingest.reader,
         transport=camera.ingest.transport,
         allow_plain_basic=camera.credentials is not None
         and camera.credentials.allow_basic_on_plain_rtsp,

@@ -14,8 +14,9 @@ from camera.rtsp.tls import TlsOptions
 
 SamplingMode = Literal["off", "keyframes", "fps"]
 # native: our lean client (RTP over TCP, `camera.rtsp`); pyav: FFmpeg's (`camera.ffmpeg`);
-# auto: native, switching to pyav when the camera turns out to be beyond the native client.
-ReaderKind = Literal["auto", "native", "pyav"]
+# auto: native, switching to pyav when the camera turns out to be beyond the native client;
+# gb28181: a GB/T 28181 channel (gb28181://<device>/<channel>), played by INVITE.
+ReaderKind = Literal["auto", "native", "pyav", "gb28181"]
 # For the pyav reader: auto tries TCP first and takes UDP when the camera refuses TCP.
 Transport = Literal["auto", "tcp", "udp"]
 

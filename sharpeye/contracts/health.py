@@ -47,11 +47,12 @@ class CameraHealth(BaseModel):
         description="Why the camera is not online, in words for an operator (e.g. 'picture "
         "frozen for 12 s', 'no frame for 8 s', the connection error); None when online.",
     )
-    reader: Literal["native", "pyav"] | None = Field(
+    reader: Literal["native", "pyav", "gb28181"] | None = Field(
         None,
-        description="Which RTSP client reads the camera: native (Sharpeye's own, RTP over "
-        "TCP) or pyav (FFmpeg's, for cameras the native one cannot read: UDP only, answers "
-        "it cannot parse). None while the camera is not handed to a reader.",
+        description="Which client reads the camera: native (Sharpeye's own RTSP, RTP over "
+        "TCP), pyav (FFmpeg's, for cameras the native one cannot read: UDP only, answers "
+        "it cannot parse) or gb28181 (a GB/T 28181 channel played by INVITE, PS over RTP). "
+        "None while the camera is not handed to a reader.",
     )
     quality_issues: list[str] = Field(
         default_factory=list,

@@ -30,7 +30,7 @@ from sharpeye.registry.fingerprint import normalize_fingerprint
 from sharpeye.registry.gb28181 import Gb28181Config
 from sharpeye.registry.geometry import polygon_problem
 from sharpeye.registry.recording import Recording, recording_of
-from sharpeye.registry.urls import check_rtsp_url
+from sharpeye.registry.urls import check_stream_url
 
 # Context flag set by the loader: it runs the cross-section checks itself to collect them all.
 DEFER_CROSS_CHECKS = "defer_cross_checks"
@@ -54,7 +54,7 @@ def _check_id(value: str) -> str:
 
 def _check_url(value: str) -> str:
     try:
-        return check_rtsp_url(value)
+        return check_stream_url(value)
     except ValueError as exc:
         raise registry_error(str(exc)) from None
 

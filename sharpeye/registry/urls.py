@@ -1,10 +1,18 @@
-"""RTSP URL checks and redaction, shared by the schema and by anything that logs a URL."""
+"""Stream URL checks and redaction, shared by the schema and by anything that logs a URL.
+
+A stream is an rtsp:// or rtsps:// URL, or `gb28181://<device id>/<channel id>`: a channel
+of a GB/T 28181 device registered to this instance (20-digit ids), played by INVITE
+through the `sharpeye gb28181` service rather than pulled.
+"""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, quote, urlsplit
 
 RTSP_SCHEMES = frozenset({"rtsp", "rtsps"})
+GB28181_SCHEME = "gb28181"
+_GB28181 = re.compile(r"^gb28181://([0-9]{20})/([0-9]{20})$", re.IGNORECASE)
 
 
 def _netloc_host(parts: SplitResult) -> str:
@@ -64,3 +72,25 @@ def with_credentials(url: str, username: str, password: str) -> str:
     parts = urlsplit(url)
     userinfo = f"{quote(username, safe='')}:{quote(password, safe='')}"
     return parts._replace(netloc=f"{userinfo}@{_netloc_host(parts)}").geturl()
+
+
+def is_gb28181_url(url: str) -> bool:
+    return url[: len(GB28181_SCHEME) + 3].lower() == GB28181_SCHEME + "://"
+
+
+def parse_gb28181_url(url: str) -> tuple[str, str]:
+    """(device id, channel id) of a gb28181:// URL; ValueError saying what is wrong."""
+    match = _GB28181.match(url)
+    if match is None:
+        raise ValueError(
+            f"{url[:80]!r} is not gb28181://<device id>/<channel id> (two 20-digit ids)"
+        )
+    return match.group(1), match.group(2)
+
+
+def check_stream_url(url: str) -> str:
+    """`url` if it is a usable RTSP URL (`check_rtsp_url`) or gb28181:// channel; else raise."""
+    if is_gb28181_url(url):
+        parse_gb28181_url(url)
+        return url
+    return check_rtsp_url(url)

@@ -120,6 +120,31 @@ def verify_camera_references(registry: Registry) -> Found:
     return found
 
 
+def verify_gb28181_channels(registry: Registry) -> Found:
+    """A gb28181:// stream names a device of the `gb28181:` section (the only ones allowed
+    to register, so the only ones that can ever be played)."""
+    # Imported here: urls needs nothing from the schema, but keep this module's imports lean.
+    from sharpeye.registry.urls import is_gb28181_url, parse_gb28181_url
+
+    found: Found = []
+    gb = registry.gb28181
+    devices = gb.devices_by_id if gb is not None else {}
+    for index, cam in enumerate(registry.cameras):
+        if cam.streams is None:
+            continue
+        for key in ("main", "sub"):
+            url = getattr(cam.streams, key)
+            if url is None or not is_gb28181_url(url):
+                continue
+            device_id, _channel = parse_gb28181_url(url)  # the schema checked the form
+            loc: Loc = ("cameras", index, "streams", key)
+            if gb is None:
+                found.append((loc, "a gb28181:// stream needs the registry's gb28181: section"))
+            elif device_id not in devices:
+                found.append((loc, f"device {device_id} is not in gb28181.devices"))
+    return found
+
+
 def verify_grants(registry: Registry) -> Found:
     found: Found = []
     departments = {d.id for d in registry.departments}
@@ -159,6 +184,7 @@ def verify_all(registry: Registry) -> Found:
         + verify_department_parents(registry)
         + verify_group_owners(registry)
         + verify_camera_references(registry)
+        + verify_gb28181_channels(registry)
         + verify_grants(registry)
         + verify_alarm_rules(registry)
     )

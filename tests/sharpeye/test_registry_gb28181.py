@@ -102,3 +102,60 @@ def test_errors_name_the_key(old: str, new: str, expected: str) -> None:
     found = [str(p) for p in problems_of(text)]
     assert any(expected in p for p in found), found
     assert not any("hunter2" in p for p in found)
+
+
+# A camera on a GB/T 28181 channel, lines 9-14.
+GB_CAMERA = """\
+  - id: east-gate-gb
+    name: East gate (GB)
+    department: police
+    location: {lat: 31.2, lon: 121.4}
+    streams: {main: "gb28181://34020000001320000001/34020000001310000001"}
+    analytics: {sampling: {mode: keyframes}}
+"""
+
+
+def test_gb28181_camera_is_read_by_the_gb_reader() -> None:
+    from camera.resolve import Login, reach
+
+    registry = parse_registry(HEADER + GB_CAMERA + SECTION, SOURCE)
+    cam = registry.cameras_by_id["east-gate-gb"]
+    assert cam.streams is not None
+    spec = reach(cam, cam.streams.main, Login())
+    assert spec["reader"] == "gb28181"
+    assert spec["url"] == "gb28181://34020000001320000001/34020000001310000001"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "section", "expected"),
+    [
+        (
+            "/34020000001310000001",
+            "/3402000000131000001",
+            SECTION,
+            "camera_registry.yaml:13: cameras[0].streams.main (id=east-gate-gb): '"
+            "gb28181://34020000001320000001/3402000000131000001' is not "
+            "gb28181://<device id>/<channel id> (two 20-digit ids)",
+        ),
+        (
+            "gb28181://34020000001320000001/",
+            "gb28181://34020000001320000009/",
+            SECTION,
+            "camera_registry.yaml:13: cameras[0].streams.main (id=east-gate-gb): device "
+            "34020000001320000009 is not in gb28181.devices",
+        ),
+        (
+            "",
+            "",
+            "",
+            "camera_registry.yaml:13: cameras[0].streams.main (id=east-gate-gb): a gb28181:// "
+            "stream needs the registry's gb28181: section",
+        ),
+    ],
+)
+def test_gb28181_camera_errors_name_camera_and_key(
+    old: str, new: str, section: str, expected: str
+) -> None:
+    text = HEADER + GB_CAMERA.replace(old, new) if old else HEADER + GB_CAMERA
+    found = [str(p) for p in problems_of(text + section)]
+    assert any(expected in p for p in found), found
