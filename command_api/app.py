@@ -54,6 +54,7 @@ from command_api.routers import (
     metrics,
     password,
     ptz,
+    recordings,
     rules,
     sightings,
     users,
@@ -277,6 +278,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(password.router)
     app.include_router(cameras.router)
+    app.include_router(recordings.router)
     app.include_router(groups.router)
     app.include_router(alarms_ws.router)
     app.include_router(alarms.router)

@@ -151,6 +151,23 @@ TABLE: tuple[Row, ...] = (
     R("GET", "/api/cameras", ADMIN, query={"group": "schools"}, refused=422, refusal_audit="error"),
     R("GET", CAM, LOGGED_IN, target="own", audit=("camera.read", "ok")),
     R("GET", CAM, ADMIN, target="foreign", audit=("camera.read", "ok")),
+    # A camera's recorded timeline (playback) follows the camera, like its live view.
+    R(
+        "GET",
+        CAM + "/recordings",
+        LOGGED_IN,
+        target="own",
+        query={"start": 1_799_800_000, "end": 1_799_812_800},
+        audit=("recording.list", "ok"),
+    ),
+    R(
+        "GET",
+        CAM + "/recordings",
+        ADMIN,
+        target="foreign",
+        query={"start": 1_799_800_000, "end": 1_799_812_800},
+        audit=("recording.list", "ok"),
+    ),
     # An evidence file follows its camera (the matrix's world writes one for each).
     R("GET", EVIDENCE, LOGGED_IN, target="own", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
     R("GET", EVIDENCE, ADMIN, target="foreign", url=EVIDENCE_URL, audit=("evidence.view", "ok")),
