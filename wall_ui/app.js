@@ -191,4 +191,5 @@ window.sharpeye = {
   },
   stats: () => wall.stats(),
   tiles: () => wall.tiles.map((t) => t.camera),
+  playback: () => currentPlayback(),
 };

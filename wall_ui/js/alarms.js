@@ -4,6 +4,7 @@
 // follows the socket. A new alarm goes to the top of the panel and pops its camera into the
 // alarm tile; a tile stays highlighted while its camera has any unacknowledged alarm.
 import { api, apiJson, freshToken, renew, session } from "./api.js";
+import { openPlayback } from "./playback.js";
 
 const MAX_SHOWN = 200;
 const RECONNECT_MS = [500, 1000, 2000, 5000];
@@ -145,6 +146,16 @@ export class AlarmPanel {
     const meta = el("div", "meta",
       `${camera ? camera.name : alarm.camera_name || alarm.camera_id} · ${when.toLocaleTimeString()} · ${alarm.state || "new"}`);
     item.append(title, meta);
+    const footage = el("button", "footage", "⏪");
+    footage.title = "The recorded video around the alarm";
+    footage.addEventListener("click", (e) => {
+      e.stopPropagation();
+      openPlayback(alarm.camera_id, {
+        title: camera ? camera.name : alarm.camera_name || alarm.camera_id,
+        at: alarm.occurred_at,
+      });
+    });
+    item.append(footage);
     if (!alarm.state || alarm.state === "new") {
       const ack = el("button", "ack", "Ack");
       ack.addEventListener("click", (e) => {

@@ -7,6 +7,7 @@
 // shows the frame that raised the alarm, when its event saved one (click: larger), fetched
 // once per alarm with the session's token (the API audits each view).
 import { api, ApiError } from "./api.js";
+import { openPlayback } from "./playback.js";
 import { PtzControls } from "./ptz.js";
 import { WhepPlayer } from "./whep.js";
 
@@ -80,7 +81,15 @@ class Tile {
     this.clip = null; // the alarm clip playing over the tile: { box, url }
     this.name.prepend(this.health);
     this.ptz = new PtzControls(this);
-    this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar, this.ptz.node);
+    // The camera's recorded video (js/playback.js), on the hovered or selected tile.
+    this.playback = el("button", "playback-open", "⏪ Playback");
+    this.playback.title = "Recorded video of this camera";
+    this.playback.addEventListener("click", (e) => {
+      e.stopPropagation();
+      if (this.camera) openPlayback(this.camera, { title: this.cameraName() });
+    });
+    this.node.append(this.video, this.name, this.metrics, this.message, this.alarmBar,
+      this.ptz.node, this.playback);
     this.node.addEventListener("click", () => wall.select(this.index));
     this.node.addEventListener("dblclick", () => this.toggleFullscreen());
     this.node.addEventListener("dragover", (e) => {
@@ -150,8 +159,14 @@ class Tile {
         this.playClip(clip);
       });
     }
+    const footage = el("button", "footage", "⏪ Footage");
+    footage.title = "The recorded video around the alarm";
+    footage.addEventListener("click", (e) => {
+      e.stopPropagation();
+      openPlayback(shown.camera_id, { title: this.cameraName(), at: shown.occurred_at });
+    });
     this.alarmBar.replaceChildren(
-      ...(picture ? [picture] : []), title, ...(clipButton ? [clipButton] : []), button);
+      ...(picture ? [picture] : []), title, ...(clipButton ? [clipButton] : []), footage, button);
     this.alarmBar.dataset.alarm = String(shown.id);
   }
 
@@ -235,6 +250,10 @@ class Tile {
     if (this.clip.url) URL.revokeObjectURL(this.clip.url);
     this.clip.box.remove();
     this.clip = null;
+  }
+
+  cameraName() {
+    return this.wall.catalog.byId.get(this.camera)?.name || this.camera;
   }
 
   refreshLabel() {
