@@ -132,3 +132,12 @@ def unreadable_hint(spec: StreamSpec, exc: BaseException) -> str | None:
             "set `ingest: {reader: pyav}` (or auto) in the registry"
         )
     return "no FFmpeg fallback for rtsps:// (it would not check the certificate)"
+
+
+def explain_unreadable(camera_id: str, spec: StreamSpec, exc: BaseException) -> str:
+    """The error, with what to do when the native client cannot read this camera at all."""
+    hint = unreadable_hint(spec, exc)
+    if hint is None:
+        return str(exc)
+    text = f"{exc}; {hint}"
+    return f"camera {camera_id}: {text}" if spec.reader == "native" else text

@@ -30,7 +30,7 @@ from pathlib import Path
 import av
 
 from camera.fmp4 import Fmp4Writer
-from ingest.engine import Clip
+from ingest.frames import Clip
 from sharpeye.contracts.events import Event, EvidenceRef
 from sharpeye.registry import Camera
 from sharpeye.registry.alarm_rules import RuleSpec

@@ -5,7 +5,8 @@ connector pool; playing sockets are handed to a reader thread that polls all of 
 cameras, reads them in bulk every `poll_s` and walks their RTP (see `camera.rtsp`).
 Decoding runs on a separate pool only for cameras whose analytics profile asks for frames.
 Cameras beyond this client (UDP only, answers it cannot parse) are read by FFmpeg on a
-thread of their own instead (`ingest.pyav_reader`), chosen per camera or on such a failure.
+thread of their own instead (`ingest.pyav_reader`), chosen per camera or on such a failure;
+GB/T 28181 channels (`gb28181://`) too, each on its own thread (`ingest.gb_reader`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import av
 
 from camera.clip_buffer import ClipBuffer
-from camera.ffmpeg import can_fall_back, unreadable_hint
+from camera.ffmpeg import can_fall_back, explain_unreadable
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
 from camera.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
@@ -35,7 +35,8 @@ from camera.rtsp.stream import Stream
 from camera.rtsp.tls import read_available
 from camera.spec import StreamSpec
 from ingest.decode import Decoder
-from ingest.frames import SampledFrame
+from ingest.frames import Clip, SampledFrame
+from ingest.gb_reader import GbReader, GbSignalling
 from ingest.pyav_reader import PyavReader
 from ingest.recorder import Recorder
 from ingest.session import Session
@@ -235,8 +236,12 @@ class IngestEngine:
         clip_seconds: float = 0.0,
         clip_max_bytes: int = 8_000_000,
         recorder: Recorder | None = None,
+        gb_signalling: GbSignalling | None = None,
+        gb_media_host: str = "127.0.0.1",
     ) -> None:
         self.node_id = node_id
+        # gb28181:// cameras: how to reach the SIP service, where devices send RTP.
+        self.gb_signalling, self.gb_media_host = gb_signalling, gb_media_host
         self.recorder = recorder  # records the cameras whose spec asks (None: none here)
         # Alarm clips: each analysed camera keeps its last clip_seconds (0: no clips).
         self.clip_seconds = clip_seconds
@@ -436,9 +441,10 @@ class IngestEngine:
         while not self._stop.wait(0.1):
             now = time.monotonic()
             for cid, sess in list(self._sessions.items()):
-                if sess.reader == "pyav":
+                if sess.reader != "native":
                     if sess.pyav is None:  # from now on its thread connects and reconnects
-                        sess.pyav = PyavReader(self, sess)
+                        own = GbReader if sess.reader == "gb28181" else PyavReader
+                        sess.pyav = own(self, sess)
                         sess.pyav.start()
                     continue
                 if sess.stream is None and not sess.connecting and sess.next_attempt <= now:
@@ -463,7 +469,7 @@ class IngestEngine:
                 log.warning("camera %s: %s; reading it through FFmpeg (pyav)", camera_id, exc)
                 sess.reader = "pyav"  # the scheduler starts its thread
                 return
-            sess.last_error = _explain(camera_id, spec, exc)
+            sess.last_error = explain_unreadable(camera_id, spec, exc)
             sess.next_attempt = time.monotonic() + sess.backoff.next_delay()
             sess.outage.failed(
                 "camera %s: %s", camera_id, sess.last_error.removeprefix(f"camera {camera_id}: ")
@@ -481,22 +487,6 @@ class IngestEngine:
             sess.connecting = False
             return
         reader.inbox.append((sess, generation, ps))
-
-
-@dataclass(frozen=True)
-class Clip:
-    codec: str
-    parameter_sets: list[bytes]
-    units: list[AccessUnit]
-
-
-def _explain(camera_id: str, spec: StreamSpec, exc: RtspError) -> str:
-    """The error, with what to do when the native client cannot read this camera at all."""
-    hint = unreadable_hint(spec, exc)
-    if hint is None:
-        return str(exc)
-    text = f"{exc}; {hint}"
-    return f"camera {camera_id}: {text}" if spec.reader == "native" else text
 
 
 def _quiet_close(sock: socket.socket) -> None:

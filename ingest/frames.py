@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from camera.rtsp.depacketize import AccessUnit
+
 
 @dataclass(frozen=True, slots=True)
 class SampledFrame:
@@ -56,3 +58,12 @@ class FrameSlot:
                 return None
             self._taken = True
             return frame
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A camera's units for an alarm clip, with the codec and parameter sets to mux them."""
+
+    codec: str
+    parameter_sets: list[bytes]
+    units: list[AccessUnit]

@@ -25,7 +25,8 @@ from concurrent.futures import Executor
 from typing import Protocol
 
 from camera.ffmpeg import FfmpegText
-from camera.ffmpeg_source import FfmpegOpened, FfmpegOpenError, FfmpegSource, FfmpegStreamError
+from camera.ffmpeg_source import FfmpegOpenError, FfmpegSource, FfmpegStreamError
+from camera.reader import StreamCounters
 from camera.rtsp.depacketize import AccessUnit
 from camera.rtsp.errors import redact_url
 from camera.rtsp.sdp import VideoTrack
@@ -116,7 +117,8 @@ class PyavReader(threading.Thread):
         except FfmpegOpenError as exc:
             return None if self.halted() else str(exc)
         try:
-            self._attach(source, opened)
+            self._attach(source, opened.codec, opened.parameter_sets)
+            log.info("camera %s: playing through FFmpeg (%s)", sess.spec.camera_id, opened.codec)
             next_tick = 0.0
             for au in source.units(self.halted):
                 now = time.monotonic()
@@ -131,12 +133,12 @@ class PyavReader(threading.Thread):
         finally:
             source.close()
 
-    def _attach(self, source: FfmpegSource, opened: FfmpegOpened) -> None:
+    def _attach(self, source: StreamCounters, codec: str, sets: list[bytes]) -> None:
+        """The stream plays: decoder, tee and counters for the session (also the GB
+        reader's, `ingest.gb_reader`, once its first keyframe says the codec)."""
         sess = self.sess
         host = self.host
         spec = sess.spec
-        codec = opened.codec
-        sets = opened.parameter_sets
         self._track = VideoTrack(codec, 0, 90000, redact_url(spec.url), sets)
         if spec.sampling != "off":
             sess.decoder = Decoder(
@@ -159,7 +161,6 @@ class PyavReader(threading.Thread):
             sess.reconnects += 1
         sess.ever_connected = True
         sess.next_diagnosis = time.monotonic() + min(2.0, host.diagnose_every_s)
-        log.info("camera %s: playing through FFmpeg (%s)", spec.camera_id, codec)
 
     def _deliver(self, au: AccessUnit) -> None:
         self._tee(au)
@@ -168,7 +169,7 @@ class PyavReader(threading.Thread):
         if self._track is not None:
             self.host.decode_pool.submit(self.host.decode_for_diagnosis, self.sess, self._track, au)
 
-    def _housekeeping(self, stream: FfmpegSource, now: float) -> None:
+    def _housekeeping(self, stream: StreamCounters, now: float) -> None:
         sess = self.sess
         host = self.host
         sess.tick(now)

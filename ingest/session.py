@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from camera.clip_buffer import ClipBuffer
-from camera.ffmpeg_source import FfmpegSource
 from camera.reader import StreamCounters
 from camera.rtsp.stream import Stream
 from camera.spec import StreamSpec
@@ -50,9 +49,10 @@ class Session:
     outage: Outage = field(default_factory=lambda: Outage(logging.getLogger("ingest.engine")))
     slot: FrameSlot = field(default_factory=FrameSlot)
     stream: Stream | None = None  # playing on the native reader
-    pyav_stream: FfmpegSource | None = None  # playing on the PyAV reader
-    pyav: ReaderThread | None = None  # the camera's PyAV thread, once it has one
-    reader: Literal["native", "pyav"] = "native"
+    # Playing on a reader thread of its own: FFmpeg's (PyAV) or a GB/T 28181 channel's.
+    pyav_stream: StreamCounters | None = None
+    pyav: ReaderThread | None = None  # the camera's own reader thread, once it has one
+    reader: Literal["native", "pyav", "gb28181"] = "native"
     decoder: Decoder | None = None
     # The last seconds of the camera for alarm clips (analysed cameras only: a camera that
     # is only demuxed raises no events and pays nothing for clips).
@@ -87,8 +87,8 @@ class Session:
     _win: _Window = field(default_factory=_Window)
 
     def __post_init__(self) -> None:
-        if self.spec.reader == "pyav":
-            self.reader = "pyav"
+        if self.spec.reader in ("pyav", "gb28181"):
+            self.reader = self.spec.reader
 
     @property
     def sinks(self) -> list[UnitSink]:

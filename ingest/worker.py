@@ -25,11 +25,12 @@ from sqlalchemy import Engine
 from ingest.analytics_host import AnalyticsHost
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
+from ingest.gb_signalling import RedisSignalling
 from ingest.leases import Leases
 from ingest.recorder import Recorder
 from ingest.recording_index import RecordingIndex
 from sharpeye import memtrim
-from sharpeye.bus.connect import connect
+from sharpeye.bus.connect import connect, connect_sync
 from sharpeye.bus.health import publish_health, remove_health
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.logs import configure_logging
@@ -101,6 +102,9 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
         clip_seconds=settings.clip_buffer_s if settings.analytics else 0.0,
         clip_max_bytes=int(settings.clip_buffer_mb * 1_000_000),
         recorder=recorder,
+        # gb28181:// cameras ask `sharpeye gb28181` to INVITE them here, over Redis.
+        gb_signalling=RedisSignalling(connect_sync(settings, check=False), settings.node_id),
+        gb_media_host=settings.gb28181_media_host,
     )
     engine.start()
     fleet = Fleet(engine, settings.node_id, settings.secrets_file)

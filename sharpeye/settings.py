@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         description="Memory a recorded camera's units may wait in for the disk; past it, "
         "units are dropped to the next keyframe and the camera's health says so.",
     )
+    gb28181_media_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        validation_alias="SHARPEYE_GB28181_MEDIA_HOST",
+        description="The address of this ingest node that GB/T 28181 devices send RTP to "
+        "(offered in the INVITE's SDP, bound for receiving): one they can reach.",
+    )
     lease_ttl_s: float = Field(
         default=8.0,
         ge=2.0,

@@ -7,12 +7,10 @@ answers there), to the address the device registered from, with a Request-URI na
 channel, as wvp and the devices expect: `sip:<channel>@<device host:port>`, `Subject:
 <channel>:<ssrc>,<platform>:0`.
 
-How a reader reaches this: in-process for now (`InProcessSignalling`, a blocking facade a
-reader thread calls, running the coroutines on the service's event loop), because a GB
-reader must receive RTP where the INVITE said, and the simplest place for that is the
-process that sent it. A reader in the ingest worker would ask over Redis instead (a request
-stream the service consumes, answered with the `MediaAnswer`): the same `PlaySignalling`
-shape, not built yet.
+How a reader reaches this: in-process (`InProcessSignalling`, a blocking facade a reader
+thread calls, running the coroutines on the service's event loop), or from the ingest
+worker over Redis (`ingest.gb28181.remote.RemotePlay` serves the requests,
+`ingest.gb_signalling.RedisSignalling` sends them): the same `PlaySignalling` shape.
 """
 
 from __future__ import annotations
@@ -171,6 +169,16 @@ class Player:
             )
         except (SipTimeoutError, SipSendError) as exc:
             log.info("gb28181: BYE to device %s unanswered: %s", h.device_id, exc)
+
+    def drop_device(self, device_id: str, reason: str) -> None:
+        """The device is gone (unregistered, registration lapsed): its calls end for their
+        readers, with the reason; no BYE to a device that said it is leaving."""
+        for call_id, dialog in list(self.dialogs.items()):
+            h = dialog.handle
+            if h.device_id == device_id:
+                del self.dialogs[call_id]
+                h.reason = f"device {device_id} not registered ({reason})"
+                h.ended.set()
 
     def on_bye(self, request: SipRequest) -> SipResponse:
         """The device ends a call: 200, and the reader learns it (481 if no such call)."""

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+from ingest.gb28181.remote import RemotePlay
 from ingest.gb28181.service import Gb28181Service
 from sharpeye.bus.connect import RedisUnavailableError, connect
 from sharpeye.logs import configure_logging
@@ -52,8 +53,11 @@ async def run(settings: Settings, config: Gb28181Config, stop: asyncio.Event | N
         loop.add_signal_handler(sig, stop.set)
     r = await connect(settings)
     service = Gb28181Service(config, r, secrets_file=settings.secrets_file)
+    remote: asyncio.Task[None] | None = None
     try:
         await service.start()
+        # Readers of the ingest worker ask for live video over Redis.
+        remote = asyncio.create_task(RemotePlay(service.player, r).run())
         log.info(
             "gb28181: platform %s (domain %s) serving %d devices on %s:%d",
             config.platform_id,
@@ -64,6 +68,8 @@ async def run(settings: Settings, config: Gb28181Config, stop: asyncio.Event | N
         )
         await stop.wait()
     finally:
+        if remote is not None:
+            remote.cancel()
         await service.stop()
         await r.aclose()
         log.info("gb28181: stopped")

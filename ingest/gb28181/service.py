@@ -205,6 +205,7 @@ class Gb28181Service:
     async def _unregister(self, device_id: str, reason: str) -> None:
         session = self.sessions.pop(device_id, None)
         log.info("gb28181: device %s %s", device_id, reason)
+        self.player.drop_device(device_id, reason)
         if session is not None:
             session.online, session.reason = False, reason
             await self._store(session, announce=True, state="unregistered")

@@ -4,7 +4,12 @@ The SIP service (`ingest.gb28181`) writes; `sharpeye gb28181 status` and later t
 read. Keys:
 - `sharpeye:gb28181:devices`: device_id -> `GbDevice` JSON;
 - `sharpeye:gb28181:channels:<device_id>`: channel_id -> `GbChannel` JSON;
-- `sharpeye:gb28181:changes`: a channel announcing each device whose state changed.
+- `sharpeye:gb28181:changes`: a channel announcing each device whose state changed;
+- `sharpeye:gb28181:play`: play/stop requests from readers in other processes
+  (`GbPlayRequest`), answered on `sharpeye:gb28181:reply:<node>:<request id>`
+  (`GbPlayReply`); each remote call lives while its reader refreshes
+  `sharpeye:gb28181:lease:<call id>`, and a call the service ended (the device's BYE, the
+  device unregistered) leaves its reason at `sharpeye:gb28181:ended:<call id>`.
 A catalog is replaced in one transaction (stale channels removed with the new ones set), so
 a reader never sees half of two catalogs.
 """
@@ -12,6 +17,7 @@ a reader never sees half of two catalogs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -19,13 +25,16 @@ import redis
 import redis.asyncio
 from pydantic import ValidationError
 
-from sharpeye.contracts.gb28181 import GbChannel, GbDevice
+from sharpeye.contracts.gb28181 import GbChannel, GbDevice, GbPlayReply, GbPlayRequest
 
 log = logging.getLogger(__name__)
 
 DEVICES_KEY = "sharpeye:gb28181:devices"
 CHANNELS_PREFIX = "sharpeye:gb28181:channels:"
 CHANGES_CHANNEL = "sharpeye:gb28181:changes"
+PLAY_KEY = "sharpeye:gb28181:play"
+REPLY_TTL_S = 30  # a reply nobody took (the reader gave up) does not stay
+ENDED_TTL_S = 120
 
 _M = TypeVar("_M", GbDevice, GbChannel)
 
@@ -90,3 +99,92 @@ def read_devices_sync(r: redis.Redis) -> dict[str, GbDevice]:
 
 def read_channels_sync(r: redis.Redis, device_id: str) -> dict[str, GbChannel]:
     return _parse_all(r.hgetall(channels_key(device_id)), GbChannel)
+
+
+# --- live video for readers in other processes -------------------------------------------
+
+
+def reply_key(node_id: str, request_id: str) -> str:
+    return f"sharpeye:gb28181:reply:{node_id}:{request_id}"
+
+
+def lease_key(call_id: str) -> str:
+    return f"sharpeye:gb28181:lease:{call_id}"
+
+
+def ended_key(call_id: str) -> str:
+    return f"sharpeye:gb28181:ended:{call_id}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def ask_play_sync(r: redis.Redis, request: GbPlayRequest, wait_s: float) -> GbPlayReply | None:
+    """Queue `request` and wait up to `wait_s` for the service's reply (None: none came)."""
+    r.lpush(PLAY_KEY, request.model_dump_json())
+    key = reply_key(request.node_id, request.request_id)
+    deadline = time.monotonic() + wait_s
+    # In short waits: a client's socket timeout (5 s on the node's) must not cut one off.
+    while (left := deadline - time.monotonic()) > 0:
+        got = r.blpop([key], timeout=max(1, min(2, round(left))))
+        if got is not None:
+            return GbPlayReply.model_validate_json(_text(got[1]))
+    return None
+
+
+def tell_stop_sync(r: redis.Redis, request: GbPlayRequest) -> None:
+    """Ask for the BYE; the lease goes first, so a lost request still ends the call."""
+    assert request.call_id is not None
+    with r.pipeline(transaction=False) as pipe:
+        pipe.delete(lease_key(request.call_id))
+        pipe.lpush(PLAY_KEY, request.model_dump_json())
+        pipe.execute()
+
+
+def keep_call_sync(r: redis.Redis, call_id: str, lease_s: float) -> str | None:
+    """Refresh the call's lease; the reason the service ended it, if it has."""
+    with r.pipeline(transaction=False) as pipe:
+        pipe.set(lease_key(call_id), "1", px=int(lease_s * 1000))
+        pipe.get(ended_key(call_id))
+        _ok, ended = pipe.execute()
+    return None if ended is None else _text(ended)
+
+
+async def next_play_request(r: redis.asyncio.Redis, wait_s: float) -> GbPlayRequest | None:
+    """The oldest queued request, waiting up to `wait_s`; None if none (or unreadable)."""
+    got = await r.brpop([PLAY_KEY], timeout=wait_s)
+    if got is None:
+        return None
+    try:
+        return GbPlayRequest.model_validate_json(_text(got[1]))
+    except ValidationError as exc:
+        log.warning("gb28181: unreadable play request on Redis: %s", str(exc)[:300])
+        return None
+
+
+async def send_play_reply(r: redis.asyncio.Redis, node_id: str, reply: GbPlayReply) -> None:
+    key = reply_key(node_id, reply.request_id)
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, reply.model_dump_json())
+        pipe.expire(key, REPLY_TTL_S)
+        await pipe.execute()
+
+
+async def start_lease(r: redis.asyncio.Redis, call_id: str, lease_s: float) -> None:
+    """The first lease, set by the service: the reader refreshes it once it has the reply."""
+    await r.set(lease_key(call_id), "1", px=int(lease_s * 1000))
+
+
+async def leases_alive(r: redis.asyncio.Redis, call_ids: Sequence[str]) -> list[bool]:
+    async with r.pipeline(transaction=False) as pipe:
+        for call_id in call_ids:
+            pipe.exists(lease_key(call_id))
+        return [bool(n) for n in await pipe.execute()]
+
+
+async def mark_ended(r: redis.asyncio.Redis, call_id: str, reason: str) -> None:
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.set(ended_key(call_id), reason, ex=ENDED_TTL_S)
+        pipe.delete(lease_key(call_id))
+        await pipe.execute()

@@ -72,3 +72,49 @@ class GbDevice(BaseModel):
         if silent_for > self.keepalive_interval_s * self.keepalive_misses or now > self.expires_at:
             return "offline"
         return "online"
+
+
+GbMediaTransport = Literal["udp", "tcp"]
+
+
+class GbPlayRequest(BaseModel):
+    """A reader in another process (the ingest worker) asks the SIP service to INVITE a
+    channel to where the reader receives (`op: play`), or to BYE its call (`op: stop`).
+
+    The reader keeps its call alive by refreshing a lease (`lease_s`); a call whose lease
+    lapses (a worker that died) is hung up by the service. A request still queued after
+    `expires_at` is dropped: its reader has given up and will ask again.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=64)
+    op: Literal["play", "stop"]
+    node_id: str = Field(min_length=1, max_length=128, description="The asking ingest node.")
+    device_id: str
+    channel_id: str
+    transport: GbMediaTransport = "udp"
+    host: str = Field("", description="play: where the reader receives RTP.")
+    port: int = Field(0, ge=0, le=65535)
+    timeout_s: float = Field(10.0, gt=0, le=60, description="play: how long to wait for the 200.")
+    lease_s: float = Field(10.0, gt=0, le=300)
+    call_id: str | None = Field(None, description="stop: the call to end.")
+    expires_at: float = Field(description="Unix time after which the request is ignored.")
+
+
+class GbPlayReply(BaseModel):
+    """The SIP service's answer to a play request: what the device agreed, or why not (the
+    error names the device and the channel)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str
+    ok: bool
+    error: str | None = None
+    call_id: str | None = None
+    host: str = ""
+    port: int = 0
+    transport: GbMediaTransport = "udp"
+    payload_type: int = 96
+    ssrc: int | None = None
+    setup: str | None = None

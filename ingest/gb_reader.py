@@ -1,0 +1,126 @@
+"""The GB/T 28181 reader: one thread per `gb28181://<device>/<channel>` camera, driving
+`camera.gb28181.source.GbSource` (bind a port, have the SIP service INVITE the channel to
+it, receive PS over RTP, demux to access units, BYE at the end).
+
+It is the PyAV reader's thread with another source: the same reconnect loop and backoff,
+the same delivery (the session's tee: clips, recording, the analytics decoder), the same
+housekeeping (health, diagnosis), so a GB channel is a camera like any other downstream.
+What differs: the SIP side is reached through `GbSignalling` (over Redis from the ingest
+worker, `ingest.gb_signalling`), whose lease the reader keeps while it plays; and the codec
+and parameter sets are not known before the video comes, so the stream is attached at its
+first keyframe (the parameter sets taken from it: devices send them in-band before every
+IDR), the units before it dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from camera.gb28181.invite import MediaTransport, PlayHandle
+from camera.gb28181.source import GbPlayError, GbSource, GbStreamError, PlaySignalling
+from camera.rtsp.depacketize import AccessUnit
+from ingest.pyav_reader import HOUSEKEEPING_S, PyavReader, ReaderHost
+from ingest.session import Session
+from sharpeye.registry.urls import parse_gb28181_url
+
+log = logging.getLogger(__name__)
+
+
+class GbSignalling(PlaySignalling, Protocol):
+    def keep(self, handle: PlayHandle) -> None:
+        """Called while playing: keep the call alive, end `handle` if the service did."""
+        ...
+
+
+class GbReaderHost(ReaderHost, Protocol):
+    @property
+    def gb_signalling(self) -> GbSignalling | None:
+        """How this node reaches `sharpeye gb28181` (None: it cannot)."""
+        ...
+
+    @property
+    def gb_media_host(self) -> str:
+        """The address devices send RTP to (this node's, as devices reach it)."""
+        ...
+
+
+class GbReader(PyavReader):
+    """Plays one GB/T 28181 channel until stopped, reconnecting with the camera's backoff."""
+
+    def __init__(self, host: GbReaderHost, sess: Session) -> None:
+        super().__init__(host, sess)
+        self.name = f"ingest-gb-{sess.spec.camera_id}"
+        self.gb_host = host
+        self.device_id, self.channel_id = parse_gb28181_url(sess.spec.url)
+
+    def _play_once(self) -> str | None:
+        sess = self.sess
+        host = self.gb_host
+        signalling = host.gb_signalling
+        if signalling is None:
+            return f"{sess.spec.url}: this ingest node has no way to the GB28181 service"
+        sess.connecting = True
+        transport: MediaTransport = "tcp" if sess.spec.transport == "tcp" else "udp"
+        source = GbSource(
+            self.device_id,
+            self.channel_id,
+            signalling,
+            transport=transport,
+            host=host.gb_media_host,
+            answer_timeout_s=host.connect_timeout_s,
+            read_timeout_s=host.stall_s,
+        )
+        try:
+            handle = source.open()
+        except GbPlayError as exc:
+            return None if self.halted() else str(exc)
+        try:
+            return self._read(source, signalling, handle)
+        except GbStreamError as exc:
+            return str(exc)
+        finally:
+            source.close()
+
+    def _read(self, source: GbSource, signalling: GbSignalling, handle: PlayHandle) -> str | None:
+        started = time.monotonic()
+        attached = False
+        next_tick = 0.0
+        for au in source.units(self.halted):
+            now = time.monotonic()
+            if au is not None and not attached and au.keyframe and source.codec is not None:
+                self._start(source, au)
+                attached = True
+            if au is not None and attached:
+                self._deliver(au)
+            if au is None or now >= next_tick:
+                next_tick = now + HOUSEKEEPING_S
+                signalling.keep(handle)
+                if attached:
+                    self._housekeeping(source, now)
+                elif now - started > 2 * self.host.stall_s:
+                    return f"{source.where}: video but no keyframe in {now - started:.0f} s"
+        return None  # stopped
+
+    def _start(self, source: GbSource, first: AccessUnit) -> None:
+        codec = source.codec
+        assert codec is not None
+        self._attach(source, codec, parameter_sets(first.data, codec == "hevc"))
+        log.info(
+            "camera %s: playing GB28181 %s (SSRC %s)",
+            self.sess.spec.camera_id,
+            source.where,
+            source.handle.answer.ssrc if source.handle else "?",
+        )
+
+
+def parameter_sets(data: bytes, hevc: bool) -> list[bytes]:
+    """The SPS/PPS (H.264) or VPS/SPS/PPS (H.265) NAL units of an Annex B access unit."""
+    wanted = (32, 33, 34) if hevc else (7, 8)
+    out: list[bytes] = []
+    for part in data.split(b"\x00\x00\x01")[1:]:
+        nal = part.rstrip(b"\x00")  # a NAL never ends in zero: they start the next code
+        if nal and ((nal[0] >> 1) & 0x3F if hevc else nal[0] & 0x1F) in wanted:
+            out.append(nal)
+    return out
