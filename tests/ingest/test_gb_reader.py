@@ -15,11 +15,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import av
 import pytest
 import redis
 import redis.asyncio
 import yaml
 
+from camera.fmp4 import Fmp4Writer
 from camera.gb28181.invite import MediaAnswer, PlayHandle
 from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
@@ -112,6 +114,7 @@ async def test_gb28181_camera_online_stall_back_and_unregistered(
         stall_s=3.0,
         connect_timeout_s=5.0,
         backoff_max_s=1.0,
+        clip_seconds=6.0,
         gb_signalling=RedisSignalling(sync_redis, "node-gb"),
     )
     try:
@@ -131,6 +134,15 @@ async def test_gb28181_camera_online_stall_back_and_unregistered(
         assert h.reader == "gb28181" and h.codec == "h264" and h.bitrate_kbps > 0
         assert h.frames_decoded >= 2 and (h.width, h.height) == (640, 360)
         assert len(svc.player.dialogs) == 1 and len(remote.calls) == 1
+        # Alarm clips take the GB camera's units like any camera's, muxable as they are.
+        clip = engine.clip(CAMERA, time.time() - 3, time.time())
+        assert clip is not None and clip.codec == "h264" and len(clip.parameter_sets) == 2
+        assert clip.units and clip.units[0].keyframe
+        with Fmp4Writer(tmp_path / "clip.mp4", "h264", clip.parameter_sets) as writer:
+            for au in clip.units:
+                writer.write(au)
+        with av.open(str(tmp_path / "clip.mp4")) as played:
+            assert sum(1 for _ in played.decode(video=0)) == len(clip.units)
         call_id = next(iter(remote.calls))
         assert sync_redis.exists(lease_key(call_id))  # the reader keeps its call
 
