@@ -22,10 +22,11 @@ import redis.asyncio
 import yaml
 
 from camera.fmp4 import Fmp4Writer
-from camera.gb28181.invite import MediaAnswer, PlayHandle
+from camera.gb28181.invite import MediaAnswer, MediaOffer, PlayHandle
+from camera.gb28181.source import GbPlayError
 from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
-from ingest.gb28181.remote import RemotePlay
+from ingest.gb28181.remote import RemotePlay, _Call
 from ingest.gb28181.service import Gb28181Service
 from ingest.gb_reader import parameter_sets
 from ingest.gb_signalling import RedisSignalling
@@ -183,8 +184,6 @@ async def test_lapsed_lease_is_hung_up(
     handle = PlayHandle(
         "call-x", DEVICE_ID, CHANNEL_ID, MediaAnswer("127.0.0.1", 9, "udp", 96, 1, None)
     )
-    from ingest.gb28181.remote import _Call
-
     remote.calls["call-x"] = _Call(handle, "dead-node")
     r = redis.Redis.from_url(redis_url)
     r.set(lease_key("call-x"), "1", px=300)
@@ -285,3 +284,38 @@ async def test_worker_plays_a_registry_gb28181_camera(
         sipp.stop()
         await sipp.finish(5)
         await r.aclose()
+
+
+async def test_unregistered_device_is_the_cameras_reason(
+    gb_service: tuple[Gb28181Service, RemotePlay], redis_url: str
+) -> None:
+    """No device registered: the service refuses over Redis, naming device and channel, and
+    that is why the camera is OFFLINE; no call is left behind."""
+    svc, remote = gb_service
+    sync_redis = redis.Redis.from_url(redis_url)
+    engine = IngestEngine(
+        "node-gb", connect_timeout_s=2.0, gb_signalling=RedisSignalling(sync_redis, "node-gb")
+    )
+    engine.start()
+    try:
+        url = f"gb28181://{DEVICE_ID}/{CHANNEL_ID}"
+        engine.add(StreamSpec(CAMERA, url, sampling="keyframes", reader="gb28181"))
+        h = await health_until(engine, lambda h: h.state is CameraState.OFFLINE, "OFFLINE")
+        assert h.reason == f"device {DEVICE_ID} channel {CHANNEL_ID}: the device is not registered"
+        assert h.reader == "gb28181" and remote.calls == {} and svc.player.dialogs == {}
+    finally:
+        await asyncio.to_thread(engine.stop)
+        sync_redis.close()
+
+
+def test_no_service_says_so(redis_url: str) -> None:
+    """Nobody consumes the requests (`sharpeye gb28181` not running): the error says so."""
+    sync_redis = redis.Redis.from_url(redis_url)
+    signalling = RedisSignalling(sync_redis, "node-gb")
+    with pytest.raises(GbPlayError) as raised:
+        signalling.start(DEVICE_ID, CHANNEL_ID, MediaOffer("udp", "127.0.0.1", 9), 0.5)
+    assert str(raised.value) == (
+        f"device {DEVICE_ID} channel {CHANNEL_ID}: the GB28181 service did not answer in 6 s "
+        "(is `sharpeye gb28181` running?)"
+    )
+    sync_redis.close()
