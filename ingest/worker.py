@@ -96,6 +96,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     r = await connect(settings)
     recorder = _recorder(settings)
     recorder.start()
+    gb_redis = connect_sync(settings, check=False)  # blocking, for GB reader threads
     engine = IngestEngine(
         node_id=settings.node_id,
         # Clips only where analytics runs (events come from there).
@@ -103,7 +104,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
         clip_max_bytes=int(settings.clip_buffer_mb * 1_000_000),
         recorder=recorder,
         # gb28181:// cameras ask `sharpeye gb28181` to INVITE them here, over Redis.
-        gb_signalling=RedisSignalling(connect_sync(settings, check=False), settings.node_id),
+        gb_signalling=RedisSignalling(gb_redis, settings.node_id),
         gb_media_host=settings.gb28181_media_host,
     )
     engine.start()
@@ -197,6 +198,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
             await asyncio.to_thread(host.shutdown)
         fleet.close()
         engine.stop()
+        gb_redis.close()
         await asyncio.to_thread(recorder.stop)  # the open segments closed and indexed
         try:
             await publish_health(r, final)
