@@ -92,9 +92,10 @@ def test_fps_mode_samples_at_the_asked_rate(fleet: Fleet, engine: IngestEngine) 
     # one, which says nothing about the engine's rate.
     gaps = [(b.pts_s - a.pts_s) / (b.seq - a.seq) for a, b in itertools.pairwise(got)]
     assert (got[-1].pts_s - first.pts_s) / (got[-1].seq - first.seq) == pytest.approx(0.2, abs=0.02)
-    # Every sample on time, bar the odd one a saturated machine's decoder dropped to stay
-    # live (its backlog is cleared rather than decoded late).
-    late = [g for g in gaps if g > 0.25]
+    # Every sample on time (within a frame: the fleet stamps frames as it sends them), bar the
+    # odd one a saturated machine's decoder dropped to stay live (its backlog is cleared
+    # rather than decoded late).
+    late = [g for g in gaps if g > 0.2 + 0.06]
     assert len(late) <= max(1, len(gaps) // 10), gaps
     h = engine.health()["f"]
     assert h.frames_decoded >= h.frames_total - 50  # all frames decode (P-frames need refs)
