@@ -139,7 +139,7 @@ def test_the_window_is_the_widest_rule_naming_the_event(
     rec = ClipRecorder(engine.clip, tmp_path, rules=lambda: rules)
     try:
         assert rec.window(_event("native", 1.0)) == (8.0, 2.0)
-        assert rec.window(_event("native", 1.0, kind="crowd")) == (10.0, 10.0)  # no rule
+        assert rec.window(_event("native", 1.0, kind="crowd")) is None  # no rule: no clip
     finally:
         rec.stop()
 
@@ -148,7 +148,7 @@ def test_demux_only_cameras_keep_no_buffer_and_get_no_clip(
     engine: IngestEngine, tmp_path: Path
 ) -> None:
     assert engine.clip("off", 0.0, time.time()) is None
-    rec = ClipRecorder(engine.clip, tmp_path)
+    rec = ClipRecorder(engine.clip, tmp_path, rules=lambda: [_rule(2.0, 2.0)])
     try:
         ev = _event("off", time.time())
         assert rec.attach(ev) == ev and rec.skipped == 1

@@ -44,6 +44,16 @@ def write_registry(path: Path, cameras: list[dict[str, Any]]) -> None:
         "district": {"id": "t", "name": "Test"},
         "departments": [{"id": "police", "name": "Police", "kind": "police"}],
         "cameras": cameras,
+        # An alarm rule for intrusions (their events get clips: ingest cuts them only for
+        # event types a rule names).
+        "alarm_rules": [
+            {
+                "id": "intrusion",
+                "name": "Intrusion",
+                "event_types": ["intrusion"],
+                "departments": ["police"],
+            }
+        ],
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(doc, allow_unicode=True))
