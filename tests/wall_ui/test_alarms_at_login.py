@@ -140,14 +140,33 @@ def test_tours_show_a_short_group_whole_and_page_through_a_long_one(demo_api: De
         page.evaluate("window.sharpeye.tour.stop()")
 
 
+def _fire_with(api: DemoApi, evidence: dict[str, str]) -> None:
+    """A forest fire on the bus carrying this evidence reference."""
+    import redis
+
+    from sharpeye.contracts.events import EVENTS_STREAM, Event
+
+    event = Event.model_validate(
+        {
+            "event_type": "fire",
+            "camera_id": "forest-lookout-1",
+            "occurred_at": time.time(),
+            "score": 0.9,
+            "evidence": [evidence],
+        }
+    )
+    r = redis.Redis.from_url(api.redis_url)
+    try:
+        r.xadd(EVENTS_STREAM, event.to_stream_fields())  # type: ignore[arg-type]
+    finally:
+        r.close()
+
+
 def test_the_alarm_bar_shows_the_frame_that_raised_the_alarm(
     demo_api: DemoApi, tmp_path: Path
 ) -> None:
     import cv2
     import numpy as np
-    import redis
-
-    from sharpeye.contracts.events import EVENTS_STREAM, Event
 
     ref = "events/forest-lookout-1/20261207/fire-snap.jpg"
     jpeg = tmp_path / "data" / "evidence" / ref
@@ -155,20 +174,7 @@ def test_the_alarm_bar_shows_the_frame_that_raised_the_alarm(
     ok, data = cv2.imencode(".jpg", np.full((90, 160, 3), (0, 80, 255), np.uint8))
     assert ok
     jpeg.write_bytes(data.tobytes())
-    event = Event.model_validate(
-        {
-            "event_type": "fire",
-            "camera_id": "forest-lookout-1",
-            "occurred_at": time.time(),
-            "score": 0.9,
-            "evidence": [{"kind": "snapshot", "ref": ref}],
-        }
-    )
-    r = redis.Redis.from_url(demo_api.redis_url)
-    try:
-        r.xadd(EVENTS_STREAM, event.to_stream_fields())  # type: ignore[arg-type]
-    finally:
-        r.close()
+    _fire_with(demo_api, {"kind": "snapshot", "ref": ref})
     _open_alarms(demo_api, 1)
     with open_wall(demo_api.url, *FORESTRY) as page:
         wait_for(page, LIVE)
@@ -202,26 +208,10 @@ def _fragmented_mp4(source: Path, target: Path, seconds: float) -> None:
 def test_the_alarm_bar_plays_the_alarms_clip_once_it_is_written(
     demo_api: DemoApi, tmp_path: Path, footage: dict[str, Path]
 ) -> None:
-    import redis
-
-    from sharpeye.contracts.events import EVENTS_STREAM, Event
 
     ref = "clips/forest-lookout-1/20261207/fire-clip.mp4"
     clip = tmp_path / "data" / "evidence" / ref
-    event = Event.model_validate(
-        {
-            "event_type": "fire",
-            "camera_id": "forest-lookout-1",
-            "occurred_at": time.time(),
-            "score": 0.9,
-            "evidence": [{"kind": "clip", "ref": ref}],
-        }
-    )
-    r = redis.Redis.from_url(demo_api.redis_url)
-    try:
-        r.xadd(EVENTS_STREAM, event.to_stream_fields())  # type: ignore[arg-type]
-    finally:
-        r.close()
+    _fire_with(demo_api, {"kind": "clip", "ref": ref})
     _open_alarms(demo_api, 1)
     with open_wall(demo_api.url, *FORESTRY) as page:
         wait_for(page, LIVE)
