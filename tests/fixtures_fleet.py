@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sharpeye.simulate.fleet import sim_credentials
 from sharpeye.simulate.footage import prepare
@@ -289,6 +290,19 @@ def start_fleet(
 ) -> Fleet:
     pytest.importorskip("gi", reason="the fleet needs Debian's python3-gi in the venv")
     return Fleet(cameras, clip, registry, env).start()
+
+
+def fleet_serving(folder: Path, cameras: dict[str, str]) -> Fleet:
+    """A fleet serving exactly these paths (camera id -> `/sim/<clip>/<name>`), mounted from
+    a small registry written in `folder`: what most reader tests need."""
+    port = free_port()
+    registry = folder / "registry.yaml"
+    cams = [
+        {"id": cid, "streams": {"main": f"rtsp://127.0.0.1:{port}{path}"}}
+        for cid, path in cameras.items()
+    ]
+    registry.write_text(yaml.safe_dump({"cameras": cams}))
+    return Fleet(cameras=0, registry=registry, port=port).start()
 
 
 def stop_and_check(fleet: Fleet) -> None:

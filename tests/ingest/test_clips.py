@@ -14,14 +14,13 @@ from typing import Any
 
 import av
 import pytest
-import yaml
 
 from camera.spec import StreamSpec
 from ingest.clips import ClipRecorder
 from ingest.engine import IngestEngine
 from sharpeye.contracts.events import Event
 from sharpeye.registry.alarm_rules import RuleSpec
-from tests.fixtures_fleet import Fleet, free_port, stop_and_check
+from tests.fixtures_fleet import Fleet, fleet_serving, stop_and_check
 from tests.ingest.health_wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -32,14 +31,7 @@ GOP_S = 2.0  # the fleet's GOP: 50 frames at 25 fps
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory, footage: Any) -> Iterator[Fleet]:
-    port = free_port()
-    registry = tmp_path_factory.mktemp("fleet") / "registry.yaml"
-    cams = [
-        {"id": p.rsplit("/", 1)[1], "streams": {"main": f"rtsp://127.0.0.1:{port}{p}"}}
-        for p in PATHS
-    ]
-    registry.write_text(yaml.safe_dump({"cameras": cams}))
-    f = Fleet(cameras=0, registry=registry, port=port).start()
+    f = fleet_serving(tmp_path_factory.mktemp("fleet"), {p.rsplit("/", 1)[1]: p for p in PATHS})
     yield f
     stop_and_check(f)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import av
 import pytest
-import yaml
 from sqlalchemy import Engine, create_engine
 
 from camera.spec import RecordPlan, StreamSpec
@@ -24,7 +23,7 @@ from ingest.recorder import Recorder
 from ingest.recording_index import RecordingIndex
 from sharpeye.store.models.evidence import EvidenceLockRow
 from sharpeye.store.models.recordings import RecordingRow
-from tests.fixtures_fleet import Fleet, free_port, stop_and_check
+from tests.fixtures_fleet import Fleet, fleet_serving, stop_and_check
 from tests.ingest.health_wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,11 +41,7 @@ PLAN = RecordPlan(segment_s=4.0, retain_days=1.0)
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory, footage: Any) -> Iterator[Fleet]:
-    port = free_port()
-    registry = tmp_path_factory.mktemp("fleet") / "registry.yaml"
-    cams = [{"id": k, "streams": {"main": f"rtsp://127.0.0.1:{port}{p}"}} for k, p in PATHS.items()]
-    registry.write_text(yaml.safe_dump({"cameras": cams}))
-    f = Fleet(cameras=0, registry=registry, port=port).start()
+    f = fleet_serving(tmp_path_factory.mktemp("fleet"), PATHS)
     yield f
     stop_and_check(f)
 
