@@ -93,6 +93,9 @@ class AlarmServices:
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Set when the retention loop's first pass (at start) has ended: whoever writes old
+        # data on purpose (tests, a restore) waits for it rather than race that pass.
+        self.retention_started = asyncio.Event()
 
     async def publish(self, changes: list[Change]) -> None:
         """After commit: tell walls (pub/sub) and the delivery worker."""
@@ -160,6 +163,7 @@ class AlarmServices:
                 await self.prune_once()
             except Exception:
                 log.exception("sightings retention pass failed; retrying")
+            self.retention_started.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.options.retention_every_s)
 

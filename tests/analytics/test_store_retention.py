@@ -3,6 +3,7 @@ batches, on SQLite and PostgreSQL; the API's services run it."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -66,6 +67,7 @@ async def test_the_api_prunes_what_is_past_retention(tmp_path: Path, redis_url: 
     async with harness(tmp_path, redis_url) as api:
         engine = api.runtime.sessions.kw["bind"]
         assert isinstance(engine, Engine)
+        await asyncio.wait_for(api.services.retention_started.wait(), 30)  # not racing it
         store_sightings(engine, [_seen(NOON - 100 * DAY, 1), _seen(NOON - DAY, 2)])
         assert await api.services.prune_once() == 1  # the 90-day default, the API's clock
         assert _counts(engine)[0] == 1

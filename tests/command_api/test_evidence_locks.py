@@ -5,6 +5,7 @@ at the next pass; each step audited."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,9 @@ DAY = 86400.0
 @pytest.fixture
 async def api(tmp_path: Path, redis_url: str) -> AsyncIterator[Harness]:
     async with harness(tmp_path, redis_url) as h:
+        # The retention pass at start would delete the 100-day-old clips written below if
+        # it ran after them (it did, on CI's slower machine: the lock answered 404).
+        await asyncio.wait_for(h.services.retention_started.wait(), 30)
         yield h
 
 
