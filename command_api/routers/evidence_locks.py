@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -32,8 +32,7 @@ from command_api.deps import (
     require,
 )
 from command_api.routers.evidence import evidence_path
-from command_api.routers.evidence_export import EXPORTERS, REASON_DOC
-from command_api.routers.sightings import CASE_DOC, CASE_PATTERN
+from command_api.routers.evidence_export import EXPORTERS, ExportIn
 from sharpeye.store.db import session_scope
 from sharpeye.store.models import EvidenceLockRow
 
@@ -42,22 +41,8 @@ router = APIRouter(prefix="/api/evidence", tags=["evidence"])
 RELEASERS = require(Role.ADMINISTRATOR)
 
 
-class LockIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ref: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(
-        description="An evidence reference, as `/api/evidence/{ref}` serves it."
-    )
-    case: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=CASE_PATTERN),
-    ] = Field(description=CASE_DOC)
-    reason: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=500, pattern=CASE_PATTERN
-        ),
-    ] = Field(description=REASON_DOC)
+class LockIn(ExportIn):
+    """The same three fields as an export (what, the case, why): a lock is asked like one."""
 
 
 class LockOut(BaseModel):
