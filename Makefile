@@ -16,7 +16,7 @@ up: venv footage models scenes
 	$(BIN)/sharpeye up --demo
 
 test: venv footage models scenes
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 check: lint typecheck
 
