@@ -5,7 +5,10 @@ The index is the `recordings` table ingest writes as each segment closes. The AP
 here with its own query rather than through `ingest.recording_index`: services do not import
 each other's internals, and the query is one indexed range scan on (camera_id, start_at).
 Who may list a camera's recordings is who may see the camera (`require_camera`); the
-listing is audited as `recording.list` with the range asked and the rows returned.
+listing is audited as `recording.list` with the range asked and the rows returned. Each
+segment is checked against its file as it is listed (`command_api.recording_integrity`: a
+stat and 8 bytes): one missing, of another size than indexed or not starting as an MP4 is
+marked `damaged` with the reason, and the wall plays past it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from command_api.audit.reads import audited_read, note_count
 from command_api.auth.guard import require_camera
-from command_api.deps import RegistryDep, Runtime, RuntimeDep, ScopeDep
+from command_api.deps import RegistryDep, Runtime, RuntimeDep, ScopeDep, SettingsDep
+from command_api.recording_integrity import DamageLog, damaged_segments
 from command_api.routers.problems import unprocessable
 from sharpeye.store.models.recordings import RecordingRow
 
@@ -29,6 +33,8 @@ router = APIRouter(prefix="/api/cameras", tags=["recordings"])
 # A week is more than a wall's timeline shows; the bound keeps one request's scan small.
 MAX_SPAN_S = 7 * 24 * 3600.0
 MAX_LIMIT = 5000
+# Damaged segments already logged by this process (each is logged once).
+_DAMAGE_LOG = DamageLog()
 
 
 class SegmentOut(BaseModel):
@@ -41,6 +47,11 @@ class SegmentOut(BaseModel):
     width: int | None = None
     height: int | None = None
     locked: bool = Field(description="Kept as evidence: retention never deletes it.")
+    damaged: str | None = Field(
+        default=None,
+        description="Why the file cannot be played as recorded (missing, another size, not "
+        "an MP4); None when it looks whole. Players skip a damaged segment as a gap.",
+    )
 
 
 class GapOut(BaseModel):
@@ -95,6 +106,7 @@ async def list_recordings(
     registry: RegistryDep,
     scope: ScopeDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     start: Annotated[float, Query(ge=0, description="From (Unix time).")],
     end: Annotated[float, Query(ge=0, description="To (Unix time), after start.")],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows at most.")] = 2000,
@@ -107,6 +119,10 @@ async def list_recordings(
     rows = await run_in_threadpool(_rows, runtime, camera_id, start, end, limit)
     truncated = len(rows) > limit
     rows = rows[:limit]
+    stored = [(r.ref, r.bytes) for r in rows if r.kind == "segment" and r.ref]
+    damage = await run_in_threadpool(
+        damaged_segments, settings.data_dir / "evidence", camera_id, stored, _DAMAGE_LOG
+    )
     segments = [
         SegmentOut(
             ref=r.ref,
@@ -118,6 +134,7 @@ async def list_recordings(
             width=r.width,
             height=r.height,
             locked=r.locked,
+            damaged=damage.get(r.ref),
         )
         for r in rows
         if r.kind == "segment" and r.ref

@@ -1,11 +1,13 @@
 """A camera's recorded timeline (GET /api/cameras/{id}/recordings): segments and gaps in
 time order to whoever may see the camera, another department's refused and audited, bad
 ranges a 422; segments served by /api/evidence answer byte ranges (what a <video> seeks
-with). The access matrix (access_table.py) has who may call it."""
+with); a segment whose file is missing, truncated or overwritten is listed `damaged` with
+the reason and logged once. The access matrix (access_table.py) has who may call it."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ async def test_the_cameras_timeline_in_time_order(api: Harness) -> None:
     assert (first["start"], first["end"]) == (T0, T0 + 2)
     assert first["codec"] == "h264" and (first["width"], first["height"]) == (640, 360)
     assert first["frames"] == 50 and first["bytes"] > 10_000
+    assert all(s["damaged"] is None for s in body["segments"])  # each file as recorded
     assert body["gaps"] == [{"start": T0 + 4, "end": T0 + 10, "reason": "reconnect"}]
     assert body["truncated"] is False
     # A range inside the gap's neighbourhood: only what overlaps it.
@@ -158,3 +161,33 @@ async def test_a_segment_answers_byte_ranges(api: Harness, tmp_path: Path) -> No
         url, headers={**await api.login("tourism"), "Range": "bytes=0-99"}
     )
     assert refused.status_code == 403
+
+
+async def test_a_damaged_segment_is_listed_with_its_reason_and_logged_once(
+    api: Harness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tmp_path / "data" / "evidence"
+    whole = (store / REFS[0]).read_bytes()
+    (store / REFS[0]).write_bytes(whole[: len(whole) // 2])  # truncated
+    (store / REFS[1]).write_bytes(b"\0" * 8 + (store / REFS[1]).read_bytes()[8:])  # header gone
+    (store / REFS[2]).unlink()  # deleted behind the index's back
+    headers = await api.login("forestry")
+    params = {"start": T0 - 60, "end": T0 + 60}
+    with caplog.at_level(logging.WARNING, logger="command_api.recordings"):
+        for _ in range(3):  # a wall polling its timeline
+            r = await api.client.get(
+                f"/api/cameras/{CAMERA}/recordings", params=params, headers=headers
+            )
+            assert r.status_code == 200, r.text
+    damaged = {s["ref"]: s["damaged"] for s in r.json()["segments"]}
+    assert list(damaged) == REFS  # still listed, in order: the wall shows them as gaps
+    assert damaged[REFS[0]] == f"size on disk {len(whole) // 2} bytes, {len(whole)} when recorded"
+    assert damaged[REFS[1]] == "not an MP4 segment (no ftyp box at the start)"
+    assert damaged[REFS[2]] == "file missing"
+    warned = [m for m in caplog.messages if "is damaged" in m]
+    assert len(warned) == 3, warned  # once each, not once per listing
+    assert all(m.startswith(f"camera {CAMERA}: recorded segment recordings/") for m in warned)
+    # Whole again (restored from a backup): listed as whole.
+    (store / REFS[0]).write_bytes(whole)
+    r = await api.client.get(f"/api/cameras/{CAMERA}/recordings", params=params, headers=headers)
+    assert r.json()["segments"][0]["damaged"] is None
