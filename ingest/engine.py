@@ -27,6 +27,7 @@ import av
 
 from camera.clip_buffer import ClipBuffer
 from camera.ffmpeg import can_fall_back, explain_unreadable
+from camera.gb28181.signalling import GbSignalling
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError, redact_url
 from camera.rtsp.handshake import PlayingSession, keepalive_request, open_session, teardown_request
@@ -36,7 +37,7 @@ from camera.rtsp.tls import read_available
 from camera.spec import StreamSpec
 from ingest.decode import Decoder
 from ingest.frames import Clip, SampledFrame
-from ingest.gb_reader import GbReader, GbSignalling
+from ingest.gb_reader import GbReader
 from ingest.pyav_reader import PyavReader
 from ingest.recorder import Recorder
 from ingest.session import Session

@@ -6,10 +6,10 @@ It is the PyAV reader's thread with another source: the same reconnect loop and 
 the same delivery (the session's tee: clips, recording, the analytics decoder), the same
 housekeeping (health, diagnosis), so a GB channel is a camera like any other downstream.
 What differs: the SIP side is reached through `GbSignalling` (over Redis from the ingest
-worker, `ingest.gb_signalling`), whose lease the reader keeps while it plays; and the codec
-and parameter sets are not known before the video comes, so the stream is attached at its
-first keyframe (the parameter sets taken from it: devices send them in-band before every
-IDR), the units before it dropped.
+worker, `camera.gb28181.signalling`), whose lease the reader keeps while it plays; and the
+codec and parameter sets are not known before the video comes, so the stream is attached at
+its first keyframe (`camera.gb28181.playing`, as the relay's upstream does), the units
+before it dropped.
 """
 
 from __future__ import annotations
@@ -18,20 +18,16 @@ import logging
 import time
 from typing import Protocol
 
-from camera.gb28181.invite import MediaTransport, PlayHandle
-from camera.gb28181.source import GbPlayError, GbSource, GbStreamError, PlaySignalling
+from camera.gb28181.invite import MediaTransport
+from camera.gb28181.playing import from_first_keyframe, parameter_sets
+from camera.gb28181.signalling import GbSignalling
+from camera.gb28181.source import GbPlayError, GbSource, GbStreamError
 from camera.rtsp.depacketize import AccessUnit
 from ingest.pyav_reader import HOUSEKEEPING_S, PyavReader, ReaderHost
 from ingest.session import Session
 from sharpeye.registry.urls import parse_gb28181_url
 
 log = logging.getLogger(__name__)
-
-
-class GbSignalling(PlaySignalling, Protocol):
-    def keep(self, handle: PlayHandle) -> None:
-        """Called while playing: keep the call alive, end `handle` if the service did."""
-        ...
 
 
 class GbReaderHost(ReaderHost, Protocol):
@@ -73,34 +69,30 @@ class GbReader(PyavReader):
             read_timeout_s=host.stall_s,
         )
         try:
-            handle = source.open()
+            source.open()
         except GbPlayError as exc:
             return None if self.halted() else str(exc)
         try:
-            return self._read(source, signalling, handle)
+            return self._read(source, signalling)
         except GbStreamError as exc:
             return str(exc)
         finally:
             source.close()
 
-    def _read(self, source: GbSource, signalling: GbSignalling, handle: PlayHandle) -> str | None:
-        started = time.monotonic()
+    def _read(self, source: GbSource, signalling: GbSignalling) -> str | None:
         attached = False
         next_tick = 0.0
-        for au in source.units(self.halted):
+        keyframe_wait_s = 2 * self.host.stall_s
+        for au in from_first_keyframe(source, signalling, self.halted, keyframe_wait_s):
             now = time.monotonic()
-            if au is not None and not attached and au.keyframe and source.codec is not None:
-                self._start(source, au)
-                attached = True
-            if au is not None and attached:
+            if au is not None:
+                if not attached:
+                    self._start(source, au)
+                    attached = True
                 self._deliver(au)
-            if au is None or now >= next_tick:
+            if attached and (au is None or now >= next_tick):
                 next_tick = now + HOUSEKEEPING_S
-                signalling.keep(handle)
-                if attached:
-                    self._housekeeping(source, now)
-                elif now - started > 2 * self.host.stall_s:
-                    return f"{source.where}: video but no keyframe in {now - started:.0f} s"
+                self._housekeeping(source, now)
         return None  # stopped
 
     def _start(self, source: GbSource, first: AccessUnit) -> None:
@@ -113,14 +105,3 @@ class GbReader(PyavReader):
             source.where,
             source.handle.answer.ssrc if source.handle else "?",
         )
-
-
-def parameter_sets(data: bytes, hevc: bool) -> list[bytes]:
-    """The SPS/PPS (H.264) or VPS/SPS/PPS (H.265) NAL units of an Annex B access unit."""
-    wanted = (32, 33, 34) if hevc else (7, 8)
-    out: list[bytes] = []
-    for part in data.split(b"\x00\x00\x01")[1:]:
-        nal = part.rstrip(b"\x00")  # a NAL never ends in zero: they start the next code
-        if nal and ((nal[0] >> 1) & 0x3F if hevc else nal[0] & 0x1F) in wanted:
-            out.append(nal)
-    return out

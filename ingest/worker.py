@@ -22,10 +22,10 @@ import time
 import redis
 from sqlalchemy import Engine
 
+from camera.gb28181.signalling import RedisSignalling
 from ingest.analytics_host import AnalyticsHost
 from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
-from ingest.gb_signalling import RedisSignalling
 from ingest.leases import Leases
 from ingest.recorder import Recorder
 from ingest.recording_index import RecordingIndex

@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures_fleet",
+    "tests.fixtures_gb28181",
     "tests.fixtures_postgres",
     "tests.fixtures_redis",
     "tests.relay.fixtures_relay",

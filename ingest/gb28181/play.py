@@ -9,8 +9,8 @@ channel, as wvp and the devices expect: `sip:<channel>@<device host:port>`, `Sub
 
 How a reader reaches this: in-process (`InProcessSignalling`, a blocking facade a reader
 thread calls, running the coroutines on the service's event loop), or from the ingest
-worker over Redis (`ingest.gb28181.remote.RemotePlay` serves the requests,
-`ingest.gb_signalling.RedisSignalling` sends them): the same `PlaySignalling` shape.
+worker and the relay over Redis (`ingest.gb28181.remote.RemotePlay` serves the requests,
+`camera.gb28181.signalling.RedisSignalling` sends them): the same `PlaySignalling` shape.
 """
 
 from __future__ import annotations

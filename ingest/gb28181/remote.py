@@ -1,6 +1,7 @@
-"""Live video for readers in other processes: the ingest worker's GB reader asks over Redis
-(`sharpeye.bus.gb28181`: a request list, a reply key per request) and this INVITEs on its
-behalf through the service's `Player`, as `InProcessSignalling` does for threads here.
+"""Live video for readers in other processes: the ingest worker's GB reader and the relay's
+GB upstream ask over Redis (`sharpeye.bus.gb28181`: a request list, a reply key per
+request) and this INVITEs on their behalf through the service's `Player`, as
+`InProcessSignalling` does for threads here.
 
 Each remote call is held while its reader refreshes the call's lease: a worker that dies or
 loses Redis stops refreshing, and its calls are hung up (BYE) within a lease, so a device is

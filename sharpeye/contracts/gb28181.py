@@ -78,8 +78,9 @@ GbMediaTransport = Literal["udp", "tcp"]
 
 
 class GbPlayRequest(BaseModel):
-    """A reader in another process (the ingest worker) asks the SIP service to INVITE a
-    channel to where the reader receives (`op: play`), or to BYE its call (`op: stop`).
+    """A reader in another process (the ingest worker, the relay) asks the SIP service to
+    INVITE a channel to where the reader receives (`op: play`), or to BYE its call
+    (`op: stop`).
 
     The reader keeps its call alive by refreshing a lease (`lease_s`); a call whose lease
     lapses (a worker that died) is hung up by the service. A request still queued after
@@ -90,7 +91,7 @@ class GbPlayRequest(BaseModel):
 
     request_id: str = Field(min_length=1, max_length=64)
     op: Literal["play", "stop"]
-    node_id: str = Field(min_length=1, max_length=128, description="The asking ingest node.")
+    node_id: str = Field(min_length=1, max_length=128, description="The asking node.")
     device_id: str
     channel_id: str
     transport: GbMediaTransport = "udp"

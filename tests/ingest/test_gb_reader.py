@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -23,21 +23,22 @@ import yaml
 
 from camera.fmp4 import Fmp4Writer
 from camera.gb28181.invite import MediaAnswer, MediaOffer, PlayHandle
+from camera.gb28181.playing import parameter_sets
+from camera.gb28181.signalling import RedisSignalling
 from camera.gb28181.source import GbPlayError
 from camera.spec import StreamSpec
 from ingest.engine import IngestEngine
 from ingest.gb28181.remote import RemotePlay, _Call
 from ingest.gb28181.service import Gb28181Service
-from ingest.gb_reader import parameter_sets
-from ingest.gb_signalling import RedisSignalling
 from ingest.worker import run
 from sharpeye.bus.gb28181 import lease_key
 from sharpeye.bus.health import read_health
 from sharpeye.contracts.health import CameraHealth, CameraState
 from sharpeye.registry import load_registry
 from sharpeye.settings import Settings
-from tests.ingest.gb28181.conftest import PASSWORD_ENV, until
-from tests.ingest.gb28181.sipp import DEVICE_ID, PASSWORD, start_sipp
+from tests.fixtures_gb28181 import probe_registered
+from tests.ingest.gb28181.conftest import until
+from tests.ingest.gb28181.sipp import DEVICE_ID, start_sipp
 from tests.ingest.gb28181.test_play import (
     CHANNEL_ID,
     CLIP,
@@ -50,29 +51,6 @@ from tests.ingest.gb28181.test_play import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CAMERA = "east-gate-gb"
-
-
-@pytest.fixture
-async def gb_service(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[Gb28181Service, RemotePlay]]:
-    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    r = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
-    svc = Gb28181Service(play_config(), r, timer_f=4.0)
-    await svc.start()
-    remote = RemotePlay(svc.player, r)
-    task = asyncio.create_task(remote.run())
-    yield svc, remote
-    task.cancel()
-    await svc.stop()
-    await r.aclose()
-
-
-def probe_registered(svc: Gb28181Service) -> Callable[[], Awaitable[bool | None]]:
-    async def probe() -> bool | None:
-        return True if DEVICE_ID in svc.sessions else None
-
-    return probe
 
 
 async def health_until(

@@ -76,9 +76,11 @@ def sipp_command(
     variables: dict[str, str] | None = None,
     timeout_s: int = 40,
     ooc: str | None = None,
+    trace_messages: bool = False,
 ) -> list[str]:
     """SIPp's command line for `scenario` (and, for device.xml, catalog.xml out of call;
-    else `ooc` if given), its files written under `logs`."""
+    else `ooc` if given), its files written under `logs`; with `trace_messages`, every
+    message SIPp sends and receives in `logs/messages.log`."""
     logs.mkdir(parents=True, exist_ok=True)
     command = [
         sipp_binary(),
@@ -113,6 +115,8 @@ def sipp_command(
         "-error_file",
         str(logs / "errors.log"),
     ]
+    if trace_messages:
+        command += ["-trace_msg", "-message_file", str(logs / "messages.log")]
     for name, value in (variables or {}).items():
         command += ["-set", name, value]
     if scenario == "device.xml":

@@ -1,8 +1,12 @@
-"""The GB reader's way to the SIP service from the ingest worker's process: play and stop
+"""How a GB/T 28181 reader in another process reaches the SIP service: play and stop
 requests over Redis (`sharpeye.bus.gb28181`), served by `sharpeye gb28181`
-(`ingest.gb28181.remote`). The same `PlaySignalling` shape `GbSource` takes in-process, plus
-`keep()`: the reader refreshes its call's lease (a worker that dies stops refreshing, and
+(`ingest.gb28181.remote`). The `PlaySignalling` shape `GbSource` takes in-process, plus
+`keep()`: the reader refreshes its call's lease (a reader that dies stops refreshing, and
 the service hangs its calls up) and learns from it when the service ended the call.
+
+Here, in camera/, because every service that plays a GB channel asks the same way: the
+ingest worker's readers (analytics, recording) and the relay's upstreams (the wall), each
+with a call and a lease of its own, named by its node id.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import Protocol
 
 import redis
 
 from camera.gb28181.invite import MediaAnswer, MediaOffer, PlayHandle
-from camera.gb28181.source import GbPlayError
+from camera.gb28181.source import GbPlayError, PlaySignalling
 from sharpeye.bus.gb28181 import ask_play_sync, keep_call_sync, tell_stop_sync
 from sharpeye.contracts.gb28181 import GbPlayRequest
 
@@ -25,8 +30,14 @@ _QUEUE_GRACE_S = 5.0  # beyond the INVITE's own timeout: the service may be busy
 _REDIS_DOWN = (redis.RedisError, OSError)
 
 
+class GbSignalling(PlaySignalling, Protocol):
+    def keep(self, handle: PlayHandle) -> None:
+        """Called while playing: keep the call alive, end `handle` if the service did."""
+        ...
+
+
 class RedisSignalling:
-    """Blocking, for reader threads; one per ingest node, shared by its GB cameras."""
+    """Blocking, for reader threads; one per process (node), shared by its GB cameras."""
 
     def __init__(self, r: redis.Redis, node_id: str, lease_s: float = LEASE_S) -> None:
         self.redis = r
