@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from camera.ffmpeg_source import (
     FfmpegOpened,
@@ -130,7 +131,15 @@ class PyavPull:
             self.ended.set_result(reason)
 
 
-async def stop_and_join(pull: PyavPull, timeout_s: float) -> None:
+class ThreadedPull(Protocol):
+    """A pull on a thread of its own (FFmpeg's here, GB/T 28181's in `relay.gb_pull`)."""
+
+    def stop(self) -> None: ...
+
+    async def join(self, timeout_s: float) -> None: ...
+
+
+async def stop_and_join(pull: ThreadedPull, timeout_s: float) -> None:
     pull.stop()
     with contextlib.suppress(RuntimeError):  # the loop's default executor already shut down
         await pull.join(timeout_s)

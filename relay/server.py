@@ -30,6 +30,7 @@ from fastapi import FastAPI, Header, HTTPException, Query, Request, Response, st
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
+from relay.gb_pull import GbAccess
 from relay.ice import use_consent_timeout, use_host_addresses
 from relay.metrics import exposition, registry_for
 from relay.recheck import ViewerRecheck
@@ -74,7 +75,9 @@ def create_relay_app(
         if reg is None:
             reg = await asyncio.to_thread(load_registry, app_settings.registry)
         sources = Sources(reg, app_settings.secrets_file)
-        manager = SessionManager(rs)
+        # gb28181:// cameras: asked of `sharpeye gb28181` over the node's Redis.
+        gb = GbAccess.for_relay(app_settings, rs.worker)
+        manager = SessionManager(rs, gb=gb)
         state = RelayState(
             manager, sources, signer or signer_for(app_settings.data_dir), registry_for(manager)
         )
@@ -109,7 +112,8 @@ def create_relay_app(
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-            await state.manager.close()
+            await state.manager.close()  # the upstreams' BYEs asked for first
+            await asyncio.to_thread(gb.close)
 
     app = FastAPI(title="Sharpeye relay", summary="WHEP endpoints per camera", lifespan=lifespan)
     app.add_middleware(

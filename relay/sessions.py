@@ -29,6 +29,7 @@ from aiortc import (
 
 from relay import packer, rtp_out
 from relay.counters import RelayCounters
+from relay.gb_pull import GbAccess
 from relay.ice import announce, filter_remote_candidates, loopback_only
 from relay.sources import SourceSpec, UpstreamKey
 from relay.track import ViewerTrack
@@ -69,9 +70,15 @@ class WhepSession:
 class UpstreamPool:
     """The open upstreams, one per (camera, stream kind, URL)."""
 
-    def __init__(self, settings: RelaySettings, counters: RelayCounters | None = None) -> None:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        counters: RelayCounters | None = None,
+        gb: GbAccess | None = None,
+    ) -> None:
         self.settings = settings
         self.counters = counters or RelayCounters()
+        self.gb = gb
         self.upstreams: dict[UpstreamKey, Upstream] = {}
 
     def get(self, spec: SourceSpec) -> Upstream:
@@ -83,6 +90,7 @@ class UpstreamPool:
                 self._closed,
                 gop_cache=self.settings.gop_cache,
                 counters=self.counters,
+                gb=self.gb,
             )
             self.upstreams[spec.key] = upstream
             upstream.start()
@@ -101,10 +109,15 @@ def _h264_preferences() -> list[object]:
 
 
 class SessionManager:
-    def __init__(self, settings: RelaySettings, pool: UpstreamPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        pool: UpstreamPool | None = None,
+        gb: GbAccess | None = None,
+    ) -> None:
         self.settings = settings
         self.counters = pool.counters if pool is not None else RelayCounters()
-        self.pool = pool or UpstreamPool(settings, self.counters)
+        self.pool = pool or UpstreamPool(settings, self.counters, gb)
         self.sessions: dict[str, WhepSession] = {}
         self._ice_servers = [
             RTCIceServer(urls=d["urls"], username=d.get("username"), credential=d.get("credential"))

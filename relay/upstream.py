@@ -7,8 +7,9 @@ offered to every subscriber's bounded queue. An upstream whose last viewer left 
 
 Cameras our client cannot read (UDP only, answers beyond our parser) are pulled through
 FFmpeg instead (`relay.pyav_pull`), chosen as ingest chooses: the registry's
-`ingest.reader` pyav, or auto after our client's `RtspIncompatibleError`. Both pulls feed
-the same `_on_access_unit`.
+`ingest.reader` pyav, or auto after our client's `RtspIncompatibleError`. GB/T 28181
+channels (`gb28181://`) are played through the GB service instead (`relay.gb_pull`: the
+relay's own INVITE, PS over RTP demuxed). Every pull feeds the same `_on_access_unit`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Literal
 
 from camera.ffmpeg import can_fall_back, unreadable_hint
 from camera.ffmpeg_source import FfmpegOpenError
+from camera.gb28181.source import GbPlayError
 from camera.rtsp.depacketize import AccessUnit, Assembler
 from camera.rtsp.errors import RtspError, RtspIncompatibleError
 from camera.rtsp.handshake import (
@@ -33,6 +35,7 @@ from camera.rtsp.handshake import (
 )
 from camera.rtsp.stream import Stream
 from relay.counters import RelayCounters
+from relay.gb_pull import GbAccess, GbPull
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
 from relay.pyav_pull import PyavPull, stop_and_join
 from relay.sources import SourceSpec
@@ -70,8 +73,10 @@ class Upstream:
         open_timeout_s: float = OPEN_TIMEOUT_S,
         gop_cache: bool = True,
         counters: RelayCounters | None = None,
+        gb: GbAccess | None = None,
     ) -> None:
         self.spec = spec
+        self._gb = gb  # how gb28181:// cameras are played (None: this relay cannot)
         self.counters = counters or RelayCounters()
         self.idle_close_s = idle_close_s
         self._on_closed = on_closed
@@ -93,8 +98,10 @@ class Upstream:
         self._last_ts: int | None = None
         self._parameter_sets: list[bytes] = []
         # Which client pulls the camera: FFmpeg's when the registry says so, or (auto) once
-        # ours met a camera it cannot read.
-        self.reader: Literal["native", "pyav"] = "pyav" if spec.reader == "pyav" else "native"
+        # ours met a camera it cannot read; a GB/T 28181 channel is played, not pulled.
+        self.reader: Literal["native", "pyav", "gb28181"] = (
+            spec.reader if spec.reader in ("pyav", "gb28181") else "native"
+        )
 
     def __repr__(self) -> str:
         return f"Upstream({self.spec.camera_id}/{self.spec.stream}, users={self.users})"
@@ -180,7 +187,7 @@ class Upstream:
         while not self.closed:
             try:
                 pull = await self._open()
-            except (RtspError, FfmpegOpenError) as exc:
+            except (RtspError, FfmpegOpenError, GbPlayError) as exc:
                 if isinstance(exc, RtspIncompatibleError) and can_fall_back(spec):
                     # Not a network or login problem: this camera is not for our client. Like
                     # ingest, read it through FFmpeg from now on (for this upstream's life).
@@ -202,10 +209,10 @@ class Upstream:
             self.opens += 1
             self.counters.upstream_opens += 1
             if self.codec != "h264":
-                if isinstance(pull, PyavPull):
-                    await stop_and_join(pull, self._open_timeout_s)
-                else:
+                if isinstance(pull, PlayingSession):
                     pull.sock.close()
+                else:
+                    await stop_and_join(pull, self._open_timeout_s)
                 self.error = UnsupportedCodecError(
                     f"camera {spec.camera_id} ({spec.stream} stream) sends "
                     f"{'H.265' if self.codec == 'hevc' else self.codec}, which browsers cannot "
@@ -217,10 +224,10 @@ class Upstream:
                 return
             self._opened.set()
             try:
-                if isinstance(pull, PyavPull):
-                    await self._pump_pyav(pull)
-                else:
+                if isinstance(pull, PlayingSession):
                     await self._pump(pull)
+                else:
+                    await self._pump_thread(pull)
                 backoff.reset()
             except (OSError, TimeoutError, ConnectionError) as exc:
                 log.warning("%s/%s: upstream lost: %s", spec.camera_id, spec.stream, exc)
@@ -235,17 +242,22 @@ class Upstream:
             if not self.closed:
                 await asyncio.sleep(backoff.next_delay())
 
-    async def _open(self) -> PlayingSession | PyavPull:
+    async def _open(self) -> PlayingSession | PyavPull | GbPull:
         """A playing camera, by the reader chosen; sets `codec` and the parameter sets."""
         spec = self.spec
-        if self.reader == "pyav":
-            pull = PyavPull(
-                spec,
-                asyncio.get_running_loop(),
-                self._on_access_unit,
-                self._open_timeout_s,
-                READ_TIMEOUT_S,
-            )
+        if self.reader != "native":
+            loop = asyncio.get_running_loop()
+            pull: PyavPull | GbPull
+            if self.reader == "pyav":
+                pull = PyavPull(
+                    spec, loop, self._on_access_unit, self._open_timeout_s, READ_TIMEOUT_S
+                )
+            elif self._gb is None:
+                raise GbPlayError("this relay has no way to the GB28181 service")
+            else:
+                pull = GbPull(
+                    spec, self._gb, loop, self._on_access_unit, self._open_timeout_s, READ_TIMEOUT_S
+                )
             pull.start()
             try:
                 opened = await pull.opened
@@ -268,9 +280,9 @@ class Upstream:
         self._parameter_sets = list(session.track.parameter_sets)
         return session
 
-    async def _pump_pyav(self, pull: PyavPull) -> None:
-        """Frames flow from FFmpeg's thread to `_on_access_unit`; this only waits for the end
-        (the thread watches the read timeout itself)."""
+    async def _pump_thread(self, pull: PyavPull | GbPull) -> None:
+        """Frames flow from the pull's thread (FFmpeg's, GB's) to `_on_access_unit`; this
+        only waits for the end (the thread watches the read timeout itself)."""
         try:
             reason = await pull.ended
         finally:

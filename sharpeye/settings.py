@@ -100,8 +100,9 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         min_length=1,
         validation_alias="SHARPEYE_GB28181_MEDIA_HOST",
-        description="The address of this ingest node that GB/T 28181 devices send RTP to "
-        "(offered in the INVITE's SDP, bound for receiving): one they can reach.",
+        description="The address of this node (its ingest worker, its relay) that GB/T 28181 "
+        "devices send RTP to (offered in the INVITE's SDP, bound for receiving): one they "
+        "can reach.",
     )
     lease_ttl_s: float = Field(
         default=8.0,

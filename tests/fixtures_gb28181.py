@@ -120,8 +120,11 @@ async def playing_device(
     return device
 
 
-def gb_registry(camera_id: str, department: str = "police") -> str:
-    """A registry of one camera on the device's channel (the device in `gb28181.devices`)."""
+def gb_registry(camera_id: str, department: str = "police", sip_port: int = 0) -> str:
+    """A registry of one camera on the device's channel (the device in `gb28181.devices`),
+    the service listening on `sip_port` when it runs as `sharpeye gb28181`."""
+    gb = play_config().model_dump(mode="json", exclude={"realm"})
+    gb["listen"]["port"] = sip_port
     return yaml.safe_dump(
         {
             "version": 1,
@@ -136,7 +139,7 @@ def gb_registry(camera_id: str, department: str = "police") -> str:
                     "streams": {"main": GB_URL},
                 }
             ],
-            "gb28181": play_config().model_dump(mode="json", exclude={"realm"}),
+            "gb28181": gb,
         },
         allow_unicode=True,
     )

@@ -106,8 +106,15 @@ class RelayHandle:
 
 
 def start_relay(
-    registry: Registry, tmp_dir: Any, signer: TokenSigner | None = None, **overrides: Any
+    registry: Registry,
+    tmp_dir: Any,
+    signer: TokenSigner | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> RelayHandle:
+    """A relay on a free port; `overrides` are its SHARPEYE_RELAY_* settings, `settings` the
+    node's (REDIS_URL for gb28181:// cameras, say)."""
     port = free_port()
     rs = RelaySettings.model_validate(
         {
@@ -120,8 +127,8 @@ def start_relay(
         }
     )
     signer = signer or TokenSigner(SECRET)
-    settings = Settings.model_validate({"SHARPEYE_DATA_DIR": str(tmp_dir)})
-    app = create_relay_app(settings, rs, signer=signer, registry=registry)
+    node = Settings.model_validate({"SHARPEYE_DATA_DIR": str(tmp_dir), **(settings or {})})
+    app = create_relay_app(node, rs, signer=signer, registry=registry)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
 
