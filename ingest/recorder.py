@@ -18,7 +18,11 @@ ends), whatever the network's jitter.
 
 A disk that fails (full, read-only, gone) costs the recording, never the reader: the segment
 is dropped, the failure logged once and shown in the camera's health (`issue`), and opening
-is tried again at a keyframe every RETRY_S.
+is tried again at a keyframe every RETRY_S. Each failure episode is reported once to
+`on_episode` (the worker sends it to the command API, which alarms the camera's department),
+and so is its end. The end is declared once recording is proven, not when a file opens (a
+full disk still lets one be created, then fails the first write): when a segment closes, or
+after RESUMED_AFTER_S of the camera's video written since; until then health says stopped.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ RETRY_S = 5.0  # a failing disk is tried again this often (at a keyframe)
 BEHIND_SHOWN_S = 30.0  # health says the writer fell behind this long after it last did
 POLL_S = 0.1  # the writer's idle wait: units wait at most this long in memory
 STOP_DRAIN_S = 5.0  # at a stop, what waits is written for this long, then segments close
+RESUMED_AFTER_S = 10.0  # after a failure, this much video written says the disk works again
 
 
 @dataclass(frozen=True)
@@ -172,12 +177,16 @@ class Recorder:
         queue_bytes: int = 16_000_000,
         retention_every_s: float = 60.0,
         on_write: Callable[[str], None] | None = None,
+        on_episode: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.root = root  # the evidence store: segments go under recordings/
         self.index = index
         self.queue_bytes = queue_bytes
         self.retention_every_s = retention_every_s
         self._on_write = on_write  # test hook: called before each unit is written
+        # (camera, why) when its recording stops, (camera, None) when it is back; once each
+        # per episode, from the writer thread (ingest.recording_events).
+        self._on_episode = on_episode
         self._tracks: list[_Track] = []  # a replaced camera's old track until it closes
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -293,6 +302,8 @@ class Recorder:
             self._fail(track, _why(exc))
             return
         seg.end = max(seg.end, k + clock.frame_ticks)
+        if track.sink.failure is not None and seg.end - seg.start >= RESUMED_AFTER_S * 90000:
+            self._resumed(track)
 
     @staticmethod
     def _cut_after(track: _Track) -> float:
@@ -322,9 +333,6 @@ class Recorder:
         except (OSError, ValueError, av.FFmpegError) as exc:
             self._fail(track, _why(exc))
             return
-        if track.sink.failure is not None:
-            log.warning("camera %s: recording again", cid)
-            track.sink.failure = None
         track.seg = _Open(writer, path, k, sets, track.size[key], track.gap_from)
         track.seg.after, track.chain = track.chain, None
         track.gap_from = None
@@ -365,6 +373,8 @@ class Recorder:
             Segment(cid, start, end, ref, size, info.frames, track.codec, width, height)
         )
         self.segments_written += 1
+        if track.sink.failure is not None:
+            self._resumed(track)
         track.chain = (seg.end, end) if gap is None else None
         if gap is not None:
             track.gap_from = (end, gap)
@@ -383,10 +393,26 @@ class Recorder:
         self.failures += 1
         if track.sink.failure is None:
             log.error("camera %s: recording stopped: %s", track.sink.camera_id, why)
+            self._episode(track.sink.camera_id, why)
         track.sink.failure = why
         track.retry_at = time.monotonic() + RETRY_S
         if "space" in why.lower():
             self._prune_now.set()  # retention may free room before the next retry
+
+    def _resumed(self, track: _Track) -> None:
+        log.warning(
+            "camera %s: recording again (was: %s)", track.sink.camera_id, track.sink.failure
+        )
+        track.sink.failure = None
+        self._episode(track.sink.camera_id, None)
+
+    def _episode(self, camera_id: str, why: str | None) -> None:
+        if self._on_episode is None:
+            return
+        try:
+            self._on_episode(camera_id, why)
+        except Exception:  # telling of it must not stop the writer
+            log.exception("camera %s: recording episode not reported", camera_id)
 
     # -- retention --------------------------------------------------------------------
     def _retain(self) -> None:

@@ -28,6 +28,7 @@ from ingest.engine import IngestEngine
 from ingest.fleet import Fleet
 from ingest.leases import Leases
 from ingest.recorder import Recorder
+from ingest.recording_events import RecordingEvents
 from ingest.recording_index import RecordingIndex
 from sharpeye import memtrim
 from sharpeye.bus.connect import connect, connect_sync
@@ -94,7 +95,8 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     r = await connect(settings)
-    recorder = _recorder(settings)
+    recording_events = RecordingEvents(settings.node_id)  # a failing disk, to the API
+    recorder = _recorder(settings, recording_events)
     recorder.start()
     gb_redis = connect_sync(settings, check=False)  # blocking, for GB reader threads
     engine = IngestEngine(
@@ -175,6 +177,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
                 try:
                     async with asyncio.timeout(REDIS_TICK_TIMEOUT_S):
                         refused = await publish_health(r, list(reports.values()), changed)
+                        await recording_events.publish(r, leases.token)
                 except REDIS_DOWN as e:
                     outage.failed("health publishing", e)
                 else:
@@ -202,6 +205,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
         await asyncio.to_thread(recorder.stop)  # the open segments closed and indexed
         try:
             await publish_health(r, final)
+            await recording_events.publish(r, leases.token)  # before our leases go
             await leases.release_all()
         except REDIS_DOWN as e:
             # Readers turn our last reports offline by staleness, leases expire on their own.
@@ -213,7 +217,7 @@ async def run(settings: Settings, registry: Registry, stop: asyncio.Event | None
         await r.aclose()
 
 
-def _recorder(settings: Settings) -> Recorder:
+def _recorder(settings: Settings, events: RecordingEvents) -> Recorder:
     """The node's recording writer (idle until a camera asks to be recorded); the store is
     opened at its first use, so a worker that records nothing never opens it."""
 
@@ -228,7 +232,10 @@ def _recorder(settings: Settings) -> Recorder:
         connect, settings.node_id, int(budget * 1e9) if budget is not None else None
     )
     return Recorder(
-        settings.data_dir / "evidence", index, int(settings.recording_queue_mb * 1_000_000)
+        settings.data_dir / "evidence",
+        index,
+        int(settings.recording_queue_mb * 1_000_000),
+        on_episode=events.report,
     )
 
 

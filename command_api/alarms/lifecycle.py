@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from command_api.alarms.dedupe_lock import lock_dedupe_keys
 from command_api.alarms.rules import RuleSpec, matching_rules
+from command_api.alarms.system_rules import ENDED_BY, starts_anew
 from command_api.delivery.outbox import enabled_destinations, enqueue
 from sharpeye.contracts.alarms import TRANSITIONS, Alarm, AlarmChange, AlarmState
 from sharpeye.contracts.events import Event, EvidenceRef
@@ -82,6 +83,7 @@ def ingest_events(
     """
     steps: list[tuple[str, AlarmRow]] = []
     created: list[tuple[AlarmRow, RuleSpec, Event]] = []
+    ending: list[Event] = []  # events that end a fault (system rules): its alarm resolves
     with session.no_autoflush:
         ids = [e.event_id for e in events]
         seen = set(
@@ -92,6 +94,8 @@ def ingest_events(
             if event.event_id in seen:
                 continue
             seen.add(event.event_id)
+            if event.event_type in ENDED_BY.values():
+                ending.append(event)
             camera = registry.cameras_by_id.get(event.camera_id)
             rules_hit = matching_rules(rules, event, camera) if camera is not None else []
             session.add(SeenEvent(event_id=event.event_id, received_at=now, alarms=len(rules_hit)))
@@ -106,6 +110,7 @@ def ingest_events(
             if (
                 previous is not None
                 and abs(event.occurred_at - previous.last_event_at) <= rule.cooldown_s
+                and not starts_anew(rule, previous.state)
             ):
                 _merge(previous, event, now)
                 steps.append(("repeated", previous))
@@ -124,7 +129,32 @@ def ingest_events(
             session, row.id, now, "system", "created", f"event {event.event_id} by rule {rule.id}"
         )
         enqueue(session, to_alarm(row), "created", now, destinations)
-    return [Change(to_alarm(row), change) for change, row in steps]  # type: ignore[arg-type]
+    changes = [Change(to_alarm(row), change) for change, row in steps]  # type: ignore[arg-type]
+    return changes + _resolve_ended(session, ending, now)
+
+
+def _resolve_ended(session: Session, events: list[Event], now: float) -> list[Change]:
+    """Resolve the open alarms of the faults these events end (a camera recorded again):
+    those on the event's camera whose last event came before it. A fault that came back
+    after (later in the same batch) keeps its alarm open."""
+    changes: list[Change] = []
+    for event in events:
+        rule_ids = [rule for rule, ender in ENDED_BY.items() if ender == event.event_type]
+        rows = session.execute(
+            select(AlarmRow).where(
+                AlarmRow.rule_id.in_(rule_ids),
+                AlarmRow.camera_id == event.camera_id,
+                AlarmRow.state.in_([AlarmState.NEW.value, AlarmState.ACKNOWLEDGED.value]),
+                AlarmRow.last_event_at <= event.occurred_at,
+            )
+        ).scalars()
+        for row in rows:
+            what = f"{event.event_type} on node {event.node_id or '?'}"
+            stopped = event.attributes.get("stopped_s")
+            if stopped is not None:
+                what += f" after {stopped} s"
+            changes.append(transition(session, row, AlarmState.RESOLVED, "system", what, now))
+    return changes
 
 
 def _latest_alarms(

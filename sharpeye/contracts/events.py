@@ -60,6 +60,10 @@ class EventType(StrEnum):
     WATCHLIST_PLATE = "watchlist_plate"
     CLONED_PLATE = "cloned_plate"
     CAMERA_OFFLINE = "camera_offline"
+    # The platform's own faults on a camera (ingest.recording_events): routed to the
+    # camera's owning department by a built-in rule (command_api.alarms.system_rules).
+    RECORDING_FAILED = "recording_failed"
+    RECORDING_RESUMED = "recording_resumed"  # ends the failure: its alarm is resolved
 
 
 class Severity(IntEnum):
