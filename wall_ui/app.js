@@ -7,6 +7,7 @@ import { CameraTree, Catalog } from "./js/catalog.js";
 import { showError, startHealth } from "./js/health.js";
 import * as layouts from "./js/layouts.js";
 import { CameraMap } from "./js/map.js";
+import { currentPlayback, setPlaybackSources } from "./js/playback.js";
 import { SEARCH_ROLES, SearchPanel } from "./js/search.js";
 import { Tour, tourSources } from "./js/tours.js";
 import { Wall } from "./js/wall.js";
@@ -31,6 +32,11 @@ const search = new SearchPanel({
   export: $("sr-export"),
   looks: $("sr-looks"), cls: $("sr-class"), color: $("sr-color"), lower: $("sr-lower"),
 }, catalog, searchMap, (id) => showOnWall(id));
+// Playback's "add a camera" list: the cameras the caller may see, the wall's own first.
+setPlaybackSources({
+  cameras: () => catalog.cameras,
+  onWall: () => wall.tiles.map((t) => t.camera).filter(Boolean),
+});
 const alarms = new AlarmPanel($("alarm-list"), $("live-state"), wall, catalog,
   (cameraId, alarmed) => (alarmed ? map.markAlarm(cameraId) : map.clearAlarm(cameraId)));
 

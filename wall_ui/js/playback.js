@@ -1,31 +1,32 @@
-// Recorded video of one camera (issue 13): a timeline of the last hours (or of the time
-// around an alarm) showing what was recorded, the gaps and the camera's alarms; click it to
-// seek; play/pause, 1×/2×/4×, a frame forward, and playing on across segment boundaries.
+// Recorded video in the wall (issue 13): a view over the page with up to MAX_CAMERAS cameras
+// on one clock, each with its video and its timeline of the last hours (or of the time
+// around an alarm or a search hit): what was recorded, the gaps and the camera's alarms.
+// Click any timeline to seek every camera; play/pause, 1×/2×/4× and a frame forward apply
+// to all; a camera with nothing recorded at the clock's time says "not recorded" while the
+// others play. Cameras are added from the view's list (the wall's cameras first, then every
+// camera the caller may see: the catalog only holds those) and removed with their ✕.
 //
-// The timeline is GET /api/cameras/{id}/recordings; each segment is an fMP4 evidence file
-// fetched with the session's token as a blob (as the alarm clip is), so every segment viewed
-// is audited like any evidence view, and no token ever sits in a URL.
-//
-// Segments play one after the other in one <video>, its src switched to the next segment's
-// blob on `ended` (the next one is fetched while the current one plays). Not Media Source
-// Extensions: each segment is a complete fMP4 with its own init segment and timestamps from
-// 0, and the recorder cuts one at every parameter-set change (size or codec may change at a
-// boundary); MSE would need a timestampOffset per segment, a re-initialised SourceBuffer and
-// changeType() where the codec changes, and its failures are silent. A src switch costs a
-// short pause at a boundary and nothing else, and works for every segment the browser plays.
-import { api, apiJson, ApiError } from "./api.js";
+// js/recorded_camera.js fetches and shows one camera's segments; js/playback_sync.js is the
+// shared clock and keeps every camera on it; js/timeline.js draws a camera's timeline.
+import { Sync } from "./playback_sync.js";
+import { RecordedCamera } from "./recorded_camera.js";
+import { clockText } from "./timeline.js";
 
 const WINDOW_S = 2 * 3600; // the timeline from a tile: the last two hours
-const AROUND_ALARM_S = 15 * 60; // from an alarm: a quarter of an hour either side
-const BEFORE_ALARM_S = 10; // and playing from a little before it
+const AROUND_S = 15 * 60; // from an alarm or a search hit: a quarter of an hour either side
+const BEFORE_S = 10; // and playing from a little before it
 const LATEST_S = 60; // from a tile: playing the last minute recorded
 const FRAME_S = 1 / 25;
 const SPEEDS = [1, 2, 4];
-// A segment ending within this of the next one's start joins it (the recorder joins them
-// within a frame); a larger distance is a gap the player jumps.
-const JOIN_S = 0.5;
+export const MAX_CAMERAS = 4;
 
-const evidencePath = (ref) => `/api/evidence/${ref.split("/").map(encodeURIComponent).join("/")}`;
+// What the "add a camera" list offers, set by the page: cameras() the catalog's cameras
+// ({id, name}), onWall() the ids on the wall's tiles (listed first).
+let sources = { cameras: () => [], onWall: () => [] };
+
+export function setPlaybackSources({ cameras, onWall }) {
+  sources = { cameras: cameras || sources.cameras, onWall: onWall || sources.onWall };
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -34,257 +35,156 @@ function el(tag, className, text) {
   return node;
 }
 
-const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false });
-
 class Playback {
-  // camera: id; title: shown name; at: Unix time to start from (null: the last recording).
-  constructor(camera, title, at) {
-    this.camera = camera;
+  // camera: id; title: shown name; at: Unix time to start from (null: the last recording);
+  // before: seconds before `at` to play from; mark: a title for a mark at `at` (a hit).
+  constructor(camera, title, { at = null, before = BEFORE_S, mark = null } = {}) {
     const now = Date.now() / 1000;
-    this.start = at == null ? now - WINDOW_S : at - AROUND_ALARM_S;
-    this.end = at == null ? now : Math.min(now, at + AROUND_ALARM_S);
+    this.start = at == null ? now - WINDOW_S : at - AROUND_S;
+    this.end = at == null ? now : Math.min(now, at + AROUND_S);
     if (this.end <= this.start) this.end = this.start + 1;
     this.at = at;
-    this.segments = [];
-    this.gaps = [];
-    this.alarms = [];
-    this.current = -1; // index in segments of what the video plays
-    this.urls = new Map(); // segment index -> blob URL (or its pending promise)
+    this.before = before;
+    this.marks = mark && at != null ? [{ at, title: mark }] : [];
+    this.cameras = [];
     this.closed = false;
+    this.sync = new Sync(() => this.cameras, (t) => this.showTime(t), (text) => this.say(text));
     this.build(title);
+    this.first = this.add(camera, title);
   }
 
   build(title) {
     this.node = el("div", "playback");
     this.node.setAttribute("role", "dialog");
     this.node.setAttribute("aria-label", `Playback: ${title}`);
-    this.node.dataset.camera = this.camera;
     const head = el("div", "pb-head");
     const close = el("button", "pb-close", "✕");
     close.title = "Close playback";
     close.addEventListener("click", () => closePlayback());
-    this.note = el("span", "pb-note muted", "loading the recordings…");
-    head.append(el("strong", "", `⏪ ${title}`), this.note, close);
-    this.video = el("video", "pb-video");
-    this.video.muted = true;
-    this.video.playsInline = true;
-    this.video.addEventListener("ended", () => this.next());
-    this.video.addEventListener("timeupdate", () => this.showTime());
-    this.video.addEventListener("play", () => this.showState());
-    this.video.addEventListener("pause", () => this.showState());
-    this.video.addEventListener("error", () => this.say("this segment cannot be played"));
+    this.note = el("span", "pb-note muted", "");
+    this.picker = el("select", "pb-add");
+    this.picker.setAttribute("aria-label", "Add a camera");
+    this.picker.title = `Play another camera in step with these (${MAX_CAMERAS} at most)`;
+    this.picker.addEventListener("change", () => {
+      const id = this.picker.value;
+      this.picker.value = "";
+      if (id) this.add(id, this.nameOf(id));
+    });
+    head.append(el("strong", "", `⏪ ${title}`), this.note, this.picker, close);
+    this.videos = el("div", "pb-videos");
     const bar = el("div", "pb-controls");
     this.playButton = el("button", "pb-play", "▶");
-    this.playButton.title = "Play / pause";
+    this.playButton.title = "Play / pause every camera";
     this.playButton.addEventListener("click", () => this.toggle());
     const step = el("button", "pb-step", "⏭ frame");
     step.title = "Pause and show the next frame";
-    step.addEventListener("click", () => this.stepFrame());
+    step.addEventListener("click", () => this.sync.step(FRAME_S));
     this.speed = el("select", "pb-speed");
     this.speed.setAttribute("aria-label", "Speed");
     for (const s of SPEEDS) this.speed.append(new Option(`${s}×`, String(s)));
-    this.speed.addEventListener("change", () => this.setSpeed(Number(this.speed.value)));
+    this.speed.addEventListener("change", () => this.sync.setRate(Number(this.speed.value)));
     this.timeLabel = el("span", "pb-time", "");
     bar.append(this.playButton, step, this.speed, this.timeLabel);
-    this.timeline = el("div", "pb-timeline");
-    this.timeline.title = "Click to play from there";
-    this.timeline.addEventListener("click", (e) => {
-      const box = this.timeline.getBoundingClientRect();
-      const t = this.start + ((e.clientX - box.left) / box.width) * (this.end - this.start);
-      this.seek(t);
-    });
-    this.cursor = el("div", "pb-cursor");
+    this.tracks = el("div", "pb-tracks");
     const scale = el("div", "pb-scale");
-    scale.append(el("span", "", clock(this.start)), el("span", "", clock(this.end)));
-    this.node.append(head, this.video, bar, this.timeline, scale);
+    scale.append(el("span", "", clockText(this.start)), el("span", "", clockText(this.end)));
+    this.node.append(head, this.videos, bar, this.tracks, scale);
+  }
+
+  nameOf(id) {
+    return sources.cameras().find((c) => c.id === id)?.name || id;
+  }
+
+  // Another camera on the clock (one already shown, or past MAX_CAMERAS: nothing).
+  add(camera, title = camera) {
+    if (this.cameras.length >= MAX_CAMERAS || this.cameras.some((c) => c.camera === camera)) return null;
+    const recorded = new RecordedCamera(camera, title, {
+      start: this.start,
+      end: this.end,
+      before: this.before,
+      marks: this.cameras.length ? [] : this.marks,
+      onSeek: (t) => this.seek(t),
+      onRemove: (c) => this.remove(c),
+    });
+    recorded.video.addEventListener("ended", () => this.sync.tick()); // on to the next one
+    this.cameras.push(recorded);
+    this.videos.append(recorded.node);
+    this.tracks.append(recorded.track);
+    this.arrange();
+    if (this.cameras.length > 1) recorded.load(); // the clock's next tick places it
+    return recorded;
+  }
+
+  remove(camera) {
+    if (this.cameras.length === 1) {
+      closePlayback();
+      return;
+    }
+    this.cameras = this.cameras.filter((c) => c !== camera);
+    camera.close();
+    this.arrange();
+  }
+
+  // The videos side by side (two) or in a square (three or four); the list of the others.
+  arrange() {
+    this.videos.dataset.count = String(this.cameras.length);
+    this.node.dataset.cameras = this.cameras.map((c) => c.camera).join(",");
+    const shown = new Set(this.cameras.map((c) => c.camera));
+    const all = sources.cameras().filter((c) => !shown.has(c.id));
+    const wall = new Set(sources.onWall().filter((id) => !shown.has(id)));
+    const group = (label, cameras) => {
+      const node = el("optgroup");
+      node.label = label;
+      node.append(...cameras.map((c) => new Option(c.name || c.id, c.id)));
+      return node;
+    };
+    const full = this.cameras.length >= MAX_CAMERAS;
+    const placeholder = new Option(full ? `${MAX_CAMERAS} cameras at most` : "＋ camera…", "");
+    const groups = [];
+    const onWall = all.filter((c) => wall.has(c.id));
+    if (onWall.length) groups.push(group("On the wall", onWall));
+    const others = all.filter((c) => !wall.has(c.id));
+    if (others.length) groups.push(group(onWall.length ? "Other cameras" : "Cameras", others));
+    this.picker.replaceChildren(placeholder, ...groups);
+    this.picker.disabled = full;
   }
 
   async load() {
-    const q = `start=${this.start}&end=${this.end}`;
-    try {
-      const body = await apiJson(`/api/cameras/${encodeURIComponent(this.camera)}/recordings?${q}`);
-      this.segments = body.segments;
-      this.gaps = body.gaps;
-    } catch (err) {
-      this.say(`no recordings: ${err.message}`);
-      return;
-    }
-    // The camera's alarms in the window (those routed to the caller's department).
-    try {
-      const since = Math.floor(this.start);
-      const alarms = await apiJson(
-        `/api/alarms?camera_id=${encodeURIComponent(this.camera)}&since=${since}&limit=200`);
-      this.alarms = alarms.filter((a) => a.occurred_at >= this.start && a.occurred_at <= this.end);
-    } catch {
-      this.alarms = []; // the footage plays without its alarm marks
-    }
+    await this.first.load();
     if (this.closed) return;
-    this.drawTimeline();
-    if (!this.segments.length) {
-      this.say("nothing recorded in this time");
-      return;
-    }
-    this.say("");
+    const segments = this.first.segments;
+    if (!segments.length) return;
     // From a tile: the last minute recorded (a seek into a gap plays on from its end).
-    const last = this.segments[this.segments.length - 1].end;
-    const from = this.at == null ? last - LATEST_S : this.at - BEFORE_ALARM_S;
-    await this.seek(from);
+    const last = segments[segments.length - 1].end;
+    await this.seek(this.at == null ? last - LATEST_S : this.at - this.before, { play: true });
   }
 
-  drawTimeline() {
-    const span = this.end - this.start;
-    const place = (node, a, b) => {
-      const left = Math.max(0, (a - this.start) / span);
-      const right = Math.min(1, (b - this.start) / span);
-      node.style.left = `${left * 100}%`;
-      node.style.width = `${Math.max(0.002, right - left) * 100}%`;
-      return node;
-    };
-    const parts = [];
-    for (const s of this.segments) {
-      const node = place(el("div", "pb-seg"), s.start, s.end);
-      node.title = `recorded ${clock(s.start)}–${clock(s.end)}`;
-      parts.push(node);
-    }
-    for (const g of this.gaps) {
-      const node = place(el("div", "pb-gap"), g.start, g.end);
-      node.title = `not recorded ${clock(g.start)}–${clock(g.end)}${g.reason ? `: ${g.reason}` : ""}`;
-      parts.push(node);
-    }
-    for (const a of this.alarms) {
-      const node = place(el("div", "pb-alarm"), a.occurred_at, a.occurred_at);
-      node.title = `⚠ ${a.title || a.event_type} at ${clock(a.occurred_at)}`;
-      node.dataset.alarm = String(a.id);
-      node.addEventListener("click", (e) => {
-        e.stopPropagation();
-        this.seek(a.occurred_at - BEFORE_ALARM_S);
-      });
-      parts.push(node);
-    }
-    this.timeline.replaceChildren(...parts, this.cursor);
-  }
-
-  // The segment holding t, or the first one after it (t in a gap plays on from its end).
-  indexAt(t) {
-    const i = this.segments.findIndex((s) => t < s.end);
-    return i;
-  }
-
-  async seek(t) {
-    const i = this.indexAt(t);
-    if (i < 0) {
-      this.say("nothing recorded after this time");
-      return;
-    }
-    const seg = this.segments[i];
-    await this.playSegment(i, Math.max(0, t - seg.start));
-  }
-
-  async playSegment(i, offset) {
-    const seg = this.segments[i];
-    let url;
-    try {
-      url = await this.urlOf(i);
-    } catch (err) {
-      // Gone with retention, or held on another node: say so and go on with the next one.
-      this.say(`segment ${clock(seg.start)} unavailable (${err.message})`);
-      if (i + 1 < this.segments.length && !(err instanceof ApiError && err.status === 403)) {
-        await this.playSegment(i + 1, 0);
-      }
-      return;
-    }
-    if (this.closed) return;
-    const rate = Number(this.speed.value);
-    const wasPaused = this.current >= 0 && this.video.paused && !this.video.ended;
-    this.current = i;
-    this.node.dataset.segment = String(i);
-    if (this.video.src !== url) {
-      this.video.src = url;
-      await new Promise((resolve) => {
-        this.video.addEventListener("loadedmetadata", resolve, { once: true });
-        this.video.addEventListener("error", resolve, { once: true });
-      });
-    }
-    if (this.closed) return;
-    // A new src resets the rate to the default one: both keep the chosen speed.
-    this.video.defaultPlaybackRate = rate;
-    this.video.playbackRate = rate;
-    this.video.currentTime = Math.min(offset, Math.max(0, (this.video.duration || 0) - 0.05));
-    if (!wasPaused) await this.video.play().catch(() => {});
-    this.forget();
-    this.urlOf(i + 1).catch(() => {}); // ready before this one ends
-    this.showTime();
-  }
-
-  // The next segment when one ends: across a gap, from the next recorded picture.
-  async next() {
-    const i = this.current + 1;
-    if (i >= this.segments.length) {
-      this.say("end of the recordings");
-      this.showState();
-      return;
-    }
-    const gap = this.segments[i].start - this.segments[this.current].end;
-    if (gap > JOIN_S) this.say(`not recorded for ${Math.round(gap)} s: jumped to ${clock(this.segments[i].start)}`);
-    await this.playSegment(i, 0);
-  }
-
-  urlOf(i) {
-    if (i < 0 || i >= this.segments.length) return Promise.reject(new Error("no segment"));
-    let entry = this.urls.get(i);
-    if (!entry) {
-      entry = api(evidencePath(this.segments[i].ref))
-        .then((r) => r.blob())
-        .then((blob) => URL.createObjectURL(blob));
-      entry.catch(() => this.urls.delete(i)); // asked again next time
-      this.urls.set(i, entry);
-    }
-    return entry;
-  }
-
-  // Blobs are whole segments (megabytes each): keep only the current one and its neighbours.
-  forget() {
-    for (const [i, entry] of this.urls) {
-      if (Math.abs(i - this.current) > 1) {
-        this.urls.delete(i);
-        entry.then((url) => URL.revokeObjectURL(url)).catch(() => {});
-      }
-    }
+  seek(t, options) {
+    return this.sync.seek(t, options);
   }
 
   toggle() {
-    if (this.current < 0) return;
-    if (this.video.paused) this.video.play().catch(() => {});
-    else this.video.pause();
+    if (this.sync.clock.playing) this.sync.pause();
+    else this.sync.play();
+    this.showState();
   }
 
-  stepFrame() {
-    if (this.current < 0) return;
-    this.video.pause();
-    this.video.currentTime = Math.min(this.video.currentTime + FRAME_S, this.video.duration || Infinity);
-  }
-
-  setSpeed(rate) {
-    this.video.defaultPlaybackRate = rate;
-    this.video.playbackRate = rate;
-  }
-
-  // The wall-clock time of the picture shown.
-  now() {
-    if (this.current < 0) return null;
-    return this.segments[this.current].start + this.video.currentTime;
-  }
-
-  showTime() {
-    const t = this.now();
-    if (t == null) return;
+  // Each tick: the clock's time, the cursors, and the first camera's segment (for scripts).
+  showTime(t) {
+    for (const c of this.cameras) c.showTime(t);
+    this.showState();
+    if (!t) return;
     this.timeLabel.textContent = new Date(t * 1000).toLocaleString([], { hour12: false });
-    this.cursor.style.left = `${((t - this.start) / (this.end - this.start)) * 100}%`;
     this.node.dataset.time = t.toFixed(2);
+    if (this.sync.target != null) this.node.dataset.seek = this.sync.target.toFixed(2);
+    if (this.cameras[0]?.current >= 0) this.node.dataset.segment = String(this.cameras[0].current);
   }
 
   showState() {
-    this.playButton.textContent = this.video.paused ? "▶" : "⏸";
+    const playing = this.sync.clock.playing;
+    const text = playing ? "⏸" : "▶";
+    if (this.playButton.textContent !== text) this.playButton.textContent = text;
+    this.node.dataset.playing = String(playing);
   }
 
   say(text) {
@@ -293,21 +193,22 @@ class Playback {
 
   close() {
     this.closed = true;
-    this.video.pause();
-    this.video.removeAttribute("src");
-    this.video.load();
-    for (const entry of this.urls.values()) entry.then((url) => URL.revokeObjectURL(url)).catch(() => {});
-    this.urls.clear();
+    this.sync.close();
+    for (const c of this.cameras) c.close();
+    this.cameras = [];
     this.node.remove();
   }
 }
 
 let open = null;
 
-// Opens the playback view of `camera` (one at a time); `at`: an alarm's time to play around.
-export function openPlayback(camera, { title = camera, at = null } = {}) {
+// Opens the playback view of `camera` (one view at a time); `at`: the time of an alarm or a
+// search hit to play around, `before`: how long before it, `mark`: a hit's mark's title;
+// `others`: [{id, title}] more cameras on the same clock from the start.
+export function openPlayback(camera, { title = camera, at = null, before, mark, others = [] } = {}) {
   closePlayback();
-  open = new Playback(camera, title, at);
+  open = new Playback(camera, title, { at, before, mark });
+  for (const o of others) open.add(o.id, o.title || o.id);
   document.body.append(open.node);
   open.load();
   return open;

@@ -2,10 +2,14 @@
 // was seen. Results are a time-ordered list and the trajectory on an offline map; clicking
 // a result puts its camera on the wall. A result with a snapshot shows it as a thumbnail,
 // fetched with the caller's token (each view audited by the API) and kept as a blob URL
-// until the next render.
+// until the next render. Each result's "▶ footage" opens the recorded video of its camera at
+// the time it was seen (js/playback.js), a mark on the timeline where it was.
 import { api, apiJson } from "./api.js";
+import { openPlayback } from "./playback.js";
 
 const DAY_S = 86400;
+// A hit's footage plays from a little before it was first seen.
+const HIT_LEAD_S = 3;
 // Roles the API lets search (command_api.auth.roles.SEARCHERS).
 export const SEARCH_ROLES = ["investigator", "administrator"];
 
@@ -161,6 +165,26 @@ export class SearchPanel {
     return cell;
   }
 
+  // One click to the recorded video of where and when the hit was seen.
+  footageButton(s, name) {
+    const button = document.createElement("button");
+    button.className = "footage";
+    button.type = "button";
+    button.textContent = "▶ footage";
+    button.title = "The recorded video of this camera at the time of this sighting";
+    button.addEventListener("click", (e) => {
+      e.stopPropagation(); // not the row's "show on the wall"
+      openPlayback(s.camera_id, {
+        title: name,
+        at: s.first_seen,
+        before: HIT_LEAD_S,
+        mark: `${s.plate || s.class_name} seen`,
+      });
+    });
+    button.addEventListener("keydown", (e) => e.stopPropagation()); // Enter: this button
+    return button;
+  }
+
   render() {
     for (const url of this.thumbUrls) URL.revokeObjectURL(url);
     this.thumbUrls = [];
@@ -189,6 +213,7 @@ export class SearchPanel {
         li.append(span);
         if (cls === "n") li.append(this.thumbnail(s.snapshot_ref));
       }
+      li.append(this.footageButton(s, camera ? camera.name : s.camera_id));
       li.title = "Show this camera on the wall";
       const pick = () => this.onPick(s.camera_id);
       li.addEventListener("click", pick);
