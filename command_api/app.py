@@ -47,6 +47,7 @@ from command_api.routers import (
     evidence,
     evidence_export,
     evidence_locks,
+    gb28181,
     grants,
     groups,
     health,
@@ -288,6 +289,7 @@ def create_app(
     app.include_router(grants.router)
     app.include_router(deliveries.router)
     app.include_router(cluster.router)
+    app.include_router(gb28181.router)
     # Before evidence: its `/api/evidence/{ref:path}` would otherwise take these paths.
     app.include_router(evidence_export.router)
     app.include_router(evidence_locks.router)

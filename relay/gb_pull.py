@@ -82,7 +82,7 @@ class GbAccess:
                     self._redis = connect_sync(self.settings, check=False)
                 except RedisUnavailableError as exc:
                     raise GbPlayError(f"cannot ask the GB28181 service: {exc}") from None
-                self._signalling = RedisSignalling(self._redis, self.node_id)
+                self._signalling = RedisSignalling(self._redis, self.node_id, role="relay")
             return self._signalling
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ import redis
 from camera.gb28181.invite import MediaAnswer, MediaOffer, PlayHandle
 from camera.gb28181.source import GbPlayError, PlaySignalling
 from sharpeye.bus.gb28181 import ask_play_sync, keep_call_sync, tell_stop_sync
-from sharpeye.contracts.gb28181 import GbPlayRequest
+from sharpeye.contracts.gb28181 import GbCallRole, GbPlayRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,13 @@ class GbSignalling(PlaySignalling, Protocol):
 class RedisSignalling:
     """Blocking, for reader threads; one per process (node), shared by its GB cameras."""
 
-    def __init__(self, r: redis.Redis, node_id: str, lease_s: float = LEASE_S) -> None:
+    def __init__(
+        self, r: redis.Redis, node_id: str, lease_s: float = LEASE_S, role: GbCallRole = "ingest"
+    ) -> None:
         self.redis = r
         self.node_id = node_id
         self.lease_s = lease_s
+        self.role = role  # shown with the call: who holds the device's stream
         self._kept: dict[str, float] = {}  # call id -> when its lease was last refreshed
 
     def _request(self, op: str, device_id: str, channel_id: str, **more: object) -> GbPlayRequest:
@@ -51,6 +54,7 @@ class RedisSignalling:
                 "request_id": os.urandom(8).hex(),
                 "op": op,
                 "node_id": self.node_id,
+                "role": self.role,
                 "device_id": device_id,
                 "channel_id": channel_id,
                 "lease_s": self.lease_s,

@@ -24,17 +24,19 @@ def gb28181(ctx: typer.Context) -> None:
 def status(
     json_output: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
-    """Registered devices, their channels and keepalive ages (from Redis)."""
+    """Registered devices (what they are, how they are doing), their channels and the
+    cameras they play as, keepalive ages and streams open (from Redis)."""
     from ingest.gb28181.status import print_status
     from sharpeye.bus.connect import RedisUnavailableError, connect_sync
 
+    settings = get_settings()
     try:
-        r = connect_sync(get_settings())
+        r = connect_sync(settings)
     except RedisUnavailableError as exc:
         typer.echo(f"gb28181 status: {exc}", err=True)
         raise typer.Exit(1) from exc
     try:
-        raise typer.Exit(print_status(r, as_json_text=json_output))
+        raise typer.Exit(print_status(r, settings, as_json_text=json_output))
     finally:
         r.close()
 

@@ -8,6 +8,10 @@ loses Redis stops refreshing, and its calls are hung up (BYE) within a lease, so
 never left streaming to nobody. A call that ends here first (the device's BYE, the device
 unregistering, the service stopping) leaves its reason on Redis for the reader, which
 reports it as the camera's reason.
+
+Each call open is also recorded on Redis (`GbCall`: channel, reader node and role, since
+when) for `sharpeye gb28181 status` and the API, and removed when it ends; a record left by
+a service that stopped is recognised by its lapsed lease, and removed when one starts.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from camera.gb28181.invite import MediaOffer, PlayHandle
 from camera.gb28181.source import GbPlayError
 from ingest.gb28181.play import Player
 from sharpeye.bus.gb28181 import (
+    forget_call,
+    forget_dead_calls,
     leases_alive,
     mark_ended,
     next_play_request,
     send_play_reply,
     start_lease,
+    write_call,
 )
-from sharpeye.contracts.gb28181 import GbPlayReply, GbPlayRequest
+from sharpeye.contracts.gb28181 import GbCall, GbPlayReply, GbPlayRequest
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,12 @@ class RemotePlay:
 
     async def run(self) -> None:
         try:
+            removed = await forget_dead_calls(self.redis)
+            if removed:
+                log.info("gb28181: %d calls left by a previous run forgotten", removed)
+        except _REDIS_DOWN as exc:
+            log.warning("gb28181: cannot tidy the calls on Redis: %s", exc)
+        try:
             while True:
                 try:
                     request = await next_play_request(self.redis, SWEEP_S)
@@ -77,6 +90,7 @@ class RemotePlay:
         if request.op == "stop":
             call = self.calls.pop(request.call_id or "", None)
             if call is not None:
+                await self._forget(call.handle.call_id)
                 await self.player.stop(call.handle)
             return
         if time.time() > request.expires_at:
@@ -110,15 +124,32 @@ class RemotePlay:
             ssrc=a.ssrc,
             setup=a.setup,
         )
+        record = GbCall(
+            call_id=handle.call_id,
+            device_id=request.device_id,
+            channel_id=request.channel_id,
+            node_id=request.node_id,
+            role=request.role,
+            transport=a.transport,
+            since=time.time(),
+        )
         try:
             await start_lease(self.redis, handle.call_id, request.lease_s)
+            await write_call(self.redis, record)
             await send_play_reply(self.redis, request.node_id, reply)
         except _REDIS_DOWN as exc:  # the reader cannot learn of the call: end it now
             log.warning(
                 "gb28181: cannot answer %s's play request (Redis: %s)", request.node_id, exc
             )
             self.calls.pop(handle.call_id, None)
+            await self._forget(handle.call_id)
             await self.player.stop(handle, "the reader could not be answered")
+
+    async def _forget(self, call_id: str) -> None:
+        try:
+            await forget_call(self.redis, call_id)
+        except _REDIS_DOWN as exc:  # its lease lapses too: readers of the list skip it
+            log.warning("gb28181: cannot remove call %s from Redis: %s", call_id, exc)
 
     async def _reply(self, request: GbPlayRequest, reply: GbPlayReply) -> None:
         try:
@@ -147,4 +178,5 @@ class RemotePlay:
                 lapsed.handle.device_id,
                 lapsed.handle.channel_id,
             )
+            await self._forget(call_id)
             await self.player.stop(lapsed.handle, "the reader's lease lapsed")

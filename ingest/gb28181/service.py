@@ -1,12 +1,13 @@
-"""The GB/T 28181 registrar: REGISTER with Digest, keepalives, the catalog query and its
-answer, and the sweep that marks silent devices offline. State goes to Redis on every
-change; a Redis outage is logged and SIP keeps being served from memory.
+"""The GB/T 28181 registrar: REGISTER with Digest, keepalives, the catalog, DeviceInfo and
+DeviceStatus queries and their answers, and the sweep that marks silent devices offline.
+State goes to Redis on every change; a Redis outage is logged and SIP keeps being served
+from memory.
 
 Per request: REGISTER (`register.py` decides who may) answers 401/403/200; MESSAGE from a
 registered device carries MANSCDP: a Keepalive refreshes it, a Catalog response adds to its
-catalog, anything else is answered 200 and logged (DeviceInfo, Alarm: later slices). A
-malformed body is a 400 and a log line naming the device and the reason; nothing a device
-sends stops the service for the others.
+catalog, a DeviceInfo/DeviceStatus response is stored (`device_query.py`), anything else is
+answered 200 and logged (Alarm: a later slice). A malformed body is a 400 and a log line
+naming the device and the reason; nothing a device sends stops the service for the others.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from camera.gb28181.transport import (
     new_tag,
 )
 from ingest.gb28181.catalog import CatalogAssembly, channel_of
+from ingest.gb28181.device_query import DeviceQueries, send_query
 from ingest.gb28181.play import Player
 from ingest.gb28181.register import (
     Refusal,
@@ -74,6 +75,8 @@ class DeviceSession:
     catalog_sum: int | None = None
     catalog_received: int = 0
     catalog_at: float | None = None
+    details_wanted: bool = True  # DeviceInfo and DeviceStatus (again) at the next chance
+    details_sent: float = 0.0
 
     def last_heard(self) -> float:
         return max(self.registered_at, self.last_keepalive or 0.0)
@@ -106,6 +109,7 @@ class Gb28181Service:
         )
         self.sessions: dict[str, DeviceSession] = {}
         self._sn = itertools.count(int(clock()) % 100_000)
+        self.queries = DeviceQueries(self.endpoint, config, redis_client, self._next_sn, clock)
         self._logged: dict[tuple[str, str], float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,6 +134,9 @@ class Gb28181Service:
             *self._tasks, *([self._sweeper] if self._sweeper else []), return_exceptions=True
         )
         await self.endpoint.stop()
+
+    def _next_sn(self) -> int:
+        return next(self._sn)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -186,8 +193,8 @@ class Gb28181Service:
         if not session.online:
             session.online, session.reason = True, None
         await self._store(session, announce=True)
-        if session.catalog_wanted:
-            self._spawn(self._query_catalog(session))
+        if session.catalog_wanted or session.details_wanted:
+            self._spawn(self._query(session))
         headers = [
             ("Contact", f"<{contact}>;expires={granted}"),
             ("Expires", str(granted)),
@@ -206,6 +213,7 @@ class Gb28181Service:
         session = self.sessions.pop(device_id, None)
         log.info("gb28181: device %s %s", device_id, reason)
         self.player.drop_device(device_id, reason)
+        self.queries.forget(device_id)
         if session is not None:
             session.online, session.reason = False, reason
             await self._store(session, announce=True, state="unregistered")
@@ -231,13 +239,18 @@ class Gb28181Service:
             return self._refuse(request, peer, device_id, Refusal(400, f"malformed MANSCDP: {exc}"))
         session.peer = peer  # a TCP device reconnects from a new port
         now = self._clock()
+        if isinstance(body, _ABOUT_ITSELF) and body.device_id != device_id:
+            what = "keepalive" if isinstance(body, manscdp.Keepalive) else body_name(body)
+            why = f"{what} names device {body.device_id}"
+            return self._refuse(request, peer, device_id, Refusal(400, why))
         if isinstance(body, manscdp.Keepalive):
-            if body.device_id != device_id:
-                why = f"keepalive names device {body.device_id}"
-                return self._refuse(request, peer, device_id, Refusal(400, why))
             await self._keepalive(session, now)
         elif isinstance(body, manscdp.CatalogResponse):
             await self._catalog_part(session, body, now)
+        elif isinstance(body, manscdp.DeviceInfoResponse):
+            await self.queries.on_info(body)
+        elif isinstance(body, manscdp.DeviceStatusResponse):
+            await self.queries.on_status(body)
         else:
             log.info(
                 "gb28181: device %s sent %s %s (not handled yet), answered 200",
@@ -254,29 +267,30 @@ class Gb28181Service:
             session.online, session.reason = True, None
             log.info("gb28181: device %s online again", session.device_id)
         await self._store(session, announce=changed)
-        # A catalog query that failed (or a catalog that stalled) is tried again, at most once
-        # per keepalive interval.
+        # A query that failed (or a catalog that stalled) is tried again, at most once per
+        # keepalive interval.
         retry_after = self.config.keepalive_interval_s
-        if session.catalog_wanted and now - session.catalog_sent > retry_after:
-            self._spawn(self._query_catalog(session))
+        catalog_due = session.catalog_wanted and now - session.catalog_sent > retry_after
+        details_due = session.details_wanted and now - session.details_sent > retry_after
+        if catalog_due or details_due:
+            self._spawn(self._query(session))
 
     # --- the catalog ------------------------------------------------------------------------
+
+    async def _query(self, session: DeviceSession) -> None:
+        """The catalog, then DeviceInfo and DeviceStatus: one request at a time."""
+        if session.catalog_wanted:
+            await self._query_catalog(session)
+        if session.details_wanted and session.online:
+            await self.queries.ask(session)
 
     async def _query_catalog(self, session: DeviceSession) -> None:
         session.catalog_wanted = False
         session.catalog_sent = self._clock()
         sn = next(self._sn)
-        domain = self.config.domain
-        headers = [
-            ("From", f"<sip:{self.config.platform_id}@{domain}>;tag={new_tag()}"),
-            ("To", f"<sip:{session.device_id}@{domain}>"),
-            ("Call-ID", f"{os.urandom(10).hex()}@{self.config.platform_id}"),
-            ("Content-Type", manscdp.CONTENT_TYPE),
-        ]
-        uri = SipUri(session.device_id, session.peer.host, session.peer.port)
         body = manscdp.catalog_query(sn, session.device_id)
         try:
-            response = await self.endpoint.request("MESSAGE", uri, session.peer, headers, body)
+            response = await send_query(self.endpoint, self.config, session, body)
         except (SipTimeoutError, SipSendError) as exc:
             log.warning("gb28181: catalog query to %s failed: %s", session.device_id, exc)
             session.catalog_wanted = True
@@ -339,6 +353,8 @@ class Gb28181Service:
             await asyncio.sleep(period)
             try:
                 await self.sweep()
+                for asked in await self.queries.take_requests(self.sessions):
+                    self._spawn(self.queries.ask(asked))
             except Exception:
                 log.exception("gb28181: sweep failed")
 
@@ -424,6 +440,7 @@ class Gb28181Service:
                 online=device.state == "online",
                 reason=device.reason,
                 catalog_wanted=False,
+                details_wanted=False,  # its answers are still on Redis
                 catalog_sum=device.catalog_sum,
                 catalog_received=device.catalog_received,
                 catalog_at=device.catalog_at,
@@ -462,6 +479,12 @@ class Gb28181Service:
 
 
 _ALLOW = ("Allow", "REGISTER, MESSAGE, BYE, OPTIONS")
+# Bodies that speak of the device sending them: their DeviceID must be its own.
+_ABOUT_ITSELF = (manscdp.Keepalive, manscdp.DeviceInfoResponse, manscdp.DeviceStatusResponse)
+
+
+def body_name(body: manscdp.DeviceInfoResponse | manscdp.DeviceStatusResponse) -> str:
+    return "DeviceInfo" if isinstance(body, manscdp.DeviceInfoResponse) else "DeviceStatus"
 
 
 def _warning(reason: str) -> tuple[str, str]:

@@ -1,9 +1,15 @@
 """GB/T 28181 state on Redis: one hash of devices, one hash of channels per device.
 
-The SIP service (`ingest.gb28181`) writes; `sharpeye gb28181 status` and later the API
-read. Keys:
+The SIP service (`ingest.gb28181`) writes; `sharpeye gb28181 status` and the API read, both
+through `sharpeye.bus.gb28181_view`. Keys:
 - `sharpeye:gb28181:devices`: device_id -> `GbDevice` JSON;
 - `sharpeye:gb28181:channels:<device_id>`: channel_id -> `GbChannel` JSON;
+- `sharpeye:gb28181:device_info` / `...:device_status`: device_id -> the last
+  `GbDeviceInfo` / `GbDeviceStatus` answer (apart from `devices`, which every keepalive
+  rewrites: a status with hundreds of alarm inputs is written only when it arrives);
+- `sharpeye:gb28181:calls`: call_id -> `GbCall`, the streams open (live while the call's
+  lease is); `sharpeye:gb28181:queries`: on-demand DeviceInfo/DeviceStatus requests
+  (`GbDeviceQuery`), bounded to the newest `QUERIES_MAX`;
 - `sharpeye:gb28181:changes`: a channel announcing each device whose state changed;
 - `sharpeye:gb28181:play`: play/stop requests from readers in other processes
   (`GbPlayRequest`), answered on `sharpeye:gb28181:reply:<node>:<request id>`
@@ -25,7 +31,16 @@ import redis
 import redis.asyncio
 from pydantic import ValidationError
 
-from sharpeye.contracts.gb28181 import GbChannel, GbDevice, GbPlayReply, GbPlayRequest
+from sharpeye.contracts.gb28181 import (
+    GbCall,
+    GbChannel,
+    GbDevice,
+    GbDeviceInfo,
+    GbDeviceQuery,
+    GbDeviceStatus,
+    GbPlayReply,
+    GbPlayRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +48,15 @@ DEVICES_KEY = "sharpeye:gb28181:devices"
 CHANNELS_PREFIX = "sharpeye:gb28181:channels:"
 CHANGES_CHANNEL = "sharpeye:gb28181:changes"
 PLAY_KEY = "sharpeye:gb28181:play"
+DEVICE_INFO_KEY = "sharpeye:gb28181:device_info"
+DEVICE_STATUS_KEY = "sharpeye:gb28181:device_status"
+CALLS_KEY = "sharpeye:gb28181:calls"
+QUERIES_KEY = "sharpeye:gb28181:queries"
+QUERIES_MAX = 1000  # a burst of refresh clicks (or a script) cannot grow the list unbounded
 REPLY_TTL_S = 30  # a reply nobody took (the reader gave up) does not stay
 ENDED_TTL_S = 120
 
-_M = TypeVar("_M", GbDevice, GbChannel)
+_M = TypeVar("_M", GbDevice, GbChannel, GbDeviceInfo, GbDeviceStatus, GbCall)
 
 
 def channels_key(device_id: str) -> str:
@@ -73,7 +93,38 @@ async def write_channels(
         await pipe.execute()
 
 
-def _parse_all(raw: Mapping[bytes | str, bytes | str], model: type[_M]) -> dict[str, _M]:
+async def write_device_info(r: redis.asyncio.Redis, info: GbDeviceInfo) -> None:
+    await r.hset(DEVICE_INFO_KEY, info.device_id, info.model_dump_json())
+
+
+async def write_device_status(r: redis.asyncio.Redis, status: GbDeviceStatus) -> None:
+    await r.hset(DEVICE_STATUS_KEY, status.device_id, status.model_dump_json())
+
+
+async def ask_device_query(r: redis.asyncio.Redis, query: GbDeviceQuery) -> None:
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.lpush(QUERIES_KEY, query.model_dump_json())
+        pipe.ltrim(QUERIES_KEY, 0, QUERIES_MAX - 1)
+        await pipe.execute()
+
+
+async def take_device_queries(r: redis.asyncio.Redis, most: int) -> list[GbDeviceQuery]:
+    """Up to `most` queued queries, oldest first, still in time; unreadable ones dropped."""
+    raw: list[bytes | str] | None = await r.rpop(QUERIES_KEY, most)  # type: ignore[assignment]
+    now = time.time()
+    out: list[GbDeviceQuery] = []
+    for text in raw or []:
+        try:
+            query = GbDeviceQuery.model_validate_json(text)
+        except ValidationError:
+            log.warning("gb28181: unreadable device query on Redis")
+            continue
+        if query.expires_at >= now:
+            out.append(query)
+    return out
+
+
+def parse_records(raw: Mapping[bytes | str, bytes | str], model: type[_M]) -> dict[str, _M]:
     out: dict[str, _M] = {}
     for key, text in raw.items():
         name = key.decode() if isinstance(key, bytes) else key
@@ -86,19 +137,19 @@ def _parse_all(raw: Mapping[bytes | str, bytes | str], model: type[_M]) -> dict[
 
 
 async def read_devices(r: redis.asyncio.Redis) -> dict[str, GbDevice]:
-    return _parse_all(await r.hgetall(DEVICES_KEY), GbDevice)
+    return parse_records(await r.hgetall(DEVICES_KEY), GbDevice)
 
 
 async def read_channels(r: redis.asyncio.Redis, device_id: str) -> dict[str, GbChannel]:
-    return _parse_all(await r.hgetall(channels_key(device_id)), GbChannel)
+    return parse_records(await r.hgetall(channels_key(device_id)), GbChannel)
 
 
 def read_devices_sync(r: redis.Redis) -> dict[str, GbDevice]:
-    return _parse_all(r.hgetall(DEVICES_KEY), GbDevice)
+    return parse_records(r.hgetall(DEVICES_KEY), GbDevice)
 
 
 def read_channels_sync(r: redis.Redis, device_id: str) -> dict[str, GbChannel]:
-    return _parse_all(r.hgetall(channels_key(device_id)), GbChannel)
+    return parse_records(r.hgetall(channels_key(device_id)), GbChannel)
 
 
 # --- live video for readers in other processes -------------------------------------------
@@ -187,4 +238,27 @@ async def mark_ended(r: redis.asyncio.Redis, call_id: str, reason: str) -> None:
     async with r.pipeline(transaction=False) as pipe:
         pipe.set(ended_key(call_id), reason, ex=ENDED_TTL_S)
         pipe.delete(lease_key(call_id))
+        pipe.hdel(CALLS_KEY, call_id)
         await pipe.execute()
+
+
+async def write_call(r: redis.asyncio.Redis, call: GbCall) -> None:
+    await r.hset(CALLS_KEY, call.call_id, call.model_dump_json())
+
+
+async def forget_call(r: redis.asyncio.Redis, call_id: str) -> None:
+    await r.hdel(CALLS_KEY, call_id)
+
+
+async def forget_dead_calls(r: redis.asyncio.Redis) -> int:
+    """Remove call records whose lease is gone (a service that stopped without ending
+    them); how many."""
+    call_ids = [_text(c) for c in await r.hkeys(CALLS_KEY)]
+    if not call_ids:
+        return 0
+    dead = [
+        c for c, alive in zip(call_ids, await leases_alive(r, call_ids), strict=True) if not alive
+    ]
+    if dead:
+        await r.hdel(CALLS_KEY, *dead)
+    return len(dead)

@@ -1,5 +1,7 @@
 """GB/T 28181 devices as the SIP service sees them, on Redis for `sharpeye gb28181 status`
-and (later) the API: who is registered, when each was last heard, and its catalog.
+and the API (`/api/gb28181/devices`): who is registered, when each was last heard, its
+catalog, what it says it is (DeviceInfo) and how it is doing (DeviceStatus), and the calls
+open on its channels.
 
 Readers must judge staleness themselves (`GbDevice.effective_state`): if the SIP service
 dies, its last "online" stays on Redis, but the keepalive it recorded ages and the device
@@ -74,7 +76,78 @@ class GbDevice(BaseModel):
         return "online"
 
 
+class GbDeviceInfo(BaseModel):
+    """A device's last answer to the DeviceInfo query: what it says it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    result: Literal["OK", "ERROR"] = Field(description="ERROR: the device could not say.")
+    device_name: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    firmware: str = ""
+    channels: int | None = Field(None, ge=0, description="Channel count it reports.")
+    received_at: float = Field(description="Unix time the answer arrived.")
+
+
+class GbAlarmDuty(BaseModel):
+    """One alarm input of a DeviceStatus answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alarm_id: str = Field(description="The alarm input's 20-digit ID.")
+    duty: Literal["ONDUTY", "OFFDUTY", "ALARM"] = Field(
+        description="Armed, disarmed, or alarming now."
+    )
+
+
+class GbDeviceStatus(BaseModel):
+    """A device's last answer to the DeviceStatus query: how it says it is doing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    result: Literal["OK", "ERROR"]
+    online: bool | None = Field(None, description="Online as the device reports it.")
+    status_ok: bool | None = Field(None, description="Status OK (False: ERROR).")
+    reason: str = Field("", description="Why not OK, in the device's words.")
+    encode: bool | None = Field(None, description="Encoding on.")
+    record: bool | None = Field(None, description="Recording on (on the device).")
+    device_time: str = Field("", description="The device's clock, as it wrote it.")
+    alarms: list[GbAlarmDuty] = Field(default_factory=list)
+    received_at: float = Field(description="Unix time the answer arrived.")
+
+
 GbMediaTransport = Literal["udp", "tcp"]
+GbCallRole = Literal["ingest", "relay"]
+
+
+class GbCall(BaseModel):
+    """A call (a stream) the SIP service holds on a reader's behalf: which channel, who
+    reads it, since when. Live while the reader's lease (`sharpeye.bus.gb28181.lease_key`)
+    is; a record whose lease is gone is a leftover of a service that stopped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str
+    device_id: str
+    channel_id: str
+    node_id: str = Field(description="The reader's node (the ingest worker or relay).")
+    role: GbCallRole = Field(description="What reads it: ingest (analytics) or the relay.")
+    transport: GbMediaTransport
+    since: float = Field(description="Unix time the device accepted the INVITE.")
+
+
+class GbDeviceQuery(BaseModel):
+    """Ask the SIP service to query a device's DeviceInfo and DeviceStatus now (the API's
+    on-demand refresh); dropped if still queued after `expires_at`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(pattern=r"^[0-9]{20}$")
+    asked_by: str = Field(max_length=200, description="Who asked (for the service's log).")
+    expires_at: float
 
 
 class GbPlayRequest(BaseModel):
@@ -92,6 +165,7 @@ class GbPlayRequest(BaseModel):
     request_id: str = Field(min_length=1, max_length=64)
     op: Literal["play", "stop"]
     node_id: str = Field(min_length=1, max_length=128, description="The asking node.")
+    role: GbCallRole = Field("ingest", description="What the asking node is.")
     device_id: str
     channel_id: str
     transport: GbMediaTransport = "udp"

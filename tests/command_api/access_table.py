@@ -87,6 +87,11 @@ MOVE = {"pan": 0.1, "tilt": 0.0, "zoom": 0.0, "duration_s": 0.1}
 SPAN = {"start": 1_799_812_000, "end": 1_799_816_400}
 SPAN_FORM = {k: str(v) for k, v in SPAN.items()}
 CASE = "M-2026-0117"  # every search names the case it is for
+# A GB/T 28181 device the matrix's world registers on Redis, no channel of it a registry
+# camera: administrators see it, everyone else as if it were absent.
+GB_DEVICE = "34020000001320000099"
+GB = "/api/gb28181/devices/{device_id}"
+GB_URL = f"/api/gb28181/devices/{GB_DEVICE}"
 
 
 def export_of(camera: str) -> dict[str, str]:
@@ -372,6 +377,23 @@ TABLE: tuple[Row, ...] = (
     ),
     R("GET", "/api/deliveries", ADMIN),
     R("GET", "/api/cluster", ADMIN),
+    # GB/T 28181 devices, scoped by channel (test_gb28181_api.py: a department's own).
+    R(
+        "GET",
+        "/api/gb28181/devices",
+        LOGGED_IN,
+        check="gb28181",
+        audit=("gb28181.device.list", "ok"),
+    ),
+    R("GET", GB, ADMIN, refused=404, url=GB_URL, audit=("gb28181.device.read", "ok")),
+    R(
+        "POST",
+        GB + "/query",
+        ADMIN,
+        ok=202,
+        url=GB_URL + "/query",
+        audit=("gb28181.device.query", "ok"),
+    ),
     R(
         "POST",
         "/api/deliveries/{delivery_id}/retry",

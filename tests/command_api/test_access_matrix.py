@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from command_api.audit.background import worker_for
 from command_api.audit.bounds import LIMITS, cut
 from command_api.auth.roles import Role
 from command_api.auth.seed import DemoUser
+from sharpeye.bus.gb28181 import write_device
+from sharpeye.contracts.gb28181 import GbDevice
 from sharpeye.contracts.sightings import Sighting
 from sharpeye.evidence.package import read_manifest
 from sharpeye.logs import SecretFilter
@@ -46,6 +49,7 @@ from sharpeye.store.models import (
 )
 from tests.command_api.access_table import (
     CALLERS,
+    GB_DEVICE,
     LOGGED_IN,
     MOUNT,
     TABLE,
@@ -226,6 +230,7 @@ async def world(
             tokens["key"] = keys[KEY_NAME]["key"]
             headers["key"] = {"X-API-Key": keys[KEY_NAME]["key"]}
             alarm = await _alarms(api, admin)
+            await _gb_device(api)
             engine = api.runtime.sessions.kw["bind"]
             assert isinstance(engine, Engine)
             store_sightings(engine, [_sighting(OWN, 1), _sighting(FOREIGN, 2)])
@@ -245,6 +250,25 @@ async def world(
             yield World(api, headers, tokens, alarm, preset, ids)
         finally:
             peer.stop()
+
+
+async def _gb_device(api: Harness) -> None:
+    """A GB/T 28181 device as the SIP service records one (no channel is a camera)."""
+    now = time.time()
+    device = GbDevice(
+        device_id=GB_DEVICE,
+        name="Matrix NVR",
+        state="online",
+        transport="UDP",
+        address="127.0.0.1:5099",
+        registered_at=now,
+        expires_at=now + 3600,
+        last_keepalive=now,
+        keepalive_interval_s=60,
+        keepalive_misses=3,
+        updated_at=now,
+    )
+    await write_device(api.redis, device)
 
 
 async def _login(api: Harness, username: str) -> dict[str, Any]:
@@ -404,6 +428,9 @@ def list_check(world: World, check: str, caller: Caller, answer: Any) -> str | N
     if check == "sightings":
         cameras = _ids(answer, "camera_id")
         return None if (FOREIGN in cameras if admin else cameras == {OWN}) else f"seen {cameras}"
+    if check == "gb28181":
+        ids = _ids(answer, "device_id")
+        return None if ids == ({GB_DEVICE} if admin else set()) else f"gb28181 devices {ids}"
     if check == "me":
         return None if answer["department"] == DEPARTMENT[caller] else f"me {answer}"
     if check == "healthz":

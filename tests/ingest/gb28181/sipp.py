@@ -2,7 +2,7 @@
 
 Every run is bounded (`-m 1`, `-timeout ... -timeout_error`) and binds a port chosen here
 (SIPp's default is 5060, which a parallel run or a real service may hold). The catalog
-scenario is re-encoded to GB18030 on the way (see scenarios/catalog.xml).
+and answer scenarios are re-encoded to GB18030 on the way (`gb18030_copy`).
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def sipp_command(
     ooc: str | None = None,
     trace_messages: bool = False,
 ) -> list[str]:
-    """SIPp's command line for `scenario` (and, for device.xml, catalog.xml out of call;
-    else `ooc` if given), its files written under `logs`; with `trace_messages`, every
-    message SIPp sends and receives in `logs/messages.log`."""
+    """SIPp's command line for `scenario` (and out of call `ooc`, by default catalog.xml for
+    device.xml), its files written under `logs`; with `trace_messages`, every message SIPp
+    sends and receives in `logs/messages.log`."""
     logs.mkdir(parents=True, exist_ok=True)
     command = [
         sipp_binary(),
@@ -119,14 +119,26 @@ def sipp_command(
         command += ["-trace_msg", "-message_file", str(logs / "messages.log")]
     for name, value in (variables or {}).items():
         command += ["-set", name, value]
-    if scenario == "device.xml":
-        catalog = logs / "catalog-gb18030.xml"
-        text = (SCENARIOS / "catalog.xml").read_text(encoding="utf-8")
-        catalog.write_bytes(text.encode("gb18030"))
-        command += ["-oocsf", str(catalog)]
-    elif ooc is not None:
-        command += ["-oocsf", str(SCENARIOS / ooc)]
+    if ooc is None and scenario == "device.xml":
+        ooc = "catalog.xml"
+    if ooc is not None:
+        command += ["-oocsf", str(gb18030_copy(SCENARIOS / ooc, logs))]
     return command
+
+
+def gb18030_copy(scenario: Path, logs: Path) -> Path:
+    """`scenario` (kept in UTF-8 for reading) re-encoded to GB18030 under `logs`, so the
+    bodies SIPp sends go out as devices send them: declared GB2312, holding GBK characters
+    outside GB2312 (堃, 镕) beside plain GB2312 ones. SIPp copies the bytes as they are, but
+    reads `[`, `]` and `\\` as its own: a character with one of those as its second byte
+    is refused here rather than mangled there."""
+    text = scenario.read_text(encoding="utf-8")
+    for char in sorted({c for c in text if ord(c) > 127}):
+        if any(byte in b"[]\\" for byte in char.encode("gb18030")):
+            raise ValueError(f"{scenario.name}: {char!r} encodes with a byte SIPp reads")
+    copy = logs / f"{scenario.stem}-gb18030.xml"
+    copy.write_bytes(text.encode("gb18030"))
+    return copy
 
 
 async def start_sipp(scenario: str, platform_port: int, logs: Path, **options: Any) -> Sipp:

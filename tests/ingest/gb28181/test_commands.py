@@ -93,7 +93,7 @@ async def test_serve_and_status(tmp_path: Path, redis_url: str) -> None:
         (row,) = json.loads(listed.stdout)
         assert row["device_id"] == DEVICE_ID
         assert row["name"] == "西门 NVR"
-        assert row["effective_state"] == "online"
+        assert row["state"] == "online"
         assert row["keepalive_age_s"] is not None and row["keepalive_age_s"] < 30
         assert [c["name"] for c in row["channels"]] == ["西门广场"]
         assert PASSWORD not in listed.stdout

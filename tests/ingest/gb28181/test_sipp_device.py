@@ -1,7 +1,8 @@
 """A real SIP peer, SIPp, plays a GB/T 28181 device against the service on 127.0.0.1, over
 UDP and over TCP: it registers with Digest, keeps alive, answers the catalog query with two
-GB2312 messages, falls silent (offline), comes back, and unregisters. A wrong password is
-refused 403. The state is read back from Redis, as `sharpeye gb28181 status` reads it."""
+GB2312 messages and the DeviceInfo and DeviceStatus queries as a Dahua NVR does, falls
+silent (offline), comes back, and unregisters. A wrong password is refused 403. The state is
+read back from Redis, as `sharpeye gb28181 status` reads it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ import pytest
 import redis.asyncio
 
 from ingest.gb28181.service import Gb28181Service
-from sharpeye.bus.gb28181 import read_channels, read_devices
-from sharpeye.contracts.gb28181 import GbDevice
+from sharpeye.bus.gb28181 import (
+    DEVICE_INFO_KEY,
+    DEVICE_STATUS_KEY,
+    read_channels,
+    read_devices,
+)
+from sharpeye.contracts.gb28181 import GbAlarmDuty, GbDevice, GbDeviceInfo, GbDeviceStatus
 from tests.ingest.gb28181.conftest import until
 from tests.ingest.gb28181.sipp import DEVICE_ID, start_sipp
 
@@ -58,6 +64,34 @@ async def test_device_lifecycle(
         east = channels["34020000001310000001"]
         assert (east.address, east.longitude, east.latitude) == ("合肥市东门", 117.28, 31.86)
         assert east.device_id == DEVICE_ID
+
+        async def answer(key: str) -> str | None:
+            found: str | None = await bus.hget(key, DEVICE_ID)
+            return found
+
+        info = GbDeviceInfo.model_validate_json(
+            await until(lambda: answer(DEVICE_INFO_KEY), "the DeviceInfo answer")
+        )
+        assert (info.result, info.device_name, info.manufacturer, info.model) == (
+            "OK",
+            "东门硬盘录像机·堃",
+            "Dahua",
+            "DH-NVR4208-8P-4KS2",
+        )
+        assert (info.firmware, info.channels) == ("4.001.0000000.2.R,build:2022-03-15", 2)
+        status = GbDeviceStatus.model_validate_json(
+            await until(lambda: answer(DEVICE_STATUS_KEY), "the DeviceStatus answer")
+        )
+        assert (status.result, status.online, status.status_ok) == ("OK", True, True)
+        assert (status.encode, status.record, status.device_time) == (
+            True,
+            False,
+            "2026-12-07T12:00:00",
+        )
+        assert status.alarms == [
+            GbAlarmDuty(alarm_id="34020000001340000001", duty="OFFDUTY"),
+            GbAlarmDuty(alarm_id="34020000001340000002", duty="ALARM"),
+        ]
 
         offline = await until(
             lambda: device_where(bus, lambda d: d.state == "offline"),
