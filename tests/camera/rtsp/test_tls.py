@@ -75,8 +75,14 @@ def test_engine_reads_frames_over_tls_and_a_wrong_ca_takes_only_that_camera_offl
     ok = wait_for(engine, "tls-ok", lambda h: h.state == CameraState.ONLINE, 20)
     frame = engine.wait_frame("tls-ok", 0, timeout=10)
     assert frame is not None and frame.image.shape[0] == 360
-    bad = wait_for(engine, "tls-bad-ca", lambda h: h.last_error is not None, 10)
-    assert bad.state == CameraState.OFFLINE
+    # Offline with the error between its retries (a retry shows `connecting` a moment: on a
+    # loaded machine the first look could land on one).
+    bad = wait_for(
+        engine,
+        "tls-bad-ca",
+        lambda h: h.last_error is not None and h.state == CameraState.OFFLINE,
+        20,
+    )
     assert bad.last_error is not None
     assert "TLS certificate verification failed" in bad.last_error
     assert "unknown CA" in bad.last_error and str(pki.other_ca.cert) in bad.last_error
@@ -87,7 +93,8 @@ def test_engine_reads_frames_over_tls_and_a_wrong_ca_takes_only_that_camera_offl
     assert health["tls-ok"].state == CameraState.ONLINE
     assert health["tls-ok"].frames_total > ok.frames_total
     assert health["plain"].state == CameraState.ONLINE
-    assert health["tls-bad-ca"].state == CameraState.OFFLINE
+    assert health["tls-bad-ca"].state in (CameraState.OFFLINE, CameraState.CONNECTING)
+    assert health["tls-bad-ca"].frames_total == 0
     assert health["tls-ok"].decode_errors == 0
 
 
