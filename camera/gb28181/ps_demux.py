@@ -50,7 +50,9 @@ class PsDemuxer:
         self.unsupported = 0  # video PES skipped: no PSM yet, or a stream type we cannot read
         self.unsupported_type: int | None = None
         self.oversized = 0  # access units dropped for exceeding max_unit_bytes
-        self._parts: list[bytes] = []
+        # Views into the picture being fed (a unit never outlives its `feed`): the access
+        # unit is their one join, no copy per PES before it.
+        self._parts: list[memoryview] = []
         self._size = 0
         self._pts: int | None = None
         self._too_big = False
@@ -162,7 +164,7 @@ class PsDemuxer:
             self._too_big = True
             self._parts.clear()
             return
-        self._parts.append(bytes(payload))
+        self._parts.append(payload)
 
     def _flush(self, out: list[AccessUnit], fallback_ts: int) -> None:
         parts, self._parts = self._parts, []

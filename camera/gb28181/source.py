@@ -20,9 +20,10 @@ import logging
 import select
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Protocol
 
+from camera.gb28181.datagrams import DatagramReader
 from camera.gb28181.invite import MediaOffer, MediaTransport, PlayHandle
 from camera.gb28181.ps_demux import PsDemuxer
 from camera.gb28181.rtp_receiver import RtpReceiver
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 SLICE_S = 0.25  # each read waits at most this long, so a stop is seen quickly
 _UDP_BUFFER = 4 * 1024 * 1024  # bursts of a keyframe at 8 Mb/s fit
 _TCP_READ = 262144
-_MAX_PACKETS_PER_READ = 256
+_MAX_PACKETS_PER_READ = 256  # then the stop flag and the timers have their turn
 
 
 class GbPlayError(ConnectionError):
@@ -84,6 +85,7 @@ class GbSource(Counters):
         self._listen: socket.socket | None = None
         self._sock: socket.socket | None = None
         self._tcp_buffer = bytearray()
+        self._datagrams: DatagramReader | None = None
         self._last_key_ts: int | None = None
 
     @property
@@ -101,6 +103,7 @@ class GbSource(Counters):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_BUFFER)
                 self._sock = sock
+                self._datagrams = DatagramReader()
             else:
                 sock.listen(1)
                 self._listen = sock
@@ -163,10 +166,7 @@ class GbSource(Counters):
             now = time.monotonic()
             got = False
             if ready:
-                for packet in self._read(sock):
-                    got = True
-                    self.bytes_total += len(packet)
-                    yield from self._pictures(receiver.push(packet, now), now)
+                got = yield from self._receive(sock, receiver, now)
             yield from self._pictures(receiver.tick(now), now)
             if got:
                 self.last_data_at = now
@@ -176,17 +176,25 @@ class GbSource(Counters):
                 raise GbStreamError(f"{self.where}: no video for {idle:.1f} s")
             yield None
 
-    def _read(self, sock: socket.socket) -> list[bytes]:
-        if self.transport == "udp":
-            out: list[bytes] = []
-            while len(out) < _MAX_PACKETS_PER_READ:
-                try:
-                    out.append(sock.recv(65536, socket.MSG_DONTWAIT))
-                except (BlockingIOError, InterruptedError):
+    def _receive(
+        self, sock: socket.socket, receiver: RtpReceiver, now: float
+    ) -> Generator[AccessUnit, None, bool]:
+        """What is waiting on the socket, through the receiver and the demuxer; returns
+        whether any packet came. Packets are handed over where they were read (`push_many`),
+        never copied one by one."""
+        got = False
+        if self._datagrams is not None:  # UDP: a call per batch, not per packet
+            reader = self._datagrams
+            for _ in range(_MAX_PACKETS_PER_READ // reader.batch):
+                spans = reader.read(sock)
+                if not spans:
                     break
-                except OSError:  # ICMP unreachable from an earlier send: not ours to mind
-                    break
-            return out
+                got = True
+                self.bytes_total += sum(end - start for start, end in spans)
+                yield from self._pictures(receiver.push_many(reader.view, spans, now), now)
+                if len(spans) < reader.batch:
+                    break  # drained
+            return got
         try:
             data = sock.recv(_TCP_READ)
         except OSError as exc:
@@ -195,16 +203,22 @@ class GbSource(Counters):
             raise GbStreamError(f"{self.where}: the device closed the media connection")
         buf = self._tcp_buffer
         buf += data
-        packets: list[bytes] = []
+        framed: list[tuple[int, int]] = []
+        pictures: list[tuple[bytes, int]] = []
         at = 0
         while len(buf) - at >= 2:  # RFC 4571: a 16-bit length, then the packet
             size = (buf[at] << 8) | buf[at + 1]
             if len(buf) - at - 2 < size:
                 break
-            packets.append(bytes(buf[at + 2 : at + 2 + size]))
+            framed.append((at + 2, at + 2 + size))
             at += 2 + size
+        if framed:
+            with memoryview(buf) as view:  # released before the buffer is cut below
+                pictures = receiver.push_many(view, framed, now)
+            self.bytes_total += sum(end - start for start, end in framed)
         del buf[:at]  # at most one packet (64 KiB) is ever left waiting
-        return packets
+        yield from self._pictures(pictures, now)
+        return bool(framed)
 
     def _pictures(self, frames: list[tuple[bytes, int]], now: float) -> Iterator[AccessUnit]:
         if not frames:
@@ -251,3 +265,4 @@ class GbSource(Counters):
                 with contextlib.suppress(OSError):
                     sock.close()
         self._sock = self._listen = None
+        self._datagrams = None
