@@ -36,6 +36,9 @@ SLICE_S = 0.25  # each read waits at most this long, so a stop is seen quickly
 _UDP_BUFFER = 4 * 1024 * 1024  # bursts of a keyframe at 8 Mb/s fit
 _TCP_READ = 262144
 _MAX_PACKETS_PER_READ = 256  # then the stop flag and the timers have their turn
+# A read that found this many packets waiting is a stream fast enough (or a keyframe big
+# enough) to fill the socket's buffer if left a whole `read_every_s`: read again at once.
+_BUSY_READ = 128
 
 
 class GbPlayError(ConnectionError):
@@ -69,6 +72,7 @@ class GbSource(Counters):
         host: str = "127.0.0.1",
         answer_timeout_s: float = 10.0,
         read_timeout_s: float = 10.0,
+        read_every_s: float = 0.0,
     ) -> None:
         super().__init__()
         self.device_id = device_id
@@ -79,6 +83,12 @@ class GbSource(Counters):
         self.host = host
         self.answer_timeout_s = answer_timeout_s
         self.read_timeout_s = read_timeout_s
+        # While video flows, read at most this often (0: as soon as anything comes). What
+        # a wake-up costs (the thread scheduled, the GIL taken back, the loop's Python) is
+        # paid per read, not per byte, and a device sends a picture as several bursts:
+        # reading once a frame interval takes each picture in about one wake-up instead
+        # of two or three, for at most that much delay.
+        self.read_every_s = read_every_s
         self.handle: PlayHandle | None = None
         self.receiver: RtpReceiver | None = None
         self.demuxer = PsDemuxer()
@@ -164,12 +174,16 @@ class GbSource(Counters):
                 raise GbStreamError(f"{self.where}: {handle.reason or 'the call ended'}")
             ready, _, _ = select.select([sock], [], [], SLICE_S)
             now = time.monotonic()
-            got = False
+            got = 0
             if ready:
                 got = yield from self._receive(sock, receiver, now)
             yield from self._pictures(receiver.tick(now), now)
             if got:
                 self.last_data_at = now
+                if self.read_every_s > 0 and got < _BUSY_READ:
+                    wait = now + self.read_every_s - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)  # what comes meanwhile waits in the socket
                 continue
             idle = now - self.last_data_at
             if idle > self.read_timeout_s:
@@ -178,18 +192,18 @@ class GbSource(Counters):
 
     def _receive(
         self, sock: socket.socket, receiver: RtpReceiver, now: float
-    ) -> Generator[AccessUnit, None, bool]:
+    ) -> Generator[AccessUnit, None, int]:
         """What is waiting on the socket, through the receiver and the demuxer; returns
-        whether any packet came. Packets are handed over where they were read (`push_many`),
+        how many packets came. Packets are handed over where they were read (`push_many`),
         never copied one by one."""
-        got = False
+        got = 0
         if self._datagrams is not None:  # UDP: a call per batch, not per packet
             reader = self._datagrams
             for _ in range(_MAX_PACKETS_PER_READ // reader.batch):
                 spans = reader.read(sock)
                 if not spans:
                     break
-                got = True
+                got += len(spans)
                 self.bytes_total += sum(end - start for start, end in spans)
                 yield from self._pictures(receiver.push_many(reader.view, spans, now), now)
                 if len(spans) < reader.batch:
@@ -218,7 +232,7 @@ class GbSource(Counters):
             self.bytes_total += sum(end - start for start, end in framed)
         del buf[:at]  # at most one packet (64 KiB) is ever left waiting
         yield from self._pictures(pictures, now)
-        return bool(framed)
+        return len(framed)
 
     def _pictures(self, frames: list[tuple[bytes, int]], now: float) -> Iterator[AccessUnit]:
         if not frames:
