@@ -169,10 +169,14 @@ class GbSource(Counters):
         `stopping()`; GbStreamError when the call ends or the stream goes quiet."""
         sock, handle, receiver = self._sock, self.handle, self.receiver
         assert sock is not None and handle is not None and receiver is not None, "open() first"
+        # After a sleep of `read_every_s` video is almost surely waiting, and a UDP read
+        # never blocks: read without asking `select` first (a system call, and a release of
+        # the GIL that, with a thread per camera, is a handoff), and wait only if nothing was.
+        unasked = False
         while not stopping():
             if handle.ended.is_set():
                 raise GbStreamError(f"{self.where}: {handle.reason or 'the call ended'}")
-            ready, _, _ = select.select([sock], [], [], SLICE_S)
+            ready = unasked or bool(select.select([sock], [], [], SLICE_S)[0])
             now = time.monotonic()
             got = 0
             if ready:
@@ -180,10 +184,15 @@ class GbSource(Counters):
             yield from self._pictures(receiver.tick(now), now)
             if got:
                 self.last_data_at = now
+                unasked = False
                 if self.read_every_s > 0 and got < _BUSY_READ:
                     wait = now + self.read_every_s - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)  # what comes meanwhile waits in the socket
+                    unasked = self._datagrams is not None
+                continue
+            if unasked:  # nothing came while asleep: wait for it
+                unasked = False
                 continue
             idle = now - self.last_data_at
             if idle > self.read_timeout_s:
