@@ -27,7 +27,8 @@ the figure; keyframe sampling), same window: cameras/core = N / (CPU seconds of 
 process / wall seconds). Senders and fleet run in processes of their own, not counted.
 
 Run: `.venv/bin/python -m benchmarks.gb28181` (small sizes, ≈ 5 min); the record's command
-is the first line of benchmarks/results/gb28181.md.
+is the first line of benchmarks/results/gb28181.md. `--cameras-only` measures the cameras
+again and keeps the record's devices (rows, figure and the run they came from).
 """
 
 from __future__ import annotations
@@ -272,6 +273,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--window", type=float, default=12.0, help="measured seconds (cameras)")
     ap.add_argument("--no-write", action="store_true", help="print, keep results as they are")
+    ap.add_argument(
+        "--cameras-only",
+        action="store_true",
+        help="skip the devices half: keep the record's (results/gb28181.rows.json)",
+    )
     return ap
 
 
@@ -281,13 +287,21 @@ def run(a: argparse.Namespace, work: Path | None = None) -> dict[str, Any]:
     started = datetime.now(UTC)
     load0 = os.getloadavg()
     work = work or Path(tempfile.mkdtemp(prefix="gbbench-"))
-    sip = sip_benchmark(a, work)
+    kept: dict[str, Any] = {}
+    if getattr(a, "cameras_only", False):
+        record = json.loads((RESULTS / "gb28181.rows.json").read_text())
+        sip = record["sip"]
+        # The run that measured them, through any cameras-only runs since.
+        kept = {"devices_from": record["run"].get("devices_from", record["run"])}
+    else:
+        sip = sip_benchmark(a, work)
     ps = ps_benchmark(a, work)
     argv: list[str] = getattr(a, "argv", [])
     return {
         "sip": sip,
         "ps": ps,
-        "run": {
+        "run": kept
+        | {
             "command": " ".join(["python", "-m", "benchmarks.gb28181", *argv]),
             "started": started.strftime("%Y-%m-%d %H:%M UTC"),
             "minutes": round((time.time() - started.timestamp()) / 60, 1),

@@ -81,14 +81,29 @@ def notes(sip: dict[str, Any], ps: dict[str, Any], run: dict[str, Any]) -> str:
         f"{MODE_LABEL[mode]} {_ms(got['ps'], ps['cameras'])} / {_ms(got['rtsp'], ps['cameras'])} ms"
         for mode, got in ps["modes"].items()
     )
+    kept = run.get("devices_from")
+    devices_run = kept or run  # the hold and the ramp's steps are that run's
+    if kept is not None:  # a --cameras-only run: the devices are an earlier run's
+        first = (
+            f"Cameras run {run['started']} ({run['minutes']} min): `{nice}.venv/bin/"
+            f"{run['command']}`. {machine} Devices: kept from the run of {kept['started']} "
+            f"(`{nice}.venv/bin/{kept['command']}`, load average {kept['load_before'][0]} "
+            f"before, {kept['load_after'][0]} after). Each anchor ran in the same minutes as "
+            "what it is compared with, interleaved step by step (SIP) or back to back "
+            "(cameras), so the ratios compare like with like."
+        )
+    else:
+        first = (
+            f"Run {run['started']} ({run['minutes']} min): `{nice}.venv/bin/{run['command']}`. "
+            f"{machine} Each anchor ran in the same minutes, interleaved step by step (SIP) or "
+            "back to back (cameras), so the ratios compare like with like."
+        )
     paragraphs = [
-        f"Run {run['started']} ({run['minutes']} min): `{nice}.venv/bin/{run['command']}`. "
-        f"{machine} Each anchor ran in the same minutes, interleaved step by step (SIP) or "
-        "back to back (cameras), so the ratios compare like with like.",
+        first,
         f"Devices: the figure is the hold's. {sip['held']:,} devices were registered with "
         "Digest (those the ramp had not registered at half its best rate; a device whose "
         f"REGISTER failed tried again, up to 3 rounds: {rounds}), then sent "
-        f"{sip['held'] / 60:.0f} keepalives/s for {run['hold_s']:g} s, one per device per "
+        f"{sip['held'] / 60:.0f} keepalives/s for {devices_run['hold_s']:g} s, one per device per "
         f"minute ({answered}). `sharpeye gb28181` used {sip['held_cores']:.3f} cores "
         "meanwhile (its sweep of every session each second, logging and Redis writes "
         f"included: {sip['hold_keepalive_cpu_ms']:.2f} ms per keepalive); one re-registration "
@@ -97,8 +112,8 @@ def notes(sip: dict[str, Any], ps: dict[str, Any], run: dict[str, Any]) -> str:
         f"being one asyncio process. `sharpeye gb28181 status --json` then: {states}. Service "
         f"RSS {sip['service_rss_mb']:.0f} MB. Its Redis added {sip['redis_keepalive_cpu_ms']:.2f} "
         "ms per keepalive, not counted (the node's Redis, shared by every service).",
-        f"The ramp: steps of {run['step_s']:g} s of SIPp calls at one rate, the service then "
-        "the anchor. CPU per call is the server's CPU over its highest passing step over the "
+        f"The ramp: steps of {devices_run['step_s']:g} s of SIPp calls at one rate, the service "
+        "then the anchor. CPU per call is the server's CPU over its highest passing step over the "
         "calls answered (it falls as the rate rises: fixed costs spread); the projection is "
         "1 / (keepalive CPU / 60 s + registration CPU / 3600 s). The highest passing rates "
         f"(Sharpeye {sip['max_registrations_per_s']:g} registrations/s and "
@@ -111,7 +126,9 @@ def notes(sip: dict[str, Any], ps: dict[str, Any], run: dict[str, Any]) -> str:
         "Cameras: the PS sender (one process, the footage packed as GB/T 28181 devices do) "
         "and the RTSP fleet are not counted; the INVITE is answered by the probe itself (the "
         "SIP side is measured above), and the reader's call lease is refreshed on Redis as in "
-        f"production. CPU per camera per second of video, PS / RTSP: {per_camera}. Rows: "
+        "production. A PS reader reads its socket at most every 100 ms while video flows "
+        "(`ingest.gb_reader.READ_EVERY_S`), so a window's edges can fall inside a batch. "
+        f"CPU per camera per second of video, PS / RTSP: {per_camera}. Rows: "
         "results/gb28181.rows.json.",
     ]
     return "\n\n".join(textwrap.fill(p, 92) for p in paragraphs) + "\n"

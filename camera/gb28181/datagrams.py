@@ -5,10 +5,11 @@ Why not `socket.recv` in a loop: a GB/T 28181 camera sends ~200 RTP packets a se
 at 2 Mb/s in 1400-byte payloads), and each `recv` is a system call that also releases and
 retakes the GIL. With a reader thread per camera the GIL is wanted by others most of the
 time, so each release is a handoff (a futex wake, a context switch): measured in the
-benchmark's probe (`benchmarks.gb28181_probe`), the reads alone cost 1.6 ms of CPU per
-camera-second, four times the whole RTSP reader. `recvmmsg` takes what has arrived in one
-call, and as it is made non-blocking (`MSG_DONTWAIT`: the thread waits in `select` before,
-never here) it runs with the GIL held (`ctypes.PyDLL`): no handoff at all.
+benchmark's probe (`benchmarks.gb28181_probe`), receiving alone (select, then a `recv` per
+packet, nothing parsed) cost 1.6 ms of CPU per camera-second, four times RTSP's whole
+reader. `recvmmsg` takes what has arrived in one call, and as it is made non-blocking
+(`MSG_DONTWAIT`: the thread waits in `select` or a sleep before, never here) it runs with
+the GIL held (`ctypes.PyDLL`): no handoff at all.
 
 The datagrams land in one anonymous mapping, each at the start of a 64 KiB slot: any UDP
 datagram fits (its payload is at most 65,507 bytes), so none is ever truncated, and as the
