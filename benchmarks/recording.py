@@ -21,7 +21,7 @@ For 720p25 and 1080p25 streams (GOP 50) from the simulated fleet, in one run:
 - clip playback start p95: `benchmarks.recording_playback` (the real API, see there);
   anchor: the same clip as a plain MP4 opened from local disk with PyAV.
 
-Run: `.venv/bin/python -m benchmarks.recording` (≈ 8 min; `--quick` for a smoke run), then
+Run: `.venv/bin/python -m benchmarks.recording` (≈ 5 min; `--quick` for a smoke run), then
 `.venv/bin/python -m benchmarks.summarize`.
 """
 
