@@ -33,6 +33,7 @@ from camera.gb28181.signalling import GbSignalling, RedisSignalling
 from camera.gb28181.source import GbPlayError, GbSource, GbStreamError
 from camera.rtsp.depacketize import AccessUnit
 from relay.sources import SourceSpec
+from relay.thread_pull import ThreadedPull
 from sharpeye.bus.connect import RedisUnavailableError, connect_sync
 from sharpeye.registry.urls import parse_gb28181_url
 from sharpeye.settings import Settings
@@ -93,7 +94,7 @@ class GbAccess:
             self._signalling = None
 
 
-class GbPull:
+class GbPull(ThreadedPull[GbOpened]):
     """One play of a channel on its own thread, from the INVITE to its end or `stop()`.
 
     `opened` resolves at the first keyframe (or fails with GbPlayError: the service or the
@@ -110,46 +111,17 @@ class GbPull:
         open_timeout_s: float,
         read_timeout_s: float,
     ) -> None:
-        self._spec = spec
+        super().__init__(spec, loop, on_frame, f"relay-gb-{spec.camera_id}-{spec.stream}")
         self._access = access
-        self._loop = loop
-        self._on_frame = on_frame
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
-        self.opened: asyncio.Future[GbOpened] = loop.create_future()
-        self.ended: asyncio.Future[BaseException | None] = loop.create_future()
         self.where = f"camera {spec.camera_id}"
-        self._stop = threading.Event()
-        self._delivering = True  # loop side: cleared by stop(), so no frame lands after it
-        self._thread = threading.Thread(
-            target=self._run, name=f"relay-gb-{spec.camera_id}-{spec.stream}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Ask the thread to end: a read notices within `SLICE_S`, an INVITE waiting for its
-        answer when it comes (then BYEs it). Call on the loop."""
-        self._delivering = False
-        self._stop.set()
-
-    async def join(self, timeout_s: float) -> None:
-        """Wait (bounded) for the thread, so its BYE is asked for before the relay stops."""
-        if self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join, timeout_s)
 
     # -- the thread ----------------------------------------------------------------------
 
-    def _run(self) -> None:
-        reason: BaseException | None = None
-        try:
-            reason = self._play()
-        except Exception as exc:  # a bug must end this pull visibly, not hang the upstream
-            reason = ConnectionError(f"{self.where}: unexpected {type(exc).__name__}")
-            log.exception("%s: GB28181 pull failed", self.where)
-        if not self._post(self._settle, reason):
-            log.debug("%s: GB28181 pull ended after the loop closed", self.where)
+    def _crashed(self, exc: Exception) -> BaseException:
+        log.error("%s: GB28181 pull failed", self.where, exc_info=exc)
+        return ConnectionError(f"{self.where}: unexpected {type(exc).__name__}")
 
     def _play(self) -> BaseException | None:
         spec = self._spec
@@ -203,23 +175,7 @@ class GbPull:
         log.info("%s: playing GB28181 %s (SSRC %s)", self._spec.camera_id, codec, ssrc)
         return codec == "h264"  # the upstream refuses the rest: browsers cannot play them
 
-    def _post(self, callback: Callable[..., None], *args: object) -> bool:
-        try:
-            self._loop.call_soon_threadsafe(callback, *args)
-        except RuntimeError:  # the loop closed (relay shut down): end quietly
-            self._stop.set()
-            return False
-        return True
-
     # -- on the loop -----------------------------------------------------------------------
-
-    def _set_opened(self, opened: GbOpened) -> None:
-        if not self.opened.done():
-            self.opened.set_result(opened)
-
-    def _deliver(self, au: AccessUnit) -> None:
-        if self._delivering:
-            self._on_frame(au)
 
     def _settle(self, reason: BaseException | None) -> None:
         if not self.opened.done():

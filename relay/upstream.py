@@ -37,9 +37,10 @@ from camera.rtsp.stream import Stream
 from relay.counters import RelayCounters
 from relay.gb_pull import GbAccess, GbPull
 from relay.gop import EncodedFrame, GopCache, squeeze, with_parameter_sets
-from relay.pyav_pull import PyavPull, stop_and_join
+from relay.pyav_pull import PyavPull
 from relay.sources import SourceSpec
 from relay.subscriber import Subscriber
+from relay.thread_pull import stop_and_join
 from relay.tls_pull import TlsTransport
 from sharpeye.backoff import Backoff
 from sharpeye.logs import Outage
