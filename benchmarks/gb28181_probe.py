@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import redis
 
+from benchmarks.ingest_probe import measure_engine
 from camera.gb28181.invite import MediaAnswer, MediaOffer, PlayHandle
 from camera.gb28181.signalling import RedisSignalling
 from camera.spec import SamplingMode, StreamSpec
@@ -72,11 +72,6 @@ class BenchSignalling(RedisSignalling):
             self._tell(f"stop {port}")
 
 
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def measure(
     cameras: int, clip: Path, mode: str, warmup: float, duration: float, redis_url: str
 ) -> dict[str, float]:
@@ -106,25 +101,10 @@ def measure(
     for i in range(cameras):
         url = f"gb28181://{DEVICE}/{channel_id(i + 1)}"
         engine.add(StreamSpec(f"c{i}", url, sampling=sampling, reader="gb28181"))
-    time.sleep(warmup)
-    f0 = {k: h.frames_total for k, h in engine.health().items()}
-    c0, t0 = _cpu(), time.monotonic()
-    time.sleep(duration)
-    c1, t1 = _cpu(), time.monotonic()
-    hs = engine.health()
-    frames = [hs[k].frames_total - f0[k] for k in f0]
-    online = sum(1 for h in hs.values() if h.state == "online")
-    decoded = sum(h.frames_decoded for h in hs.values())
+    got = measure_engine(engine, warmup, duration)
     engine.stop()
     sender.kill()
-    return {
-        "cpu_s": c1 - c0,
-        "wall_s": t1 - t0,
-        "min_fps": min(frames) / (t1 - t0),
-        "mean_fps": sum(frames) / len(frames) / (t1 - t0),
-        "decoded": decoded,
-        "online": online,
-    }
+    return got
 
 
 def main() -> None:

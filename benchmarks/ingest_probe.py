@@ -33,6 +33,15 @@ def run_sharpeye(urls: list[str], mode: str, warmup: float, duration: float) -> 
         engine.add(
             StreamSpec(f"c{i}", url, sampling=sampling, fps=25 if mode == "decode" else None)
         )
+    got = measure_engine(engine, warmup, duration)
+    engine.stop()
+    return got
+
+
+def measure_engine(engine: IngestEngine, warmup: float, duration: float) -> dict[str, float]:
+    """The engine's cameras over one window after `warmup`: this process's CPU seconds,
+    the window's length, the slowest and mean camera's frame rate, pictures decoded and
+    cameras online (also what `benchmarks.gb28181_probe` measures, for PS cameras)."""
     time.sleep(warmup)
     f0 = {k: h.frames_total for k, h in engine.health().items()}
     c0, t0 = _cpu(), time.monotonic()
@@ -40,14 +49,13 @@ def run_sharpeye(urls: list[str], mode: str, warmup: float, duration: float) -> 
     c1, t1 = _cpu(), time.monotonic()
     hs = engine.health()
     frames = [hs[k].frames_total - f0[k] for k in f0]
-    decoded = sum(h.frames_decoded for h in hs.values())
-    engine.stop()
     return {
         "cpu_s": c1 - c0,
         "wall_s": t1 - t0,
         "min_fps": min(frames) / (t1 - t0),
         "mean_fps": sum(frames) / len(frames) / (t1 - t0),
-        "decoded": decoded,
+        "decoded": sum(h.frames_decoded for h in hs.values()),
+        "online": sum(1 for h in hs.values() if h.state == "online"),
     }
 
 
